@@ -1,0 +1,1 @@
+"""Library shared by the three functions: cards, store, delivery, sources and digests."""

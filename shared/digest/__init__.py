@@ -1,0 +1,1 @@
+"""Timer-driven channel digests: schedules, feeds and the run loop."""

@@ -1,0 +1,87 @@
+"""Settings come from the environment: app settings in Azure, `local.settings.json` Values locally.
+
+Everything reads them through here so that one place knows how values are parsed, and so that a
+bad value names the setting instead of failing somewhere deep inside a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class SettingError(ValueError):
+    """A setting is present but cannot be used."""
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def require(name: str) -> str:
+    value = get(name)
+    if value is None:
+        raise SettingError(f"setting {name} is not set")
+    return value
+
+
+def get_int(name: str, default: int) -> int:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(f"setting {name} must be a whole number, got {raw!r}") from None
+
+
+def get_float(name: str, default: float) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingError(f"setting {name} must be a number, got {raw!r}") from None
+
+
+def get_bool(name: str, default: bool = False) -> bool:
+    raw = get(name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingError(f"setting {name} must be true or false, got {raw!r}")
+
+
+def get_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = get(name)
+    if raw is None:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]:
+    """Put the Values of a `local.settings.json` into the environment, as `func start` does.
+
+    Variables already in the environment win unless `override`, so tests and CI can point a
+    process elsewhere without editing the file.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    values = data.get("Values", {})
+    if not isinstance(values, dict):
+        raise SettingError(f"{path}: 'Values' must be an object")
+    loaded: dict[str, str] = {}
+    for key, value in values.items():
+        text = "" if value is None else str(value)
+        if override or key not in os.environ:
+            os.environ[key] = text
+            loaded[key] = text
+    return loaded

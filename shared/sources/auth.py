@@ -1,0 +1,145 @@
+"""Sender authentication, chosen per route, since the function itself is anonymous.
+
+Modes (``Route.auth``):
+
+- ``none``: anyone who knows the URL may post.
+- ``bearer``: ``Authorization: Bearer <secret>`` (Alertmanager / Grafana ``http_config``).
+- ``basic``: ``Authorization: Basic ...`` (Azure DevOps service hooks). The secret is
+  ``user:password``, or a bare password when any user name will do.
+- ``github``: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``.
+- ``hmac``: the same HMAC for generic senders, in the header named by
+  ``settings["hmac_header"]`` (default ``X-Signature-256``); ``sha256=`` prefix optional.
+- ``key``: ``x-functions-key`` header or ``code`` query parameter equal to the route's secret.
+  The trigger is anonymous so that the other modes work; ``key`` gives the function-key
+  experience per route instead of per app.
+
+Every comparison is constant-time and no message ever contains the secret or the presented value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+MODES = ("none", "bearer", "basic", "github", "hmac", "key")
+DEFAULT_HMAC_HEADER = "X-Signature-256"
+
+
+class AuthError(Exception):
+    """Missing or wrong credentials: 401 with this (secret-free) message."""
+
+    def __init__(self, message: str, scheme: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.scheme = scheme
+
+
+class AuthConfigError(Exception):
+    """The route's own auth settings are unusable (operator error, not the sender's)."""
+
+
+def _same(a: str | bytes, b: str | bytes) -> bool:
+    left = a.encode("utf-8") if isinstance(a, str) else a
+    right = b.encode("utf-8") if isinstance(b, str) else b
+    return hmac.compare_digest(left, right)
+
+
+def _authorization(headers: Mapping[str, str], scheme: str) -> str | None:
+    value = headers.get("authorization")
+    if not value:
+        return None
+    got_scheme, _, credentials = value.strip().partition(" ")
+    if got_scheme.lower() != scheme.lower():
+        return None
+    return credentials.strip()
+
+
+def _signature_ok(secret: str, body: bytes, presented: str | None) -> bool:
+    if not presented:
+        return False
+    value = presented.strip()
+    if value.lower().startswith("sha256="):
+        value = value[7:]
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return _same(expected, value.lower())
+
+
+def authenticate(
+    mode: str,
+    secret: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    query: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Return when the request carries the route's credential; raise AuthError otherwise.
+
+    ``headers`` must have lower-case names.
+    """
+    mode = (mode or "none").lower()
+    if mode == "none":
+        return
+    if mode not in MODES:
+        raise AuthConfigError(f"unknown auth mode {mode!r}")
+    if not secret:
+        raise AuthConfigError(f"auth mode {mode!r} needs a secret on the route")
+
+    if mode == "bearer":
+        token = _authorization(headers, "Bearer")
+        if token is None:
+            raise AuthError("missing bearer token (Authorization: Bearer ...)", "Bearer")
+        if not _same(token, secret):
+            raise AuthError("wrong bearer token", "Bearer")
+        return
+
+    if mode == "basic":
+        encoded = _authorization(headers, "Basic")
+        if encoded is None:
+            raise AuthError("missing basic credentials (Authorization: Basic ...)", "Basic")
+        try:
+            user_pass = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthError("malformed basic credentials", "Basic") from None
+        user, sep, password = user_pass.partition(":")
+        if not sep:
+            raise AuthError("malformed basic credentials", "Basic")
+        if ":" in secret:
+            ok = _same(user_pass, secret)
+        else:
+            ok = _same(password, secret)
+        if not ok:
+            raise AuthError("wrong user name or password", "Basic")
+        return
+
+    if mode == "github":
+        presented = headers.get("x-hub-signature-256")
+        if not presented:
+            raise AuthError("missing X-Hub-Signature-256 header")
+        if not _signature_ok(secret, body, presented):
+            raise AuthError("X-Hub-Signature-256 does not match the body")
+        return
+
+    if mode == "hmac":
+        header = str((settings or {}).get("hmac_header") or DEFAULT_HMAC_HEADER)
+        presented = headers.get(header.lower())
+        if not presented:
+            raise AuthError(f"missing {header} header")
+        if not _signature_ok(secret, body, presented):
+            raise AuthError(f"{header} does not match the body")
+        return
+
+    # key
+    presented = headers.get("x-functions-key") or (query or {}).get("code")
+    if not presented:
+        raise AuthError("missing key (x-functions-key header or code query parameter)")
+    if not _same(presented, secret):
+        raise AuthError("wrong key")
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``sha256=<hex>`` value a sender puts in X-Hub-Signature-256 (tests, demo, docs)."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()

@@ -1,0 +1,184 @@
+"""The one interface every incoming source implements, and the small types they share.
+
+A source is one module exposing ``SOURCES: dict[str, Source]``; the registry in
+``shared.sources`` finds it by name, so adding a sender means adding one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from shared.cards.adaptive import AdaptiveCard
+    from shared.cards.builders import CardBuilder, Status
+
+JSON_TYPES = ("application/json", "text/json")
+
+
+class SourceError(Exception):
+    """The payload cannot be read by this source; becomes a 400 naming the field."""
+
+    def __init__(self, error: str, detail: Any = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What a source sees of a request: headers lower-cased, the raw body and the decoded JSON."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    data: Any = None
+    content_type: str = ""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Summary:
+    """The small record kept for digests (store.events) and logs."""
+
+    title: str
+    status: str
+    source: str
+    url: str | None = None
+    text: str | None = None
+    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "status": self.status,
+            "source": self.source,
+            "time": self.time,
+            "url": self.url,
+            "text": self.text,
+        }
+
+
+@dataclass
+class Notice:
+    """What a source produces: the cards to post, a digest summary and how to spot a retry."""
+
+    cards: list[AdaptiveCard]
+    summary: Summary
+    dedupe_id: str | None = None
+    dedupe_window: int | None = None
+
+
+@dataclass
+class BuildContext:
+    """Route settings a source needs while building, plus the enrichment hook (mentions)."""
+
+    route_name: str
+    settings: Mapping[str, Any]
+    finish: Callable[[CardBuilder, Status], AdaptiveCard]
+
+
+class Source(Protocol):
+    """detect / parse / build; authentication is per route (``shared.sources.auth``)."""
+
+    name: str
+    #: the sender expects the legacy connector answer (`200` + `1`) instead of `202`
+    legacy_reply: bool
+    #: content types accepted besides JSON
+    extra_content_types: tuple[str, ...]
+
+    def detect(self, req: Incoming) -> bool: ...
+
+    def parse(self, req: Incoming) -> Any: ...
+
+    def build(self, parsed: Any, req: Incoming, ctx: BuildContext) -> Notice: ...
+
+
+class Payload(BaseModel):
+    """Base of the pydantic models of third-party payloads: tolerant of extra fields."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=False)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_path(loc: Iterable[int | str]) -> str:
+    """pydantic's loc tuple as ``alerts[0].labels``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def validation_detail(exc: ValidationError, limit: int = 10) -> list[str]:
+    """Field-named messages ("alerts[0].labels: field required"); input values are never echoed."""
+    messages = []
+    for err in exc.errors(include_url=False, include_input=False)[:limit]:
+        msg = str(err.get("msg", "invalid")).replace("Field required", "field required")
+        messages.append(f"{field_path(err.get('loc', ()))}: {msg}")
+    return messages
+
+
+def validate(model: type[M], data: Any, what: str) -> M:
+    """Validate ``data`` or raise SourceError naming every wrong field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SourceError(f"not a valid {what} payload", validation_detail(exc)) from None
+
+
+STATUS_ICONS = {"GOOD": "✅", "ATTENTION": "🔴", "WARNING": "⚠️", "ACCENT": "🔵", "DEFAULT": "ℹ️"}
+
+
+def status_name(status: Status) -> str:
+    return str(getattr(status, "name", status)).upper()
+
+
+def titled(title: str, status: Status) -> str:
+    """Title with the status icon, so the state reads at a glance even without colour."""
+    icon = STATUS_ICONS.get(status_name(status), "")
+    return f"{icon} {title}" if icon else title
+
+
+def new_card(title: str, status: Status, subtitle: str | None = None) -> CardBuilder:
+    from shared.cards.builders import CardBuilder
+
+    return CardBuilder(titled(title, status), status=status, subtitle=subtitle)
+
+
+def content_hash(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]
+
+
+def http_url(value: Any) -> str | None:
+    """A usable link for a button, or None (senders often put bare host names in URL fields)."""
+    if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2048:
+        return value
+    return None
+
+
+def short(text: Any, limit: int = 600) -> str:
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def facts_of(mapping: Mapping[str, Any] | None, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
+    if not mapping:
+        return []
+    skipped = set(skip)
+    return [(str(k), short(v, 300)) for k, v in mapping.items() if k not in skipped and v not in (None, "")]

@@ -1,0 +1,113 @@
+"""Session fixtures: the real local stack (Azurite, the Teams sink, the dev host), started once.
+
+Every process is started on free ports and stopped at the end of the session, so the suite can run
+next to `make serve` and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import stack
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Functions and tools read settings from the environment; keep a developer's shell from leaking in.
+    for name in ("TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage", "TABLE_PREFIX"):
+        os.environ.pop(name, None)
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared (third-party fixtures and schemas); skips the test when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the third-party fixtures and schemas live in ../shared beside the repo")
+    return path
+
+
+def unique(prefix: str = "t") -> str:
+    """A short unique name (letters and digits) for tables, channels, teams and routes in a test."""
+    return prefix + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    with stack.Azurite() as emulator:
+        yield emulator.connection_string
+
+
+@pytest.fixture(scope="session")
+def sink() -> Iterator[Any]:
+    from tools.teams_sink import TeamsSink
+
+    server = TeamsSink().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def devhost_port() -> int:
+    return stack.free_port()
+
+
+@pytest.fixture(scope="session")
+def devhost_settings(azurite: str, sink: Any, devhost_port: int) -> dict[str, str]:
+    return {
+        "AzureWebJobsStorage": azurite,
+        "TEAMS_STORAGE": azurite,
+        "TABLE_PREFIX": "app",
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "DELIVERY_EXTRA_ALLOWED_URLS": sink.url + "/",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{devhost_port}",
+        "FEEDS_ALLOW_LOOPBACK": "true",
+        # The timer is run on demand by the tests (POST /admin/functions/...), never on its own.
+        "DIGEST_SCHEDULE": "0 0 0 1 1 *",
+    }
+
+
+def start_devhost(settings: dict[str, str], port: int) -> stack.ManagedProcess:
+    """A dev host whose settings are exactly `settings` (plus PATH/HOME), via its own settings file."""
+    folder = Path(tempfile.mkdtemp(prefix="devhost-"))
+    settings_file = folder / "local.settings.json"
+    settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
+    env.update(settings)
+    env["DEVHOST_SETTINGS_FILE"] = str(settings_file)
+    return stack.devhost_process(port, env, settings_file=settings_file).start()
+
+
+@pytest.fixture(scope="session")
+def devhost(devhost_settings: dict[str, str], devhost_port: int) -> Iterator[str]:
+    process = start_devhost(devhost_settings, devhost_port)
+    try:
+        yield f"http://127.0.0.1:{devhost_port}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def store(azurite: str) -> Any:
+    from shared.store import open_store
+
+    return open_store(connection=azurite, prefix=unique("s"))
+
+
+@pytest.fixture
+def app_store(azurite: str, devhost_settings: dict[str, str]) -> Any:
+    """A Store on the same tables the dev host's functions use."""
+    from shared.store import open_store
+
+    return open_store(connection=azurite, prefix=devhost_settings["TABLE_PREFIX"])
