@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
-    from shared.cards.adaptive import AdaptiveCard
     from shared.cards.builders import CardBuilder, Status
+
+#: a built Adaptive Card as plain JSON data (the builders work on dicts to keep cold starts light)
+Card = dict[str, Any]
 
 JSON_TYPES = ("application/json", "text/json")
 
@@ -70,10 +72,12 @@ class Summary:
 class Notice:
     """What a source produces: the cards to post, a digest summary and how to spot a retry."""
 
-    cards: list[AdaptiveCard]
+    cards: list[Card]
     summary: Summary
     dedupe_id: str | None = None
     dedupe_window: int | None = None
+    #: what happened, for route filters (``push``, ``pull_request.opened``, ``build.complete``, ...)
+    event: str | None = None
 
 
 @dataclass
@@ -82,7 +86,7 @@ class BuildContext:
 
     route_name: str
     settings: Mapping[str, Any]
-    finish: Callable[[CardBuilder, Status], AdaptiveCard]
+    finish: Callable[[CardBuilder, Status], Card]
 
 
 class Source(Protocol):

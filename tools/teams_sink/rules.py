@@ -124,7 +124,9 @@ def check_envelope(body: Any, max_version: tuple[int, int] = MAX_VERSION) -> Rej
     for index, attachment in enumerate(attachments):
         if not isinstance(attachment, dict):
             return Rejection(
-                400, "InvalidAttachment", f"attachments[{index}] must be an object, not {json_type_name(attachment)}"
+                400,
+                "InvalidAttachment",
+                f"attachments[{index}] must be an object, not {json_type_name(attachment)}",
             )
         content_type = attachment.get("contentType")
         if content_type != ADAPTIVE_CONTENT_TYPE:

@@ -1,0 +1,99 @@
+// Everything the Teams functions bundle needs in one resource group:
+// az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json -p appName=<name>
+
+targetScope = 'resourceGroup'
+
+@description('Function app name: globally unique, becomes https://<appName>.azurewebsites.net.')
+@minLength(2)
+@maxLength(40)
+param appName string
+
+@description('Azure region; it must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string = take('st${toLower(replace(appName, '-', ''))}${uniqueString(resourceGroup().id)}', 24)
+
+@description('Storage replication.')
+param storageSku string = 'Standard_LRS'
+
+@description('Instances kept warm for the HTTP functions (outgoing webhook replies must beat 5 s).')
+@minValue(1)
+param alwaysReadyHttpInstances int = 1
+
+@description('Upper bound of instances.')
+param maximumInstanceCount int = 40
+
+@description('NCRONTAB of the digest timer (seconds first).')
+param digestSchedule string = '0 */5 * * * *'
+
+@description('Prefix of every table name, to share one account between several installs.')
+param tablePrefix string = 'tc'
+
+@description('Extra delivery destinations besides the Workflows hosts (comma-separated URL prefixes); keep empty in Azure.')
+param deliveryExtraAllowedUrls string = ''
+
+param tags object = {
+  app: 'teams-connect-functions'
+}
+
+var deploymentContainerName = 'app-package'
+
+// Our own settings: the same names as local.settings.example.json (a test checks that they agree).
+var appSettings = {
+  TABLE_PREFIX: tablePrefix
+  STORE_TIMEOUT_SECONDS: '3'
+  DELIVERY_EXTRA_ALLOWED_URLS: deliveryExtraAllowedUrls
+  DELIVERY_TIMEOUT_SECONDS: '10'
+  DELIVERY_MAX_ATTEMPTS: '8'
+  DELIVERY_MARGIN_BYTES: '2048'
+  DIGEST_SCHEDULE: digestSchedule
+  OUTGOING_REPLAY_WINDOW_SECONDS: '300'
+  OUTGOING_DEADLINE_SECONDS: '4'
+  PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
+  OPEN_METEO_FORECAST_URL: 'https://api.open-meteo.com/v1/forecast'
+  OPEN_METEO_GEOCODING_URL: 'https://geocoding-api.open-meteo.com/v1/search'
+  FEEDS_ALLOW_LOOPBACK: 'false'
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    baseName: appName
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    name: storageAccountName
+    deploymentContainerName: deploymentContainerName
+    skuName: storageSku
+    tags: tags
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    appName: appName
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    appInsightsName: monitoring.outputs.appInsightsName
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    appSettings: appSettings
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    maximumInstanceCount: maximumInstanceCount
+    tags: tags
+  }
+}
+
+output appName string = functionApp.outputs.name
+output outgoingWebhookUrl string = 'https://${functionApp.outputs.defaultHostName}/api/outgoing/<team>'
+output incomingProxyUrl string = 'https://${functionApp.outputs.defaultHostName}/api/incoming/<route>'

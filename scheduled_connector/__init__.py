@@ -1,0 +1,14 @@
+"""Timer: send the channel digests that are due (the work lives in shared.digest.run)."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from shared.digest import run as digest
+
+
+def main(timer: func.TimerRequest) -> None:
+    stats = digest.run(past_due=bool(getattr(timer, "past_due", False)))
+    logging.getLogger(__name__).info("scheduled_connector: %s", stats.as_dict())

@@ -1,0 +1,196 @@
+"""Small builders for the cards this project generates.
+
+`CardBuilder.build()` returns a plain dict (JSON data), not an `adaptive.AdaptiveCard`: the
+outgoing bot builds reply cards on a cold start inside Teams' 5 s deadline, and importing the
+full pydantic model set costs ~150 ms plus ~70 ms on the first validation, while this module
+imports in a couple of milliseconds. Everything downstream (`limits`, `envelopes`) takes either
+form. Text arguments are Markdown and are rewritten into Teams' subset (`markdown.to_teams`);
+put user data through `markdown.escape` first when it must show literally.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Any
+
+from shared.cards.envelopes import SCHEMA_URL
+from shared.cards.markdown import to_teams
+
+CARD_VERSION = "1.5"
+HEADER_ID = "header"
+
+_GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_UPN_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+class Status(Enum):
+    """How a card signals its state: a coloured header band and title colour."""
+
+    GOOD = "good"
+    WARNING = "warning"
+    ATTENTION = "attention"
+    ACCENT = "accent"
+    DEFAULT = "default"
+
+    @property
+    def color(self) -> str:
+        """TextBlock `color` value."""
+        return self.value.capitalize()
+
+    @property
+    def style(self) -> str:
+        """Container `style` value (the same names in the Adaptive Card schema)."""
+        return self.value
+
+    @property
+    def hex(self) -> str:
+        """RGB hex, as MessageCard `themeColor` used it."""
+        return _HEX[self]
+
+
+_HEX = {
+    Status.GOOD: "2EB886",
+    Status.WARNING: "DAA038",
+    Status.ATTENTION: "A30200",
+    Status.ACCENT: "0078D7",
+    Status.DEFAULT: "808080",
+}
+
+
+def text_block(text: str, **props: Any) -> dict[str, Any]:
+    """A wrapping TextBlock (unwrapped text is cut at one line in Teams)."""
+    block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
+    block.update(props)
+    return block
+
+
+def fact_set(pairs: Mapping[str, Any] | Iterable[tuple[Any, Any]]) -> dict[str, Any] | None:
+    """A FactSet from (title, value) pairs; None when there are none."""
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    facts = [
+        {"title": str(title), "value": "" if value is None else str(value)}
+        for title, value in items
+    ]
+    return {"type": "FactSet", "facts": facts} if facts else None
+
+
+def open_url(title: str, url: str) -> dict[str, Any]:
+    """The only action Teams allows in every delivery path."""
+    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
+        raise ValueError("button url must be an absolute http(s) URL")
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
+class CardBuilder:
+    """Accumulates a card; each adder returns the builder so calls chain."""
+
+    def __init__(
+        self,
+        title: str,
+        status: Status = Status.DEFAULT,
+        subtitle: str | None = None,
+        *,
+        full_width: bool = True,
+    ) -> None:
+        self.status = status
+        header_items = [
+            text_block(
+                to_teams(title),
+                size="Large",
+                weight="Bolder",
+                **({} if status is Status.DEFAULT else {"color": status.color}),
+            )
+        ]
+        if subtitle:
+            header_items.append(text_block(to_teams(subtitle), isSubtle=True, spacing="None"))
+        header: dict[str, Any] = {"type": "Container", "id": HEADER_ID, "items": header_items}
+        if status is not Status.DEFAULT:
+            header["style"] = status.style
+            header["bleed"] = True
+        self._body: list[dict[str, Any]] = [header]
+        self._actions: list[dict[str, Any]] = []
+        self._entities: list[dict[str, Any]] = []
+        self._full_width = full_width
+
+    def text(self, md: str) -> CardBuilder:
+        if md:
+            self._body.append(text_block(to_teams(md)))
+        return self
+
+    def facts(self, pairs: Mapping[str, Any] | Iterable[tuple[Any, Any]]) -> CardBuilder:
+        element = fact_set(pairs)
+        if element is not None:
+            self._body.append(element)
+        return self
+
+    def section(self, title: str) -> CardBuilder:
+        """A bold sub-heading with a separator line above it."""
+        self._body.append(
+            text_block(
+                to_teams(title), weight="Bolder", size="Medium", separator=True, spacing="Medium"
+            )
+        )
+        return self
+
+    def bullets(self, items: Iterable[Any]) -> CardBuilder:
+        lines = [
+            "- " + " ".join(str(item).split("\n")) for item in items if str(item).strip()
+        ]
+        if lines:
+            self._body.append(text_block("\n".join(lines)))
+        return self
+
+    def button(self, title: str, url: str) -> CardBuilder:
+        self._actions.append(open_url(title, url))
+        return self
+
+    def element(self, element: dict[str, Any]) -> CardBuilder:
+        """Escape hatch for any other Adaptive Card element, given as data."""
+        self._body.append(element)
+        return self
+
+    def mention(self, id_or_upn: str, name: str) -> str:
+        """Register a user mention and return the `<at>` markup to put in text or facts.
+
+        Workflows/incoming webhooks accept user mentions by UPN or Entra object id only.
+        """
+        user = (id_or_upn or "").strip()
+        if not (_GUID_RE.match(user) or _UPN_RE.match(user)):
+            raise ValueError("mention id must be a UPN (user@domain) or an Entra object id (GUID)")
+        display = re.sub(r"[<>]", "", name or "").strip() or user
+        for entity in self._entities:
+            if entity["mentioned"]["id"].lower() == user.lower():
+                return str(entity["text"])
+        texts = {entity["text"] for entity in self._entities}
+        markup = f"<at>{display}</at>"
+        n = 2
+        while markup in texts:
+            markup = f"<at>{display} ({n})</at>"
+            n += 1
+        self._entities.append(
+            {"type": "mention", "text": markup, "mentioned": {"id": user, "name": display}}
+        )
+        return markup
+
+    def build(self) -> dict[str, Any]:
+        """The card as a plain dict (see the module docstring for why not a model)."""
+        card: dict[str, Any] = {
+            "type": "AdaptiveCard",
+            "$schema": SCHEMA_URL,
+            "version": CARD_VERSION,
+            "body": list(self._body),
+        }
+        if self._actions:
+            card["actions"] = list(self._actions)
+        msteams: dict[str, Any] = {}
+        if self._full_width:
+            msteams["width"] = "Full"
+        if self._entities:
+            msteams["entities"] = [dict(entity) for entity in self._entities]
+        if msteams:
+            card["msteams"] = msteams
+        return card

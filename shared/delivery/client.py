@@ -1,0 +1,498 @@
+"""Posting cards to Teams channels: split to fit, rate-limit, retry briefly, then hand to the outbox.
+
+`deliver` never raises for anything Teams answers: callers get a Result that says whether the
+message was accepted, is waiting in the outbox, or is dead (with the reason). It only raises when
+the store itself is unavailable (callers answer 503).
+
+Exactly-once as far as we can know it: every part of a message has an idempotency key (message key
++ channel + part number) in the store's dedupe table. A part whose acceptance is recorded there is
+never posted again, by this call, a retry of the caller, or the outbox sweep. The one gap Teams
+leaves open is a post that arrives but whose answer we never see (timeout, crash in between): we
+post it again, since losing an alert is worse than showing it twice.
+
+Webhook URLs are secrets: logs and Result details name the channel and `allowlist.mask(url)` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared import settings
+from shared.delivery import allowlist
+from shared.delivery.classify import Kind, Outcome, classify_exception, classify_response
+from shared.delivery.ratelimit import LIMITER, windows_for
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger("shared.delivery")
+
+TEAMS_MAX_BYTES = 28672
+DEDUPE_SCOPE = "delivery"
+# A 429 without Retry-After: a Microsoft engineer advised waiting "nearly 10-15 seconds".
+DEFAULT_THROTTLE_SECONDS = 15.0
+# The limiter may make a post wait this long inline (the 1-second window); longer waits go to the outbox.
+MAX_INLINE_LIMITER_WAIT = 1.0
+READ_LIMIT_BYTES = 65536
+# Answers that mean the URL itself is gone or refused: the other parts would fail the same way.
+_URL_DEAD_STATUSES = frozenset({401, 403, 404, 410})
+
+State = Literal["accepted", "queued", "dead"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one message to one channel. `detail` never contains the webhook URL."""
+
+    state: State
+    parts: int
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "accepted"
+
+
+@dataclass(frozen=True)
+class Config:
+    timeout: float
+    connect_timeout: float
+    max_attempts: int
+    inline_attempts: int
+    budget_seconds: float
+    margin_bytes: int
+    max_threads: int
+    max_age_seconds: float
+
+    @property
+    def max_bytes(self) -> int:
+        return TEAMS_MAX_BYTES - self.margin_bytes
+
+    @classmethod
+    def load(cls) -> Config:
+        timeout = settings.get_float("DELIVERY_TIMEOUT_SECONDS", 10.0)
+        return cls(
+            timeout=timeout,
+            connect_timeout=min(timeout, 5.0),
+            max_attempts=max(1, settings.get_int("DELIVERY_MAX_ATTEMPTS", 8)),
+            inline_attempts=max(1, settings.get_int("DELIVERY_INLINE_ATTEMPTS", 3)),
+            budget_seconds=settings.get_float("DELIVERY_BUDGET_SECONDS", 8.0),
+            margin_bytes=min(max(0, settings.get_int("DELIVERY_MARGIN_BYTES", 2048)), 16384),
+            max_threads=min(32, max(1, settings.get_int("DELIVERY_MAX_THREADS", 8))),
+            max_age_seconds=settings.get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0),
+        )
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> requests.Session:
+    """One pooled session per process; no cookies, no proxies or .netrc from the environment."""
+    global _session
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                import http.cookiejar
+
+                import requests
+                from requests.adapters import HTTPAdapter
+
+                s = requests.Session()
+                s.trust_env = False
+                s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
+                s.mount("https://", adapter)
+                s.mount("http://", adapter)
+                s.headers.update({"User-Agent": "teams-connect-functions/0.1", "Accept": "*/*"})
+                _session = s
+    return _session
+
+
+def post(url: str, body: bytes, timeout: float, connect_timeout: float | None = None) -> Outcome:
+    """One POST, classified. Never follows redirects (the allowlist checked this URL, not another)."""
+    import requests
+
+    try:
+        response = session().post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=(min(timeout, connect_timeout or timeout), timeout),
+            allow_redirects=False,
+            stream=True,
+        )
+    except requests.RequestException as exc:
+        return classify_exception(exc)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(8192):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= READ_LIMIT_BYTES:
+                break
+        text = b"".join(chunks)
+    except requests.RequestException as exc:
+        if 200 <= response.status_code < 300 and response.status_code != 200:
+            # A 202 whose (unused) body broke off was still accepted.
+            return Outcome(Kind.ACCEPTED, response.status_code, f"HTTP {response.status_code} accepted")
+        return classify_exception(exc)
+    finally:
+        response.close()
+    outcome = classify_response(response.status_code, text, response.headers)
+    return Outcome(outcome.kind, outcome.status, allowlist.redact(outcome.reason, url), outcome.retry_after)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Full jitter: uniform over [0, min(cap, base * 2^attempt)] (spreads retries of many senders)."""
+    return random.uniform(0.0, min(cap, base * (2 ** max(0, attempt))))  # noqa: S311 (not crypto)
+
+
+# --- message parts ----------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One POST body of a message; `number` is "2/3" (or "2/3.1/2" after a split on a 413)."""
+
+    number: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+def dedupe_key(channel: str, key: str, number: str) -> str:
+    return f"{channel}|{key}#{number}"
+
+
+def split_item_key(idempotency_key: str | None) -> tuple[str, str]:
+    """`"KEY#2/3"` -> ("KEY", "2/3")."""
+    base, sep, number = (idempotency_key or "").rpartition("#")
+    return (base, number) if sep else (idempotency_key or "", "1/1")
+
+
+def part_order(number: str) -> tuple[int, ...]:
+    """Sort key for part numbers: "10/12" after "2/12", "2/3.1/2" after "2/3"."""
+    order: list[int] = []
+    for piece in number.split("."):
+        head = piece.split("/")[0]
+        order.append(int(head) if head.isdigit() else 0)
+    return tuple(order)
+
+
+def make_parts(card: Any, max_bytes: int, prefix: str = "") -> list[Part]:
+    """Fit the card under the cap (split or shorten, by shared.cards.limits) and serialise each part once."""
+    from shared.cards import envelopes, limits
+
+    cards = limits.fit(card, max_bytes=max_bytes)
+    n = len(cards)
+    return [
+        Part(f"{prefix}{i}/{n}", envelopes.dumps(envelopes.workflows_message(c)))
+        for i, c in enumerate(cards, start=1)
+    ]
+
+
+def split_part(part: Part, max_bytes: int) -> list[Part] | None:
+    """Split a part that Teams refused as too large into smaller ones; None when it cannot get smaller."""
+    from shared.cards import envelopes
+
+    cards = envelopes.cards_of(json.loads(part.body))
+    if not cards:
+        return None
+    smaller = max(1024, min(max_bytes, len(part.body)) // 2)
+    pieces: list[Part] = []
+    for card in cards:
+        pieces.extend(make_parts(card, smaller))
+    if len(pieces) <= 1:
+        return None
+    n = len(pieces)
+    return [Part(f"{part.number}.{i}/{n}", p.body) for i, p in enumerate(pieces, start=1)]
+
+
+# --- one part, inline -------------------------------------------------------------------------
+
+
+@dataclass
+class PartResult:
+    state: Literal["accepted", "queued", "dead", "split"]
+    detail: str
+    outcome: Outcome | None = None
+    wait: float = 0.0
+    parts: list[Part] = field(default_factory=list)
+
+
+def _limiter_key(url: str) -> str:
+    return url
+
+
+def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartResult:
+    """Post with bounded retries inside the caller's time budget; hand back a wait when out of it."""
+    legacy = allowlist.is_legacy(url)
+    windows = windows_for(legacy)
+    attempt = 0
+    last: Outcome | None = None
+    while True:
+        wait = LIMITER.acquire(_limiter_key(url), windows)
+        now = time.monotonic()
+        if wait > 0:
+            if wait <= MAX_INLINE_LIMITER_WAIT and now + wait < deadline:
+                time.sleep(wait)
+                continue
+            reason = last.reason if last else "rate limit for this destination reached"
+            return PartResult("queued", reason, last, wait=wait)
+        attempt += 1
+        remaining = max(1.0, deadline - now)
+        outcome = post(url, body, min(cfg.timeout, remaining), cfg.connect_timeout)
+        last = outcome
+        if outcome.kind is Kind.ACCEPTED:
+            return PartResult("accepted", outcome.reason, outcome)
+        if outcome.kind is Kind.PERMANENT:
+            return PartResult("dead", outcome.reason, outcome)
+        if outcome.kind is Kind.TOO_LARGE:
+            return PartResult("split", outcome.reason, outcome)
+        delay = backoff(attempt, 0.5, 4.0)
+        if outcome.kind is Kind.THROTTLED:
+            hold = outcome.retry_after if outcome.retry_after is not None else DEFAULT_THROTTLE_SECONDS
+            LIMITER.block(_limiter_key(url), hold)
+            delay = max(delay, hold)
+        elif outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        if attempt >= cfg.inline_attempts or time.monotonic() + delay >= deadline:
+            return PartResult("queued", outcome.reason, outcome, wait=delay)
+        time.sleep(delay)
+
+
+def _attempt_part(
+    store: Any, channel: str, url: str, key: str, part: Part, cfg: Config, deadline: float
+) -> PartResult:
+    """One part under its idempotency key: skip when already accepted, claim, post, record."""
+    dkey = dedupe_key(channel, key, part.number)
+    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    if existing is not None and getattr(existing, "status", None) == "COMPLETED":
+        return PartResult("accepted", "already accepted earlier")
+    lease = int(max(60.0, cfg.budget_seconds + 3 * cfg.timeout))
+    if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
+        return PartResult("queued", "another run is sending this part", wait=float(lease))
+    try:
+        result = _send_inline(url, part.body, cfg, deadline)
+    except BaseException:
+        store.dedupe.release(DEDUPE_SCOPE, dkey)
+        raise
+    if result.state == "accepted":
+        mark_accepted(store, dkey, result.outcome)
+    else:
+        store.dedupe.release(DEDUPE_SCOPE, dkey)
+    return result
+
+
+def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
+    """Record acceptance; from here on this part is never posted again."""
+    data = {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
+    store.dedupe.complete(DEDUPE_SCOPE, dkey, data)
+
+
+# --- outbox hand-off --------------------------------------------------------------------------
+
+
+def _outbox_item(channel: str, key: str, part: Part, next_attempt: datetime, error: str | None) -> Any:
+    from shared.store.models import OutboxItem
+
+    return OutboxItem(
+        channel=channel,
+        message=part.text,
+        idempotency_key=f"{key}#{part.number}",
+        attempts=0,
+        next_attempt=next_attempt,
+        last_error=error,
+    )
+
+
+def queue_parts(
+    store: Any, channel: str, key: str, parts: Iterable[Part], wait: float, error: str | None
+) -> int:
+    next_attempt = datetime.now(UTC) + timedelta(seconds=max(0.0, wait))
+    count = 0
+    for part in parts:
+        store.outbox.add(_outbox_item(channel, key, part, next_attempt, error))
+        count += 1
+    return count
+
+
+def dead_letter_parts(store: Any, channel: str, key: str, parts: Iterable[Part], reason: str) -> int:
+    """Keep refused parts as dead letters, so an operator can see the reason and requeue after a fix."""
+    count = 0
+    for part in parts:
+        item = store.outbox.add(_outbox_item(channel, key, part, datetime.now(UTC), reason))
+        store.outbox.dead_letter(item, reason)
+        count += 1
+    return count
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def _finish(store: Any, channel: str, result: Result) -> Result:
+    try:
+        store.deliveries.record(channel, result.ok, f"{result.state}: {result.detail}")
+    except Exception as exc:  # the delivery happened (or not) either way; a lost record is not worth a 500
+        log.warning("could not record the delivery outcome for channel %s (%s)", channel, type(exc).__name__)
+    level = logging.INFO if result.ok else logging.WARNING
+    log.log(
+        level, "delivery to channel %s: %s (%d parts) %s", channel, result.state, result.parts, result.detail
+    )
+    return result
+
+
+def deliver(
+    store: Any,
+    channel_name: str,
+    card: Any,
+    *,
+    key: str | None = None,
+    budget_seconds: float | None = None,
+) -> Result:
+    """Post `card` (dict or AdaptiveCard) to a channel; see the module docstring for the guarantees.
+
+    `key` identifies the message: the same key to the same channel is never accepted twice. Without
+    one, each call is a new message. `budget_seconds` bounds the time spent retrying inline.
+    """
+    from shared.store.errors import NotFound
+
+    cfg = Config.load()
+    key = key or new_key()
+    budget = cfg.budget_seconds if budget_seconds is None else max(0.0, budget_seconds)
+    deadline = time.monotonic() + budget
+
+    try:
+        channel = store.channels.get(channel_name)
+    except NotFound:
+        channel = None
+    if channel is None:
+        return _finish(store, channel_name, Result("dead", 0, f"no channel named {channel_name!r}"))
+    url: str = channel.url
+
+    try:
+        parts = make_parts(card, cfg.max_bytes)
+    except Exception as exc:  # a card that cannot be fitted or serialised can never be sent
+        message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return _finish(store, channel_name, Result("dead", 0, f"the card cannot be sent: {message}"))
+
+    try:
+        allowlist.check_destination(url)
+    except allowlist.DestinationNotAllowed as exc:
+        dead_letter_parts(store, channel_name, key, parts, str(exc))
+        return _finish(store, channel_name, Result("dead", len(parts), f"destination refused: {exc}"))
+
+    return _finish(store, channel_name, _deliver_parts(store, channel_name, url, key, parts, cfg, deadline))
+
+
+def _deliver_parts(
+    store: Any, channel: str, url: str, key: str, parts: Sequence[Part], cfg: Config, deadline: float
+) -> Result:
+    pending = list(parts)
+    accepted = 0
+    total = len(pending)
+    dead_reasons: list[str] = []
+    while pending:
+        part = pending.pop(0)
+        result = _attempt_part(store, channel, url, key, part, cfg, deadline)
+        if result.state == "accepted":
+            accepted += 1
+            continue
+        if result.state == "split":
+            smaller = split_part(part, cfg.max_bytes)
+            if smaller is None:
+                reason = (
+                    f"part {part.number} is too large for Teams and cannot be split further ({result.detail})"
+                )
+                dead_letter_parts(store, channel, key, [part], reason)
+                dead_reasons.append(reason)
+                continue
+            total += len(smaller) - 1
+            pending[:0] = smaller
+            continue
+        if result.state == "dead":
+            dead_letter_parts(store, channel, key, [part], result.detail)
+            dead_reasons.append(f"part {part.number}: {result.detail}")
+            status = result.outcome.status if result.outcome else None
+            if status in _URL_DEAD_STATUSES and pending:
+                reason = f"not sent: the destination refused part {part.number} with HTTP {status}"
+                dead_letter_parts(store, channel, key, pending, reason)
+                pending = []
+            continue
+        # queued: this part and every later one wait in the outbox, in order.
+        queued = queue_parts(store, channel, key, [part, *pending], result.wait, result.detail)
+        if dead_reasons:
+            return Result("dead", total, "; ".join(dead_reasons))
+        return Result(
+            "queued",
+            total,
+            f"{queued} of {total} parts waiting in the outbox "
+            f"(next attempt in {result.wait:.0f} s): {result.detail}",
+        )
+    if dead_reasons:
+        return Result("dead", total, "; ".join(dead_reasons))
+    return Result("accepted", total, f"accepted ({accepted} of {total} parts)" if total > 1 else "accepted")
+
+
+def deliver_many(
+    store: Any, channel_names: Sequence[str], card: Any, *, key: str | None = None
+) -> dict[str, Result]:
+    """The same message to several channels in parallel (bounded threads), one Result per channel.
+
+    All channels share one message key, so a retry of the whole fan-out with the same key only
+    posts where acceptance was not recorded.
+    """
+    from shared.store.errors import StoreUnavailable
+
+    names = list(dict.fromkeys(channel_names))
+    if not names:
+        return {}
+    key = key or new_key()
+    cfg = Config.load()
+    if len(names) == 1:
+        return {names[0]: deliver(store, names[0], card, key=key)}
+
+    def one(name: str) -> Result:
+        try:
+            return deliver(store, name, card, key=key)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # one channel's bug must not lose the others' results
+            # Type only: an exception's text may quote a URL.
+            log.error("delivery to channel %s failed unexpectedly (%s)", name, type(exc).__name__)
+            return Result("dead", 0, f"internal error ({type(exc).__name__})")
+
+    with ThreadPoolExecutor(
+        max_workers=min(cfg.max_threads, len(names)), thread_name_prefix="deliver"
+    ) as pool:
+        futures = {name: pool.submit(one, name) for name in names}
+        results: dict[str, Result] = {}
+        unavailable: StoreUnavailable | None = None
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except StoreUnavailable as exc:
+                unavailable = exc
+    if unavailable is not None:
+        raise unavailable
+    return results

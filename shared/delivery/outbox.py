@@ -1,0 +1,212 @@
+"""The outbox sweep: retry what Teams has not accepted yet, and give up cleanly when it is hopeless.
+
+The timer calls `sweep` every few minutes. Each due item is claimed (so two sweeps never post the
+same item), checked against its idempotency key (an item whose acceptance is recorded is removed
+without posting: that is how a crash between "accepted" and "removed" is healed), posted once, and
+then removed, rescheduled with exponential backoff and full jitter (never earlier than a
+Retry-After or the rate limiter allow), split when Teams says it is too large, or turned into a dead
+letter with its reason after `DELIVERY_MAX_ATTEMPTS` attempts or `DELIVERY_MAX_AGE_SECONDS` (24 h).
+Parts of one message go out in order: a later part waits while an earlier one is still queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.delivery import allowlist
+from shared.delivery.classify import Kind
+from shared.delivery.client import (
+    DEDUPE_SCOPE,
+    DEFAULT_THROTTLE_SECONDS,
+    Config,
+    Part,
+    backoff,
+    dedupe_key,
+    mark_accepted,
+    part_order,
+    post,
+    split_item_key,
+    split_part,
+)
+from shared.delivery.ratelimit import LIMITER, windows_for
+
+log = logging.getLogger("shared.delivery")
+
+SWEEP_BASE_SECONDS = 30.0
+SWEEP_CAP_SECONDS = 3600.0
+DUE_LIMIT = 200
+
+
+@dataclass
+class SweepStats:
+    sent: int = 0
+    requeued: int = 0
+    dead: int = 0
+    skipped: int = 0
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _record(store: Any, channel: str, ok: bool, detail: str) -> None:
+    try:
+        store.deliveries.record(channel, ok, detail)
+    except Exception as exc:
+        log.warning("could not record the delivery outcome for channel %s (%s)", channel, type(exc).__name__)
+
+
+def _dead(store: Any, item: Any, reason: str, stats: SweepStats) -> None:
+    store.outbox.dead_letter(item, reason)
+    stats.dead += 1
+    _record(store, item.channel, False, f"dead: {reason}")
+    log.warning("outbox item %s for channel %s is a dead letter: %s", item.id, item.channel, reason)
+
+
+def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0) -> SweepStats:
+    """Retry due outbox items within `budget_seconds`; returns what happened to them."""
+    cfg = Config.load()
+    now = _utc(now)
+    started = time.monotonic()
+    stats = SweepStats()
+    items = [item for item in store.outbox.due(now, DUE_LIMIT) if not getattr(item, "dead", False)]
+    items.sort(
+        key=lambda it: (
+            _utc(it.created),
+            split_item_key(it.idempotency_key)[0],
+            part_order(split_item_key(it.idempotency_key)[1]),
+        )
+    )
+    held: set[tuple[str, str]] = set()
+    for index, item in enumerate(items):
+        if time.monotonic() - started >= budget_seconds:
+            stats.skipped += len(items) - index
+            break
+        group = (item.channel, split_item_key(item.idempotency_key)[0])
+        if group in held:
+            stats.skipped += 1
+            continue
+        lease = now + timedelta(seconds=max(60.0, 3 * cfg.timeout))
+        claimed = store.outbox.claim(item, lease)
+        if claimed is None:
+            stats.skipped += 1
+            held.add(group)
+            continue
+        done = _sweep_one(store, claimed, now, cfg, stats)
+        if not done:
+            held.add(group)
+    if stats.sent or stats.dead or stats.requeued:
+        log.info(
+            "outbox sweep: %d sent, %d requeued, %d dead, %d skipped",
+            stats.sent,
+            stats.requeued,
+            stats.dead,
+            stats.skipped,
+        )
+    return stats
+
+
+def _reschedule(store: Any, item: Any, now: datetime, wait: float, error: str) -> None:
+    store.outbox.reschedule(item, now + timedelta(seconds=max(1.0, wait)), error)
+
+
+def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepStats) -> bool:
+    """Handle one claimed item; True when later parts of the same message may go on."""
+    from shared.store.errors import NotFound
+
+    key, number = split_item_key(item.idempotency_key)
+    age = (now - _utc(item.created)).total_seconds()
+    if item.attempts >= cfg.max_attempts or age >= cfg.max_age_seconds:
+        why = f"{item.attempts} attempts" if item.attempts >= cfg.max_attempts else f"{age / 3600:.0f} h"
+        _dead(store, item, f"gave up after {why}; last error: {item.last_error or 'none'}", stats)
+        return True
+
+    try:
+        channel = store.channels.get(item.channel)
+    except NotFound:
+        channel = None
+    if channel is None:
+        _dead(store, item, f"the channel {item.channel!r} no longer exists", stats)
+        return True
+    url: str = channel.url
+    try:
+        allowlist.check_destination(url)
+    except allowlist.DestinationNotAllowed as exc:
+        _dead(store, item, f"destination refused: {exc}", stats)
+        return True
+
+    dkey = dedupe_key(item.channel, key, number)
+    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    if existing is not None and getattr(existing, "status", None) == "COMPLETED":
+        store.outbox.complete(item)
+        stats.skipped += 1
+        return True
+
+    wait = LIMITER.acquire(url, windows_for(allowlist.is_legacy(url)))
+    if wait > 0:
+        # Not an attempt: the item keeps its count and comes back when the destination has room.
+        store.outbox.reschedule(
+            item, now + timedelta(seconds=wait), item.last_error or "waiting for the rate limit"
+        )
+        stats.skipped += 1
+        return False
+
+    lease = int(max(60.0, 3 * cfg.timeout))
+    if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
+        stats.skipped += 1
+        return False
+    outcome = post(url, item.message.encode("utf-8"), cfg.timeout, cfg.connect_timeout)
+    if outcome.kind is Kind.ACCEPTED:
+        mark_accepted(store, dkey, outcome)  # before removing the item: a crash in between is healed above
+        store.outbox.complete(item)
+        stats.sent += 1
+        _record(store, item.channel, True, f"accepted from the outbox (part {number})")
+        return True
+    store.dedupe.release(DEDUPE_SCOPE, dkey)
+
+    if outcome.kind is Kind.PERMANENT:
+        _dead(store, item, outcome.reason, stats)
+        return True
+    if outcome.kind is Kind.TOO_LARGE:
+        smaller = split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes)
+        if smaller is None:
+            _dead(store, item, f"too large for Teams and cannot be split further ({outcome.reason})", stats)
+            return True
+        from shared.store.models import OutboxItem
+
+        for piece in smaller:
+            store.outbox.add(
+                OutboxItem(
+                    channel=item.channel,
+                    message=piece.text,
+                    idempotency_key=f"{key}#{piece.number}",
+                    attempts=0,
+                    next_attempt=now,
+                    last_error=outcome.reason,
+                    created=_utc(item.created),
+                )
+            )
+        store.outbox.complete(item)
+        stats.requeued += 1
+        return False
+
+    attempts = item.attempts + 1
+    if attempts >= cfg.max_attempts:
+        _dead(store, item, f"gave up after {attempts} attempts; last error: {outcome.reason}", stats)
+        return True
+    delay = backoff(attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
+    if outcome.kind is Kind.THROTTLED:
+        hold = outcome.retry_after if outcome.retry_after is not None else DEFAULT_THROTTLE_SECONDS
+        LIMITER.block(url, hold)
+        delay = max(delay, hold)
+    elif outcome.retry_after is not None:
+        delay = max(delay, outcome.retry_after)
+    _reschedule(store, item, now, delay, outcome.reason)
+    stats.requeued += 1
+    return False

@@ -1,0 +1,144 @@
+"""Client-side rate limits per destination URL, so that we never earn Teams' multi-hour lockouts.
+
+Each destination has a set of windows ("at most N posts in any S seconds"); a post is allowed only
+when every window has room. Counting is a sliding log of send times per destination, shared by all
+threads of the process (one lock; the fan-out uses threads). It is not shared between processes or
+scaled-out instances: with N instances the effective ceiling is N times the budget, which is why
+the defaults below are conservative.
+
+Legacy connector URLs (`DELIVERY_RATE_LEGACY`, default `4/1,60/30,100/3600,150/7200,1800/86400`):
+the thresholds Microsoft documented for incoming webhooks: 4 per second, 60 per 30 s, 100 per hour,
+150 per 2 hours and 1800 per day, per webhook. Going over them gave lockouts of hours.
+
+Workflows URLs (`DELIVERY_RATE_WORKFLOWS`, default `4/1,30/60,300/3600,1200/86400`): Microsoft does
+not publish per-URL limits for the Teams webhook trigger. What limits a flow is (a) the Power
+Platform request allowance of the flow owner's licence per 24 hours, shared by all of that owner's
+flows (a few thousand for Microsoft 365 licences; each run of the template flow spends several
+requests: trigger, loop, post), and (b) the Teams connector's own throttle of about 100 calls per
+60 s per connection, again shared by the owner's flows. So the default keeps the old burst rule of
+4 per second, stays well under the connector throttle per minute (30/60 s), and caps each URL at
+300 an hour and 1200 a day, so that one noisy route cannot spend an owner's daily allowance
+alone. Raise them when you know the owner's plan; lower them when one owner has many channels.
+
+Format of both settings: comma-separated `COUNT/SECONDS` pairs. When a destination's budget is
+spent, delivery puts the message in the outbox with the time the limiter names instead of waiting.
+A 429 from Teams also blocks the destination here until its Retry-After (or a default cool-down)
+has passed, so other threads and the outbox sweep back off too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared import settings
+
+LEGACY_SETTING = "DELIVERY_RATE_LEGACY"
+WORKFLOWS_SETTING = "DELIVERY_RATE_WORKFLOWS"
+LEGACY_DEFAULT = "4/1,60/30,100/3600,150/7200,1800/86400"
+WORKFLOWS_DEFAULT = "4/1,30/60,300/3600,1200/86400"
+
+Windows = tuple[tuple[int, float], ...]
+
+
+def parse_windows(raw: str, name: str = "rate") -> Windows:
+    """`"4/1,60/30"` -> ((4, 1.0), (60, 30.0)); a bad value names the setting."""
+    windows: list[tuple[int, float]] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        count, sep, seconds = item.partition("/")
+        try:
+            parsed = (int(count), float(seconds))
+        except ValueError:
+            parsed = (0, 0.0)
+        if not sep or parsed[0] < 1 or parsed[1] <= 0:
+            raise settings.SettingError(
+                f"setting {name} must be comma-separated COUNT/SECONDS pairs such as 4/1,60/30, got {item!r}"
+            )
+        windows.append(parsed)
+    return tuple(sorted(windows, key=lambda w: w[1]))
+
+
+_parsed: dict[tuple[str, str], Windows] = {}
+
+
+def windows_for(legacy: bool) -> Windows:
+    """The configured windows for a kind of destination (parsed once per setting value)."""
+    name, default = (LEGACY_SETTING, LEGACY_DEFAULT) if legacy else (WORKFLOWS_SETTING, WORKFLOWS_DEFAULT)
+    raw = settings.get(name) or default
+    key = (name, raw)
+    found = _parsed.get(key)
+    if found is None:
+        found = parse_windows(raw, name)
+        _parsed[key] = found
+    return found
+
+
+@dataclass
+class _Destination:
+    sent: deque[float] = field(default_factory=deque)
+    blocked_until: float = 0.0
+
+
+class RateLimiter:
+    """Sliding-window limiter keyed by destination; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._destinations: dict[str, _Destination] = {}
+        self._clock = clock or time.monotonic
+
+    def now(self) -> float:
+        return float(self._clock())
+
+    def _wait(self, dest: _Destination, windows: Windows, now: float) -> float:
+        longest = windows[-1][1] if windows else 0.0
+        while dest.sent and dest.sent[0] <= now - longest:
+            dest.sent.popleft()
+        wait = max(0.0, dest.blocked_until - now)
+        n = len(dest.sent)
+        for count, seconds in windows:
+            if n < count:
+                continue
+            # The count-th newest send must leave the window before another fits.
+            oldest_in_way = dest.sent[n - count]
+            wait = max(wait, oldest_in_way + seconds - now)
+        return wait
+
+    def acquire(self, key: str, windows: Windows, now: float | None = None) -> float:
+        """Take a slot and return 0.0, or take nothing and return the seconds until one is free."""
+        with self._lock:
+            now = self.now() if now is None else now
+            dest = self._destinations.setdefault(key, _Destination())
+            wait = self._wait(dest, windows, now)
+            if wait > 0:
+                return wait
+            dest.sent.append(now)
+            return 0.0
+
+    def peek(self, key: str, windows: Windows, now: float | None = None) -> float:
+        """Seconds until a slot is free, without taking it."""
+        with self._lock:
+            now = self.now() if now is None else now
+            dest = self._destinations.get(key)
+            return 0.0 if dest is None else self._wait(dest, windows, now)
+
+    def block(self, key: str, seconds: float, now: float | None = None) -> None:
+        """Hold every post to `key` back for `seconds` (after a 429)."""
+        with self._lock:
+            now = self.now() if now is None else now
+            dest = self._destinations.setdefault(key, _Destination())
+            dest.blocked_until = max(dest.blocked_until, now + max(0.0, seconds))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._destinations.clear()
+
+
+# One limiter per process: every thread and every call of deliver/sweep shares it.
+LIMITER = RateLimiter()

@@ -1,0 +1,51 @@
+"""The digest card: one card per digest, built as data (CardBuilder) and serialised once later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.cards.builders import CardBuilder, Status
+from shared.cards.markdown import escape
+from shared.digest.feeds.base import Entry, Gathered
+
+_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error"}
+
+
+def _status(gathered: Gathered) -> Status:
+    if gathered.source == "events":
+        if any((e.status or "") in _FIRING for e in gathered.entries):
+            return Status.WARNING
+        return Status.GOOD if gathered.entries else Status.DEFAULT
+    return Status.ACCENT
+
+
+def _line(entry: Entry) -> str:
+    title = escape(entry.title)
+    text = f"[{title}]({entry.url})" if entry.url and ")" not in entry.url else f"**{title}**"
+    if entry.status and entry.status != "info":
+        text = f"{escape(entry.status)}: {text}"
+    if entry.published is not None:
+        text += f" ({entry.published.strftime('%Y-%m-%d %H:%M')} UTC)"
+    if entry.summary:
+        text += " - " + escape(entry.summary)
+    return text
+
+
+def build_digest_card(gathered: Gathered, *, when: datetime | None = None) -> dict[str, Any]:
+    """The card for one digest; an empty digest says "nothing new" (posted only when asked)."""
+    subtitle = when.strftime("%a %d %b %Y, %H:%M UTC") if when else None
+    builder = CardBuilder(escape(gathered.title), status=_status(gathered), subtitle=subtitle)
+    if gathered.headline:
+        builder.text(escape(gathered.headline))
+    if gathered.facts:
+        builder.facts(gathered.facts)
+    if gathered.entries:
+        builder.bullets(_line(e) for e in gathered.entries)
+        if gathered.more:
+            builder.text(f"_+{gathered.more} more_")
+    elif not gathered.facts:
+        builder.text("Nothing new since the last digest.")
+    if gathered.link:
+        builder.button("Open source", gathered.link)
+    return builder.build()

@@ -1,0 +1,1 @@
+"""Digest sources: one module per source behind the interface in base.py."""

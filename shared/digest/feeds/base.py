@@ -1,0 +1,132 @@
+"""The one interface every digest source implements, and the result it hands to the run loop.
+
+A feed only gathers: it reads what is new since the subscription's cursor and returns the cursor
+to store *after* delivery. It never writes the cursor itself, so a failed delivery repeats the
+same content next time instead of losing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from shared.digest.schedule import ScheduleLike
+
+DEFAULT_MAX_ITEMS = 10
+SEEN_LIMIT = 500
+
+
+class SubscriptionLike(Protocol):
+    """What feeds read of shared.store.models.Subscription."""
+
+    id: str
+    channel: str
+    source: str
+    target: str
+    settings: dict[str, Any]
+    cursor: dict[str, Any]
+    post_empty: bool
+
+    @property
+    def schedule(self) -> ScheduleLike: ...
+
+
+class FeedError(Exception):
+    """The source failed (unreachable, bad data); the message is shown by `status`, so no secrets."""
+
+
+@dataclass
+class Entry:
+    id: str
+    title: str
+    url: str | None = None
+    summary: str | None = None
+    published: datetime | None = None
+    status: str | None = None
+
+
+@dataclass
+class Gathered:
+    """What a feed found: entries (newest first, capped), extra facts, and the cursor to commit."""
+
+    source: str
+    title: str
+    entries: list[Entry] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    headline: str | None = None
+    more: int = 0
+    link: str | None = None
+    cursor: dict[str, Any] = field(default_factory=dict)
+    ack_event_ids: list[str] = field(default_factory=list)
+    always_post: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.entries and not self.facts and not self.always_post
+
+    @property
+    def count(self) -> int:
+        return len(self.entries) + self.more
+
+
+@dataclass
+class FeedContext:
+    """Things a feed may use: the store (events, geocoding memo) and the run's clock."""
+
+    store: Any
+    now: datetime
+
+
+class Feed:
+    """Base class: subclasses set `source` and implement `gather`."""
+
+    source: ClassVar[str] = ""
+
+    def gather(self, sub: SubscriptionLike, ctx: FeedContext) -> Gathered:
+        raise NotImplementedError
+
+    @staticmethod
+    def max_items(sub: SubscriptionLike) -> int:
+        raw = (sub.settings or {}).get("max_items", DEFAULT_MAX_ITEMS)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            return DEFAULT_MAX_ITEMS
+        return max(1, min(value, 50))
+
+
+def remember(seen: list[str], new_ids: list[str], limit: int = SEEN_LIMIT) -> list[str]:
+    """Bounded memory of ids already shown: newest ids first, old ones dropped past `limit`."""
+    out: list[str] = []
+    marks: set[str] = set()
+    for item in [*new_ids, *seen]:
+        if item not in marks:
+            marks.add(item)
+            out.append(item)
+        if len(out) >= limit:
+            break
+    return out
+
+
+_FEEDS: dict[str, str] = {
+    "events": "shared.digest.feeds.events:EventsFeed",
+    "rss": "shared.digest.feeds.rss:RssFeed",
+    "weather": "shared.digest.feeds.weather:WeatherFeed",
+    "json": "shared.digest.feeds.jsonfeed:JsonFeed",
+}
+SOURCES = tuple(_FEEDS)
+
+
+def feed_for(source: str) -> Feed:
+    """The feed for a subscription's source, imported on first use (feedparser only when needed)."""
+    import importlib
+
+    try:
+        module_name, _, class_name = _FEEDS[source].partition(":")
+    except KeyError:
+        raise FeedError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}") from None
+    cls = getattr(importlib.import_module(module_name), class_name)
+    feed: Feed = cls()
+    return feed

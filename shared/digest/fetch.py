@@ -1,0 +1,176 @@
+"""Outbound HTTP for feeds: user-given URLs, so every request is bounded and SSRF-checked.
+
+- only http/https; redirects are followed by hand (at most FEEDS_MAX_REDIRECTS) and each hop is
+  checked again;
+- the host's addresses must be public: link-local (169.254/16, cloud metadata), private,
+  reserved, multicast and Azure's 168.63.129.16 are refused; loopback only with
+  FEEDS_ALLOW_LOOPBACK=true (tests and the demo);
+- a connect/read timeout (FEEDS_TIMEOUT_SECONDS) and a size cap (FEEDS_MAX_BYTES) on bodies.
+Known limit: the address check resolves the name before requests connects, so a DNS answer that
+changes between the two (rebinding) is not caught.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from shared import settings
+
+if TYPE_CHECKING:
+    import requests
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 3
+USER_AGENT = "teams-connect-digest/0.1 (+https://learn.microsoft.com/microsoftteams/)"
+# Addresses that are "global" by the ipaddress rules yet must never be fetched.
+_BLOCKED_EXTRA = (
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure wire server / DNS
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba metadata
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata (IPv6)
+)
+
+
+class FetchError(Exception):
+    """A feed could not be fetched; the message is safe to show (no query strings, no secrets)."""
+
+
+@dataclass
+class Fetched:
+    status: int
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def safe_url(url: str) -> str:
+    """The URL without credentials, query or fragment, for errors and status lines."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_address(ip: str, *, allow_loopback: bool) -> None:
+    """Refuse addresses a feed has no business on; FetchError names the rule."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if addr.is_loopback:
+        if allow_loopback:
+            return
+        raise FetchError("loopback addresses are not allowed for feeds")
+    if addr.is_link_local:
+        raise FetchError("link-local addresses (cloud metadata) are not allowed for feeds")
+    if any(addr in net for net in _BLOCKED_EXTRA):
+        raise FetchError("platform addresses are not allowed for feeds")
+    if addr.is_private or addr.is_reserved or addr.is_multicast or addr.is_unspecified or not addr.is_global:
+        raise FetchError("private or reserved addresses are not allowed for feeds")
+
+
+def check_url(url: str, *, allow_loopback: bool | None = None) -> None:
+    """Scheme and resolved addresses of `url` must be acceptable (raises FetchError)."""
+    if allow_loopback is None:
+        allow_loopback = settings.get_bool("FEEDS_ALLOW_LOOPBACK", False)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise FetchError("the feed URL is not valid") from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchError("feed URLs must use http or https")
+    host = parts.hostname
+    if not host:
+        raise FetchError("the feed URL has no host")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise FetchError(f"cannot resolve host {host!r}") from None
+    for info in infos:
+        check_address(str(info[4][0]), allow_loopback=allow_loopback)
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        session.trust_env = False  # no proxies or .netrc from the environment
+        _local.session = session
+    return session
+
+
+def fetch(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    accept: str = "*/*",
+) -> Fetched:
+    """GET `url` under the feed rules; 2xx and 304 are returned, anything else raises FetchError."""
+    import requests
+
+    timeout = settings.get_float("FEEDS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)
+    max_bytes = settings.get_int("FEEDS_MAX_BYTES", DEFAULT_MAX_BYTES)
+    max_redirects = settings.get_int("FEEDS_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS)
+    allow_loopback = settings.get_bool("FEEDS_ALLOW_LOOPBACK", False)
+    request_headers = {"Accept": accept, **(headers or {})}
+    current = url
+    for _hop in range(max_redirects + 1):
+        check_url(current, allow_loopback=allow_loopback)
+        try:
+            response = _session().get(
+                current,
+                headers=request_headers,
+                params=params,
+                timeout=(min(timeout, 5.0), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.Timeout:
+            raise FetchError(f"{safe_url(current)} timed out") from None
+        except requests.RequestException as exc:
+            raise FetchError(f"{safe_url(current)} unreachable ({type(exc).__name__})") from None
+        with response:
+            if response.is_redirect:
+                location = response.headers.get("location", "")
+                current = urljoin(current, location)
+                params = None  # already part of the URL we were redirected from
+                continue
+            if response.status_code != 304 and not 200 <= response.status_code < 300:
+                raise FetchError(f"{safe_url(current)} answered HTTP {response.status_code}")
+            body = bytearray()
+            if response.status_code != 304:
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"{safe_url(current)} is larger than {max_bytes} bytes")
+                try:
+                    for chunk in response.iter_content(64 * 1024):
+                        body.extend(chunk)
+                        if len(body) > max_bytes:
+                            raise FetchError(f"{safe_url(current)} is larger than {max_bytes} bytes")
+                except requests.RequestException as exc:
+                    raise FetchError(f"{safe_url(current)} broke off ({type(exc).__name__})") from None
+            return Fetched(
+                status=response.status_code,
+                url=current,
+                headers={k.lower(): v for k, v in response.headers.items()},
+                body=bytes(body),
+            )
+    raise FetchError(f"{safe_url(url)} redirected more than {max_redirects} times")

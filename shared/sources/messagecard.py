@@ -1,0 +1,66 @@
+"""Legacy Office 365 connector senders: the MessageCard body they used to post to an old
+``*.webhook.office.com`` URL, converted to an Adaptive Card. They expect ``200`` with body ``1``.
+
+Only the route URL changes for such a sender; a bare ``{"text": "..."}`` is a MessageCard too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.sources.base import BuildContext, Card, Incoming, Notice, SourceError, Summary, content_hash, short
+
+
+class MessageCardSource:
+    name = "messagecard"
+    legacy_reply = True
+    extra_content_types: tuple[str, ...] = ()
+
+    def detect(self, req: Incoming) -> bool:
+        data = req.data
+        if not isinstance(data, dict):
+            return False
+        if str(data.get("@type", "")).lower() == "messagecard":
+            return True
+        return isinstance(data.get("text"), str) and set(data) <= {"text", "title", "summary", "themeColor"}
+
+    def parse(self, req: Incoming) -> Any:
+        from pydantic import ValidationError
+
+        from shared.cards.messagecard import MessageCard
+        from shared.sources.base import validation_detail
+
+        data = req.data
+        if not isinstance(data, dict):
+            raise SourceError("not a valid MessageCard", ["body: must be a JSON object"])
+        kind = data.get("@type")
+        if kind is not None and str(kind).lower() != "messagecard":
+            raise SourceError("not a valid MessageCard", ["@type: must be MessageCard"])
+        if not (data.get("text") or data.get("summary") or data.get("sections") or data.get("title")):
+            # The connector service answered "Summary or Text is required." to the same body.
+            raise SourceError("not a valid MessageCard", ["text: field required (or summary, title, sections)"])
+        try:
+            return MessageCard.model_validate(data)
+        except ValidationError as exc:
+            raise SourceError("not a valid MessageCard", validation_detail(exc)) from None
+
+    def build(self, mc: Any, req: Incoming, ctx: BuildContext) -> Notice:
+        from shared.cards.envelopes import card_dict
+        from shared.cards.messagecard import to_adaptive
+
+        card: Card = dict(card_dict(to_adaptive(mc)))
+        data = req.data if isinstance(req.data, dict) else {}
+        title = str(data.get("title") or data.get("summary") or data.get("text") or "MessageCard")
+        return Notice(
+            cards=[card],
+            summary=Summary(
+                title=short(title.strip().splitlines()[0] if title.strip() else "MessageCard", 150),
+                status="default",
+                source=self.name,
+                text=short(data.get("text"), 300) if data.get("text") else None,
+            ),
+            dedupe_id=f"mc:{content_hash(req.body)}",
+        )
+
+
+SOURCES = {"messagecard": MessageCardSource()}

@@ -1,0 +1,200 @@
+"""Records kept in the tables, as pydantic models.
+
+Secrets (team tokens, channel webhook URLs, route secrets) are plain strings because the functions
+need them back, but they are `repr=False`, so a logged or printed record never shows them; code
+that dumps records for people (the admin CLI) masks them itself.
+Times are timezone-aware UTC; a naive datetime is taken to be UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+ROUTE_SOURCES = (
+    "alertmanager",
+    "grafana",
+    "github",
+    "azure-devops",
+    "messagecard",
+    "adaptivecard",
+    "generic",
+    "text",
+)
+ROUTE_AUTH = ("none", "bearer", "basic", "github", "hmac", "key")
+SUBSCRIPTION_SOURCES = ("rss", "weather", "events", "json")
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_token(token: str) -> str:
+    """A Teams outgoing-webhook token: base64 of 32 bytes, as Teams shows it (ValueError otherwise)."""
+    text = token.strip()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a team token must be the base64 text Teams shows (44 characters)") from None
+    if len(raw) != 32:
+        raise ValueError(f"a team token must decode to 32 bytes, this one decodes to {len(raw)}")
+    return text
+
+
+class Record(BaseModel):
+    """Base of stored records: carries the ETag of the version it was read as."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    etag: str | None = Field(default=None, exclude=True, repr=False)
+
+
+class Team(Record):
+    """An outgoing-webhook registration; several tokens are valid at once while one is rotated."""
+
+    key: str
+    name: str = ""
+    tokens: list[str] = Field(default_factory=list, repr=False)
+    created: UtcDatetime = Field(default_factory=utcnow)
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, value: list[str]) -> list[str]:
+        return [check_token(t) for t in value]
+
+
+class Channel(Record):
+    """A named destination: a Workflows webhook URL (a secret) and the Teams channel it posts to."""
+
+    name: str
+    url: str = Field(repr=False)
+    teams_channel_id: str | None = None
+    team_key: str | None = None
+    created: UtcDatetime = Field(default_factory=utcnow)
+
+
+class Route(Record):
+    """An incoming-proxy endpoint: how senders authenticate and where their posts go."""
+
+    name: str
+    source: str
+    auth: str = "none"
+    secret: str | None = Field(default=None, repr=False)
+    channels: list[str] = Field(default_factory=list)
+    mode: Literal["immediate", "digest"] = "immediate"
+    filters: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    created: UtcDatetime = Field(default_factory=utcnow)
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Schedule(BaseModel):
+    """Times of day on some weekdays in an IANA zone, or a 5-field cron expression (in `tz`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    times: list[str] = Field(default_factory=list)
+    days: list[int] = Field(default_factory=lambda: list(range(7)))
+    tz: str = "UTC"
+    cron: str | None = None
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _HHMM.match(item):
+                raise ValueError(f"time {item!r} is not HH:MM")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in value):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        return value
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Subscription(Record):
+    """A scheduled digest into a channel; `next_run` is mirrored in the schedule index."""
+
+    id: str = Field(default_factory=new_id)
+    channel: str
+    source: Literal["rss", "weather", "events", "json"]
+    target: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    schedule: Schedule = Field(default_factory=Schedule)
+    next_run: UtcDatetime | None = None
+    cursor: dict[str, Any] = Field(default_factory=dict)
+    paused: bool = False
+    post_empty: bool = False
+    last_run: UtcDatetime | None = None
+    last_error: str | None = None
+    created_by: str = ""
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+    # The next_run the index holds for this version, so save() can move the index row.
+    _indexed: datetime | None = PrivateAttr(default=None)
+
+
+class Event(Record):
+    """A buffered item for a digest; `id` sorts in arrival order."""
+
+    id: str
+    subscription_id: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created: UtcDatetime = Field(default_factory=utcnow)
+
+
+class OutboxItem(Record):
+    """A message Teams has not accepted yet (or a dead letter, with its reason)."""
+
+    id: str = ""
+    channel: str
+    message: str = Field(repr=False)
+    idempotency_key: str | None = None
+    attempts: int = 0
+    next_attempt: UtcDatetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+    created: UtcDatetime = Field(default_factory=utcnow)
+    dead: bool = False
+    reason: str | None = None
+
+
+class DedupeRecord(Record):
+    """An idempotency key: IN_PROGRESS while a run holds it, COMPLETED with its result after."""
+
+    scope: str
+    key: str
+    status: Literal["IN_PROGRESS", "COMPLETED"] = "IN_PROGRESS"
+    expires: UtcDatetime
+    data: dict[str, Any] | None = None
+
+
+class DeliveryRecord(Record):
+    """One delivery outcome, for `recent` (operators' "what happened to my message")."""
+
+    channel: str
+    ok: bool
+    detail: str = ""
+    at: UtcDatetime = Field(default_factory=utcnow)

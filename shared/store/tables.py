@@ -1,0 +1,433 @@
+"""azure-data-tables behind a small interface: connection, timeouts, errors, batches, read counts.
+
+Table design (every table is named `<TABLE_PREFIX><name>`):
+
+| table | PartitionKey | RowKey | why |
+|---|---|---|---|
+| teams | `team` | team key | few rows, read by point lookup on every outgoing call; one partition makes `list` one range read |
+| channels | `channel` | channel name | same: few, looked up by name; `find_by_teams_channel` filters that one partition |
+| routes | `route` | route name | same: the proxy reads one route per request |
+| subscriptions | `sub` | subscription id | point reads by id (claim, save); `list` filters one partition |
+| schedule | due hour `YYYYMMDDHH` | `YYYYMMDDTHHMMSS\\|<id>` | the due index: one row per subscription at its next_run, so `due(now)` reads only rows whose time has come (`PartitionKey le hour(now) and RowKey le stamp(now)`), never the whole subscriptions table; hour buckets spread writes over partitions while the RowKey keeps a total order |
+| events | subscription id | arrival time in ns + random | kept in order per subscription, read and deleted in batches of that one partition |
+| outbox | `pending` or `dead` | creation time in ns + random | the sweep reads only pending rows whose next_attempt has come; dead letters stay apart for `list`/`requeue` |
+| dedupe | scope | idempotency key | point reads and conditional inserts per key |
+| deliveries | channel | inverted time | `recent(channel)` is a prefix read, newest first |
+
+Keys are escaped (`keys.escape`) for the characters Table Storage forbids. Batches are split per
+partition and into chunks of 100 (the service limit; Azurite crashes past it). ETag conditions
+guard every read-modify-write that two runs can race: claims, cursor moves, outbox items.
+Tables are created on first write (a read of a missing table is simply empty), which costs nothing
+on the hot path. azure.data.tables is imported on first use, not by `import shared.store`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared import settings
+from shared.store.errors import Conflict, NotFound, StoreError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient, TableServiceClient
+
+    from shared.store.dedupe import DedupeRepository
+    from shared.store.deliveries import DeliveryLog
+    from shared.store.events import EventRepository
+    from shared.store.outbox import OutboxRepository
+    from shared.store.registry import ChannelRepository, RouteRepository, TeamRepository
+    from shared.store.subscriptions import SubscriptionRepository
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECTION_NAME = "TEAMS_STORAGE"
+FALLBACK_CONNECTION_NAME = "AzureWebJobsStorage"
+BATCH_LIMIT = 100
+TABLES = ("teams", "channels", "routes", "subscriptions", "schedule", "events", "outbox", "dedupe", "deliveries")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the tables live: a connection string, or an endpoint reached with an Entra identity."""
+
+    connection_string: str | None = None
+    endpoint: str | None = None
+    client_id: str | None = None
+    setting: str = CONNECTION_NAME
+
+    def __repr__(self) -> str:  # the connection string holds the account key
+        where = self.endpoint or "connection string"
+        return f"Connection(setting={self.setting!r}, {where})"
+
+
+def resolve_connection(connection: str | None = None) -> Connection:
+    """Functions conventions: `<name>` (connection string) or `<name>__tableServiceUri` (identity).
+
+    TEAMS_STORAGE is tried first, then AzureWebJobsStorage, so a single-account app needs nothing extra.
+    """
+    if connection:
+        return Connection(connection_string=connection, setting="argument")
+    for name in (CONNECTION_NAME, FALLBACK_CONNECTION_NAME):
+        text = settings.get(name)
+        if text:
+            return Connection(connection_string=text, setting=name)
+        uri = settings.get(f"{name}__tableServiceUri") or settings.get(f"{name}__serviceUri")
+        if uri:
+            return Connection(endpoint=uri.rstrip("/"), client_id=settings.get(f"{name}__clientId"), setting=name)
+    raise StoreUnavailable(
+        f"no table storage configured: set {CONNECTION_NAME} (a connection string, or "
+        f"{CONNECTION_NAME}__tableServiceUri for an identity) or {FALLBACK_CONNECTION_NAME}"
+    )
+
+
+def _translate(exc: Exception, what: str) -> StoreError:
+    """The store's error for an SDK exception; the message names the operation, never a secret."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, ResourceModifiedError):
+        return Conflict(f"{what}: the record changed since it was read")
+    if isinstance(exc, ResourceExistsError):
+        return Conflict(f"{what}: the record already exists")
+    if isinstance(exc, ResourceNotFoundError):
+        return NotFound(f"{what}: not found")
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return StoreUnavailable(f"{what}: table storage did not answer in time or refused the connection")
+    if isinstance(exc, ClientAuthenticationError):
+        return StoreUnavailable(f"{what}: table storage refused our credentials")
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        if status == 412:
+            return Conflict(f"{what}: the record changed since it was read")
+        if status == 409:
+            return Conflict(f"{what}: the record already exists")
+        if status == 404:
+            return NotFound(f"{what}: not found")
+        if status >= 500 or status in (408, 429) or status == 0:
+            return StoreUnavailable(f"{what}: table storage answered {status or 'nothing'}")
+        code = getattr(exc, "error_code", None) or status
+        return StoreError(f"{what}: table storage rejected the request ({code})")
+    if type(exc).__name__ == "CredentialUnavailableError":
+        return StoreUnavailable(f"{what}: no usable identity to reach table storage")
+    if isinstance(exc, OSError | TimeoutError):
+        return StoreUnavailable(f"{what}: table storage is unreachable")
+    return StoreError(f"{what}: {type(exc).__name__}")
+
+
+def _table_missing(exc: Exception) -> bool:
+    code = str(getattr(exc, "error_code", "") or "")
+    return code == "TableNotFound" or "TableNotFound" in str(exc)[:300]
+
+
+class Table:
+    """One table: counts entities read, maps errors, creates itself on first write."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.logical = name
+        self.name = f"{store.prefix}{name}"
+        self._client: TableClient | None = None
+        self._created = False
+
+    def client(self) -> TableClient:
+        if self._client is None:
+            self._client = self.store.service().get_table_client(self.name)
+        return self._client
+
+    def _ensure(self) -> None:
+        if self._created:
+            return
+        try:
+            self.store.service().create_table_if_not_exists(self.name)
+        except Exception as exc:
+            raise _translate(exc, f"create table {self.logical}") from None
+        self._created = True
+
+    def _write(self, what: str, call: Callable[[TableClient], T]) -> T:
+        try:
+            return call(self.client())
+        except Exception as exc:
+            if not _table_missing(exc):
+                raise _translate(exc, what) from None
+        self._ensure()
+        try:
+            return call(self.client())
+        except Exception as exc:
+            raise _translate(exc, what) from None
+
+    def _read(self, what: str, call: Callable[[TableClient], T], missing: T) -> T:
+        try:
+            return call(self.client())
+        except Exception as exc:
+            if _table_missing(exc):
+                return missing
+            raise _translate(exc, what) from None
+
+    # reads -------------------------------------------------------------------------------
+
+    def get(self, partition_key: str, row_key: str) -> Mapping[str, Any] | None:
+        def call(client: TableClient) -> Mapping[str, Any] | None:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            try:
+                entity = client.get_entity(partition_key, row_key)
+            except ResourceNotFoundError as exc:
+                if _table_missing(exc):
+                    raise
+                return None
+            self.store.count_read(self.logical)
+            return entity
+
+        return self._read(f"read {self.logical}", call, None)
+
+    def query(
+        self,
+        query_filter: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        select: list[str] | None = None,
+    ) -> list[Mapping[str, Any]]:
+        """Entities matching the OData filter, in key order; stops reading after `limit`."""
+
+        def call(client: TableClient) -> list[Mapping[str, Any]]:
+            pages = client.query_entities(
+                query_filter,
+                parameters=parameters,
+                select=select,
+                results_per_page=min(limit, 1000) if limit else None,
+            )
+            out: list[Mapping[str, Any]] = []
+            for entity in pages:
+                out.append(entity)
+                self.store.count_read(self.logical)
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
+
+        return self._read(f"query {self.logical}", call, [])
+
+    def partition(self, partition_key: str, *, limit: int | None = None) -> list[Mapping[str, Any]]:
+        return self.query("PartitionKey eq @pk", {"pk": partition_key}, limit=limit)
+
+    # writes ------------------------------------------------------------------------------
+
+    def create(self, entity: Mapping[str, Any]) -> str:
+        """Insert; Conflict when the row exists. Returns the new ETag."""
+        result = self._write(f"add to {self.logical}", lambda c: c.create_entity(entity))
+        return str(result.get("etag", ""))
+
+    def upsert(self, entity: Mapping[str, Any], *, merge: bool = False) -> str:
+        from azure.data.tables import UpdateMode
+
+        mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
+        result = self._write(f"save to {self.logical}", lambda c: c.upsert_entity(entity, mode=mode))
+        return str(result.get("etag", ""))
+
+    def update(self, entity: Mapping[str, Any], etag: str, *, merge: bool = False) -> str:
+        """Replace (or merge) only if the row still has `etag`; Conflict otherwise, NotFound if gone."""
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
+
+        mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
+        result = self._write(
+            f"update {self.logical}",
+            lambda c: c.update_entity(entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified),
+        )
+        return str(result.get("etag", ""))
+
+    def delete(self, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
+        """Delete; a missing row is fine unless `etag` is given (then Conflict/NotFound tell the caller)."""
+        from azure.core import MatchConditions
+
+        def call(client: TableClient) -> None:
+            if etag is None:
+                client.delete_entity(partition_key, row_key)
+            else:
+                client.delete_entity(
+                    partition_key, row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+
+        try:
+            self._read(f"delete from {self.logical}", call, None)
+        except NotFound:
+            if etag is not None:
+                raise
+
+    def batch(self, operations: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """Submit (operation, entity) pairs as transactions per partition, 100 at a time.
+
+        Operations are "create", "upsert", "update" (merge) or "delete". Each chunk is atomic;
+        chunks are not atomic with each other. Returns the number of operations submitted.
+        """
+        by_partition: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
+        for op, entity in operations:
+            by_partition[str(entity["PartitionKey"])].append((op, entity))
+        count = 0
+        for ops in by_partition.values():
+            for start in range(0, len(ops), BATCH_LIMIT):
+                chunk = ops[start : start + BATCH_LIMIT]
+                self._write(f"batch on {self.logical}", lambda c, chunk=chunk: c.submit_transaction(chunk))
+                count += len(chunk)
+                self.store.batches[self.logical] += 1
+        return count
+
+
+class Store:
+    """One repository per table, on one account and prefix; safe to share between threads."""
+
+    def __init__(self, connection: Connection, prefix: str, timeout: float) -> None:
+        if not prefix.isalnum() or not prefix[:1].isalpha() or len(prefix) > 40:
+            raise ValueError("TABLE_PREFIX must be letters and digits, starting with a letter (at most 40)")
+        self.connection = connection
+        self.prefix = prefix
+        self.timeout = timeout
+        # Entities read per table: the benchmark and tests check that lookups read what they must.
+        self.reads: Counter[str] = Counter()
+        self.batches: Counter[str] = Counter()
+        self._service: TableServiceClient | None = None
+        self._lock = threading.Lock()
+        self._service_lock = threading.Lock()
+        self._tables: dict[str, Table] = {name: Table(self, name) for name in TABLES}
+
+        from shared.store.dedupe import DedupeRepository
+        from shared.store.deliveries import DeliveryLog
+        from shared.store.events import EventRepository
+        from shared.store.outbox import OutboxRepository
+        from shared.store.registry import ChannelRepository, RouteRepository, TeamRepository
+        from shared.store.subscriptions import SubscriptionRepository
+
+        self.teams: TeamRepository = TeamRepository(self.table("teams"))
+        self.channels: ChannelRepository = ChannelRepository(self.table("channels"))
+        self.routes: RouteRepository = RouteRepository(self.table("routes"))
+        self.subscriptions: SubscriptionRepository = SubscriptionRepository(
+            self.table("subscriptions"), self.table("schedule")
+        )
+        self.events: EventRepository = EventRepository(self.table("events"))
+        self.outbox: OutboxRepository = OutboxRepository(self.table("outbox"))
+        self.dedupe: DedupeRepository = DedupeRepository(self.table("dedupe"))
+        self.deliveries: DeliveryLog = DeliveryLog(self.table("deliveries"))
+
+    def __repr__(self) -> str:
+        return f"Store(prefix={self.prefix!r}, {self.connection!r})"
+
+    def table(self, name: str) -> Table:
+        return self._tables[name]
+
+    def count_read(self, table: str, n: int = 1) -> None:
+        with self._lock:
+            self.reads[table] += n
+
+    def service(self) -> TableServiceClient:
+        """The SDK client, built on first use with short timeouts and at most one quick retry."""
+        if self._service is not None:
+            return self._service
+        with self._service_lock:
+            if self._service is None:
+                self._service = _build_service(self.connection, self.timeout)
+        return self._service
+
+    def table_names(self) -> list[str]:
+        return [t.name for t in self._tables.values()]
+
+    def drop_tables(self) -> None:
+        """Delete every table of this prefix (tests and `admin reset`)."""
+        for table in self._tables.values():
+            try:
+                self.service().delete_table(table.name)
+            except Exception as exc:
+                raise _translate(exc, f"drop table {table.logical}") from None
+            table._created = False
+
+
+def client_options(timeout: float) -> dict[str, Any]:
+    """azure-core options: fail within about `timeout` so callers can answer 503 in time.
+
+    Connect errors get one quick retry (a refused or reset connection is usually transient); read
+    timeouts and 5xx/429 are not retried, because a retry would double the wait or sleep for a
+    Retry-After far beyond the 4 s an outgoing webhook has.
+    """
+    return {
+        "connection_timeout": max(0.2, timeout / 2),
+        "read_timeout": timeout,
+        "retry_total": 1,
+        "retry_connect": 1,
+        "retry_read": 0,
+        "retry_status": 0,
+        "retry_backoff_factor": 0.1,
+        "retry_backoff_max": 1,
+    }
+
+
+def _build_service(connection: Connection, timeout: float) -> TableServiceClient:
+    from azure.data.tables import TableServiceClient
+
+    # The SDK logs every request at INFO; keep Functions logs for our own lines.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    options = client_options(timeout)
+    if connection.connection_string is not None:
+        try:
+            return TableServiceClient.from_connection_string(connection.connection_string, **options)
+        except ValueError:
+            raise StoreUnavailable(
+                f"the {connection.setting} connection string is not valid (expected "
+                "UseDevelopmentStorage=true or AccountName=..;AccountKey=..;TableEndpoint=..)"
+            ) from None
+    assert connection.endpoint is not None
+    from azure.identity import DefaultAzureCredential  # only identity-based apps pay this import
+
+    credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+    return TableServiceClient(endpoint=connection.endpoint, credential=credential, **options)
+
+
+_cache: dict[tuple[Any, ...], Store] = {}
+_cache_lock = threading.Lock()
+
+
+def open_store(
+    *, connection: str | None = None, prefix: str | None = None, timeout: float | None = None
+) -> Store:
+    """The Store for the settings (or the arguments), one per process and configuration.
+
+    Nothing is contacted here: the SDK client is built on the first call that needs it.
+    """
+    resolved = resolve_connection(connection)
+    table_prefix = prefix or settings.get("TABLE_PREFIX", "tc") or "tc"
+    seconds = timeout if timeout is not None else settings.get_float("STORE_TIMEOUT_SECONDS", 3.0)
+    key = (resolved, table_prefix, seconds)
+    with _cache_lock:
+        store = _cache.get(key)
+        if store is None:
+            store = _cache[key] = Store(resolved, table_prefix, seconds)
+    return store
+
+
+def reset_cache() -> None:
+    """Forget cached stores (tests that change settings)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def run_parallel(items: Sequence[T], call: Callable[[T], Any], workers: int = 8) -> list[Any]:
+    """`call` over `items` on a few threads (point reads are latency-bound), results in order."""
+    if len(items) <= 2:
+        return [call(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(call, items))

@@ -1,0 +1,217 @@
+"""The Bot Framework activity Teams posts to an outgoing webhook, read tolerantly.
+
+Teams adds fields over time (channelData.team/channel/tenant replaced teamsTeamId/teamsChannelId),
+so unknown fields are kept and every field we read is optional.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "Account",
+    "Activity",
+    "ActivityError",
+    "ChannelData",
+    "Command",
+    "clean_text",
+    "parse_activity",
+    "split_command",
+]
+
+
+class ActivityError(ValueError):
+    """The body is not an activity we can read; the message says why (safe to show the sender)."""
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class IdRef(_Loose):
+    id: str | None = None
+    name: str | None = None
+
+
+class Account(_Loose):
+    id: str | None = None
+    name: str | None = None
+    aad_object_id: str | None = Field(default=None, alias="aadObjectId")
+
+
+class ChannelData(_Loose):
+    team: IdRef | None = None
+    channel: IdRef | None = None
+    tenant: IdRef | None = None
+    teams_team_id: str | None = Field(default=None, alias="teamsTeamId")
+    teams_channel_id: str | None = Field(default=None, alias="teamsChannelId")
+
+
+class Activity(_Loose):
+    type: str = ""
+    id: str | None = None
+    timestamp: datetime | None = None
+    text: str | None = None
+    text_format: str | None = Field(default=None, alias="textFormat")
+    locale: str | None = None
+    sender: Account | None = Field(default=None, alias="from")
+    recipient: Account | None = None
+    conversation: IdRef | None = None
+    channel_data: ChannelData | None = Field(default=None, alias="channelData")
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _only_objects(cls, value: Any) -> Any:
+        # One odd entity must not make the whole message unreadable.
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+        return [] if value is None else value
+
+    @property
+    def team_id(self) -> str | None:
+        data = self.channel_data
+        if data is None:
+            return None
+        return (data.team.id if data.team else None) or data.teams_team_id
+
+    @property
+    def channel_id(self) -> str | None:
+        """The channel's thread id; the conversation id (minus `;messageid=`) when channelData lacks it."""
+        data = self.channel_data
+        found = ((data.channel.id if data.channel else None) or data.teams_channel_id) if data else None
+        if not found and self.conversation and self.conversation.id:
+            found = self.conversation.id.split(";", 1)[0]
+        return found or None
+
+    @property
+    def tenant_id(self) -> str | None:
+        data = self.channel_data
+        return data.tenant.id if data and data.tenant else None
+
+    @property
+    def sender_name(self) -> str:
+        return (self.sender.name if self.sender else None) or "someone"
+
+    @property
+    def sender_id(self) -> str | None:
+        return self.sender.id if self.sender else None
+
+    @property
+    def client_timezone(self) -> str | None:
+        """The IANA time zone of the sender's client (clientInfo entity), when Teams sent it."""
+        for entity in self.entities:
+            if entity.get("type") == "clientInfo":
+                tz = entity.get("timezone")
+                if isinstance(tz, str) and tz.strip():
+                    return tz.strip()
+        return None
+
+    def bot_mentions(self) -> set[str]:
+        """Mention texts that address a bot (ids starting `28:`): ours, never a user's."""
+        found: set[str] = set()
+        for entity in self.entities:
+            if entity.get("type") != "mention":
+                continue
+            mentioned = entity.get("mentioned")
+            text = entity.get("text")
+            is_bot = isinstance(mentioned, dict) and str(mentioned.get("id", "")).startswith("28:")
+            if is_bot and isinstance(text, str):
+                found.add(_mention_name(text))
+        return found
+
+    def command(self) -> Command:
+        return split_command(clean_text(self.text or "", self.bot_mentions()))
+
+
+def parse_activity(data: Any) -> Activity:
+    """Validate decoded JSON as an activity; ActivityError with a readable reason otherwise."""
+    if not isinstance(data, dict):
+        raise ActivityError("the body must be a JSON object (a Bot Framework activity)")
+    try:
+        return Activity.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+        raise ActivityError(f"invalid activity field {where}: {first.get('msg', 'invalid')}") from None
+
+
+# --- text cleaning -------------------------------------------------------------------------------
+
+_AT_RE = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LINK_RE = re.compile(r"<a\b[^>]*?\bhref\s*=\s*([\"'])(.*?)\1[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
+_BREAK_RE = re.compile(r"<\s*(?:br|/p|/div|/li|p|div|li)\b[^>]*>", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^>]*>")
+_SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
+# Invisible characters that Teams and keyboards slip into text; they would glue to command words.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
+def _mention_name(markup: str) -> str:
+    match = _AT_RE.search(markup)
+    inner = match.group(1) if match else markup
+    return " ".join(html.unescape(_TAG_RE.sub("", inner)).split())
+
+
+def clean_text(text: str, own_mentions: set[str] | None = None) -> str:
+    """Plain command text from Teams' `text`: our @mention removed, markup and entities decoded.
+
+    The first mention is the one that addressed us (Teams only delivers messages that start by
+    @mentioning the webhook); mentions of bots are ours too. Other mentions stay as `@Name`.
+    """
+    own = own_mentions or set()
+    kept: list[str] = []
+    first = True
+
+    def replace_mention(match: re.Match[str]) -> str:
+        nonlocal first
+        name = _mention_name(match.group(0))
+        before = html.unescape(_TAG_RE.sub("", text[: match.start()]))
+        is_leading = first and not before.translate(_INVISIBLE).strip()
+        first = False
+        if is_leading or name in own:
+            return " "
+        kept.append(name)
+        return f" \ue000{len(kept) - 1}\ue001 "
+
+    out = _AT_RE.sub(replace_mention, text)
+    # Teams turns typed URLs into links whose text may be shortened: the href is the real value.
+    out = _LINK_RE.sub(lambda m: " " + html.unescape(m.group(2)) + " " if m.group(2) else m.group(3), out)
+    out = _BREAK_RE.sub(" ", out)
+    out = _TAG_RE.sub("", out)
+    out = html.unescape(out)
+    out = unicodedata.normalize("NFC", out).translate(_INVISIBLE)
+    out = " ".join(out.split())
+    return _SENTINEL_RE.sub(lambda m: "@" + kept[int(m.group(1))].replace(" ", "\u00a0"), out)
+
+
+@dataclass(frozen=True)
+class Command:
+    """The command word (lower case) and its arguments; mentions are single `@Name` arguments."""
+
+    name: str
+    args: list[str] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def rest(self) -> str:
+        """Everything after the command word, as typed (after cleaning)."""
+        return self.text
+
+
+def split_command(cleaned: str) -> Command:
+    parts = cleaned.split(" ") if cleaned else []
+    if not parts:
+        return Command(name="", args=[], text="")
+    args = [a.replace("\u00a0", " ") for a in parts[1:]]
+    rest = cleaned.partition(" ")[2].replace("\u00a0", " ")
+    return Command(name=parts[0].casefold(), args=args, text=rest)

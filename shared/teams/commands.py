@@ -1,0 +1,535 @@
+"""Bot commands as small listener functions registered Bolt-style, each with its own help line.
+
+Listeners get a `Context` (the activity, the parsed command, lazy store access) and return a
+`Reply`. Store-heavy modules are imported inside the listeners that need them, so `help` and the
+cold start never pay for them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared import settings
+from shared.teams.activity import Activity, Command
+from shared.teams.replies import Reply, md_escape
+
+__all__ = ["CommandError", "Commands", "Context", "Listener", "registry"]
+
+
+class CommandError(Exception):
+    """A user mistake: the message is shown to the user as a warning card."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass
+class Context:
+    """Everything a listener may use; the store is opened on first use only."""
+
+    activity: Activity
+    command: Command
+    team: str
+    store_factory: Callable[[], Any]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    on_channel: Callable[[str | None], None] = lambda name: None
+    _store: Any = None
+    _channel: Any = None
+    _channel_loaded: bool = False
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = self.store_factory()
+        return self._store
+
+    @property
+    def teams_channel_id(self) -> str:
+        channel_id = self.activity.channel_id
+        if not channel_id:
+            raise CommandError("this command only works in a team channel (Teams sent no channel id)")
+        return channel_id
+
+    def channel(self) -> Any:
+        """This Teams channel's link (a store Channel) or None; looked up once per message."""
+        if not self._channel_loaded:
+            self._channel = self.store.channels.find_by_teams_channel(self.teams_channel_id)
+            self._channel_loaded = True
+            self.on_channel(getattr(self._channel, "name", None))
+        return self._channel
+
+    def linked_channel(self) -> Any:
+        found = self.channel()
+        if found is None:
+            raise CommandError(
+                "this channel is not connected yet",
+                hint="Create a Workflows webhook for this channel, then send **connect <workflows-url>**.",
+            )
+        return found
+
+
+Listener = Callable[[Context], Reply]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    usage: str
+    summary: str
+    details: str
+    aliases: tuple[str, ...]
+    listener: Listener
+
+
+class Commands:
+    """A registry of listeners by command word (and aliases), with help and "did you mean"."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._by_word: dict[str, _Entry] = {}
+
+    def command(
+        self, name: str, *, usage: str, summary: str, details: str = "", aliases: tuple[str, ...] = ()
+    ) -> Callable[[Listener], Listener]:
+        def register(listener: Listener) -> Listener:
+            entry = _Entry(name, usage, summary, details, aliases, listener)
+            self._entries[name] = entry
+            for word in (name, *aliases):
+                self._by_word[word] = entry
+            return listener
+
+        return register
+
+    def get(self, word: str) -> _Entry | None:
+        return self._by_word.get(word.casefold())
+
+    def entries(self) -> list[_Entry]:
+        return list(self._entries.values())
+
+    def suggest(self, word: str) -> list[str]:
+        return difflib.get_close_matches(word.casefold(), list(self._by_word), n=2, cutoff=0.6)
+
+    def dispatch(self, ctx: Context) -> Reply:
+        word = ctx.command.name
+        if not word:
+            return help_reply(self, title="Hi! Here is what I can do")
+        entry = self.get(word)
+        if entry is None:
+            return unknown_reply(self, word)
+        try:
+            return entry.listener(ctx)
+        except CommandError as exc:
+            reply = Reply(f"{entry.name}: {exc}", status="warning")
+            if exc.hint:
+                reply.add(exc.hint)
+            reply.add(f"Usage: **{entry.usage}**")
+            return reply
+
+
+registry = Commands()
+
+
+# --- help ------------------------------------------------------------------------------------------
+
+
+def help_reply(commands: Commands, *, title: str = "Commands") -> Reply:
+    reply = Reply(title, status="accent")
+    reply.add("Mention me followed by a command, for example **@bot subscriptions**.")
+    section = reply.section("Commands")
+    section.lines.extend(f"**{e.usage}**: {e.summary}" for e in commands.entries())
+    reply.add("Send **help <command>** for details on one command.")
+    return reply
+
+
+def unknown_reply(commands: Commands, word: str) -> Reply:
+    guesses = commands.suggest(word)
+    title = f"I don't know the command \"{md_escape(word[:40])}\""
+    reply = help_reply(commands, title=title)
+    reply.status = "warning"
+    if guesses:
+        reply.paragraphs.insert(0, "Did you mean " + " or ".join(f"**{g}**" for g in guesses) + "?")
+    return reply
+
+
+@registry.command("help", usage="help [command]", summary="this list, or details on one command")
+def cmd_help(ctx: Context) -> Reply:
+    if not ctx.command.args:
+        return help_reply(registry)
+    entry = registry.get(ctx.command.args[0])
+    if entry is None:
+        return unknown_reply(registry, ctx.command.args[0])
+    reply = Reply(f"help {entry.name}", status="accent")
+    reply.add(f"**{entry.usage}**")
+    reply.add(entry.summary[:1].upper() + entry.summary[1:] + ".")
+    if entry.details:
+        reply.add(entry.details)
+    if entry.aliases:
+        reply.add("Also: " + ", ".join(f"**{a}**" for a in entry.aliases))
+    return reply
+
+
+# --- connect ---------------------------------------------------------------------------------------
+
+
+def channel_name_for(team: str, teams_channel_id: str) -> str:
+    """Our channel name for a Teams channel: readable team key plus a short, stable hash."""
+    digest = hashlib.sha256(teams_channel_id.encode("utf-8")).hexdigest()[:8]
+    return f"{team}-{digest}"
+
+
+@registry.command(
+    "connect",
+    usage="connect <workflows-url>",
+    summary="link this channel to its Workflows webhook (needed for digests and late answers)",
+    details=(
+        "In the channel choose ••• > Workflows > *Post to a channel when a webhook request is received*, "
+        "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards."
+    ),
+)
+def cmd_connect(ctx: Context) -> Reply:
+    from shared.delivery.allowlist import DestinationNotAllowed, check_destination, mask
+
+    if len(ctx.command.args) != 1:
+        raise CommandError("give exactly one Workflows URL")
+    url = ctx.command.args[0].strip("<>")
+    try:
+        check_destination(url)
+    except DestinationNotAllowed as exc:
+        raise CommandError(f"this URL cannot be used: {exc}") from None
+    from shared.store.models import Channel
+
+    teams_channel_id = ctx.teams_channel_id
+    existing = ctx.channel()
+    name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
+    record = Channel(name=name, url=url, teams_channel_id=teams_channel_id, team_key=ctx.team)
+    if existing is not None and getattr(existing, "created", None) is not None:
+        record.created = existing.created
+    ctx.store.channels.save(record)
+    ctx.on_channel(name)
+    reply = Reply("Channel connected", status="good")
+    reply.facts.append(("Channel", f"**{name}**"))
+    reply.facts.append(("Webhook", mask(url)))
+    reply.add(
+        "**Please delete your message with the URL now**: anyone who has it can post to this channel."
+    )
+    return reply
+
+
+# --- subscriptions ---------------------------------------------------------------------------------
+
+_SOURCES = ("rss", "weather", "events")
+_OPTION_WORDS = ("at", "on", "tz")
+
+
+def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
+    if not args or args[0].casefold() not in _SOURCES:
+        raise CommandError("say what to subscribe to: **rss <url>**, **weather <place>** or **events <route>**")
+    source = args[0].casefold()
+    target_parts: list[str] = []
+    options: dict[str, str] = {}
+    i = 1
+    while i < len(args) and args[i].casefold() not in _OPTION_WORDS:
+        target_parts.append(args[i])
+        i += 1
+    while i < len(args):
+        word = args[i].casefold()
+        if word not in _OPTION_WORDS:
+            raise CommandError(f"unexpected \"{md_escape(args[i][:40])}\"; options are **at**, **on** and **tz**")
+        if word in options:
+            raise CommandError(f"**{word}** is given twice")
+        values: list[str] = []
+        i += 1
+        while i < len(args) and args[i].casefold() not in _OPTION_WORDS:
+            values.append(args[i])
+            i += 1
+        if not values:
+            raise CommandError(f"**{word}** needs a value")
+        options[word] = " ".join(values)
+    target = " ".join(target_parts).strip()
+    if not target:
+        raise CommandError(f"**{source}** needs a target")
+    return source, target, options
+
+
+def _check_target(ctx: Context, source: str, target: str) -> str:
+    if source == "rss":
+        parts = urlsplit(target.strip("<>"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in target:
+            raise CommandError("the feed must be an http(s) URL")
+        return target.strip("<>")
+    if source == "weather":
+        if len(target) > 100:
+            raise CommandError("the place name is too long")
+        return target
+    from shared.store.errors import NotFound
+
+    try:
+        route = ctx.store.routes.get(target)
+    except NotFound:
+        route = None
+    if route is None:
+        raise CommandError(
+            f"there is no incoming route \"{md_escape(target[:60])}\"", hint="**routes** lists them."
+        )
+    return str(route.name)
+
+
+def _new_subscription_id() -> str:
+    return "s" + secrets.token_hex(3)
+
+
+@registry.command(
+    "subscribe",
+    usage=(
+        "subscribe rss <url> | weather <place> | events <route> "
+        "[at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]"
+    ),
+    summary="post a digest to this channel on a schedule",
+    details=(
+        "Defaults: at 08:00, every day, in your Teams time zone (UTC when Teams does not say). "
+        "Days: **mon-fri**, **weekdays**, **daily** or **mon,wed,fri**."
+    ),
+)
+def cmd_subscribe(ctx: Context) -> Reply:
+    from shared.digest import schedule as sched
+
+    source, target, options = _parse_subscribe(ctx.command.args)
+    try:
+        times = sched.parse_times(options.get("at", "08:00"))
+        days = sched.parse_days(options.get("on", "daily"))
+        tz = sched.check_tz(options.get("tz") or ctx.activity.client_timezone or "UTC")
+    except ValueError as exc:
+        raise CommandError(md_escape(exc)) from None
+    channel = ctx.linked_channel()
+    target = _check_target(ctx, source, target)
+    from shared.store.models import Schedule, Subscription
+
+    schedule = Schedule(times=times, days=days, tz=tz, cron=None)
+    sub = Subscription(
+        id=_new_subscription_id(),
+        channel=channel.name,
+        source=source,
+        target=target,
+        schedule=schedule,
+        next_run=sched.next_run(schedule, ctx.now),
+        created_by=ctx.activity.sender_name,
+    )
+    ctx.store.subscriptions.add(sub)
+    reply = Reply("Subscribed", status="good")
+    reply.facts.extend(
+        [
+            ("Id", f"**{sub.id}**"),
+            ("What", f"{source} {md_escape(target)}"),
+            ("When", md_escape(sched.describe(schedule))),
+            ("Next", _when(sub.next_run, tz)),
+        ]
+    )
+    reply.add(f"**digest {sub.id} now** sends one right away; **unsubscribe {sub.id}** stops it.")
+    return reply
+
+
+def _when(value: datetime | None, tz: str = "UTC") -> str:
+    if value is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = value.astimezone(ZoneInfo(tz))
+    except (ValueError, KeyError):
+        local = value.astimezone(UTC)
+    return local.strftime("%a %d %b %H:%M ") + (tz if tz else "UTC")
+
+
+def _own_subscription(ctx: Context, word: str) -> Any:
+    """The subscription `id` of this channel; "not found" for ids of other channels too."""
+    if len(ctx.command.args) < 1:
+        raise CommandError("give the subscription id (**subscriptions** lists them)")
+    sub_id = ctx.command.args[0]
+    channel = ctx.linked_channel()
+    from shared.store.errors import NotFound
+
+    try:
+        sub = ctx.store.subscriptions.get(sub_id)
+    except NotFound:
+        sub = None
+    if sub is None or sub.channel != channel.name:
+        raise CommandError(
+            f"no subscription **{md_escape(sub_id[:40])}** in this channel", hint="**subscriptions** lists them."
+        )
+    return sub
+
+
+def _describe_sub(sub: Any) -> str:
+    from shared.digest.schedule import describe
+
+    state = " (paused)" if sub.paused else ""
+    return f"**{sub.id}** {sub.source} {md_escape(sub.target)}: {md_escape(describe(sub.schedule))}{state}"
+
+
+@registry.command(
+    "subscriptions", usage="subscriptions", summary="the digests of this channel", aliases=("list",)
+)
+def cmd_subscriptions(ctx: Context) -> Reply:
+    channel = ctx.linked_channel()
+    subs = ctx.store.subscriptions.list(channel=channel.name)
+    if not subs:
+        return Reply("No subscriptions yet", status="default").add(
+            "Start one with **subscribe rss <url>**, **subscribe weather <place>** or **subscribe events <route>**."
+        )
+    reply = Reply(f"{len(subs)} subscription(s)", status="accent")
+    section = reply.section("Subscriptions")
+    for sub in subs:
+        section.lines.append(_describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}")
+    return reply
+
+
+@registry.command("unsubscribe", usage="unsubscribe <id>", summary="stop and delete a digest")
+def cmd_unsubscribe(ctx: Context) -> Reply:
+    sub = _own_subscription(ctx, "unsubscribe")
+    ctx.store.subscriptions.remove(sub.id)
+    return Reply("Unsubscribed", status="good").add(f"Removed {_describe_sub(sub)}.")
+
+
+def _set_paused(ctx: Context, paused: bool) -> Reply:
+    from shared.store.errors import Conflict
+
+    for _attempt in range(3):
+        sub = _own_subscription(ctx, "pause" if paused else "resume")
+        if sub.paused == paused:
+            return Reply(f"Already {'paused' if paused else 'running'}").add(_describe_sub(sub))
+        sub.paused = paused
+        if not paused:
+            from shared.digest.schedule import next_run
+
+            sub.next_run = next_run(sub.schedule, ctx.now)
+        try:
+            ctx.store.subscriptions.save(sub)
+        except Conflict:
+            continue  # the digest timer touched it meanwhile: read again
+        title = "Paused" if paused else "Resumed"
+        return Reply(title, status="good").add(_describe_sub(sub))
+    raise CommandError("the subscription kept changing while I tried; try again")
+
+
+@registry.command("pause", usage="pause <id>", summary="stop sending a digest for now")
+def cmd_pause(ctx: Context) -> Reply:
+    return _set_paused(ctx, True)
+
+
+@registry.command("resume", usage="resume <id>", summary="send a paused digest again")
+def cmd_resume(ctx: Context) -> Reply:
+    return _set_paused(ctx, False)
+
+
+@registry.command("digest", usage="digest <id> now", summary="send a digest right away")
+def cmd_digest(ctx: Context) -> Reply:
+    args = ctx.command.args
+    if len(args) != 2 or args[1].casefold() != "now":
+        raise CommandError("say **digest <id> now**")
+    sub = _own_subscription(ctx, "digest")
+    from shared.digest.run import send_now
+
+    result = send_now(ctx.store, sub.id)
+    reply = Reply("Digest sent", status="good")
+    reply.add(f"{_describe_sub(sub)}")
+    summary = _result_summary(result)
+    if summary:
+        reply.add(summary)
+    return reply
+
+
+def _result_summary(result: Any) -> str:
+    if result is None:
+        return ""
+    for attr in ("summary", "detail", "state"):
+        value = getattr(result, attr, None)
+        if isinstance(value, str) and value:
+            return md_escape(value)
+    if isinstance(result, dict):
+        pairs = [(k, v) for k, v in result.items() if not isinstance(v, dict | list)]
+        return ", ".join(f"{md_escape(k)}: {md_escape(v)}" for k, v in pairs)
+    return ""
+
+
+# --- routes and status -----------------------------------------------------------------------------
+
+
+def route_url(route_name: str) -> str:
+    from urllib.parse import quote
+
+    base = (settings.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071").rstrip("/")
+    return f"{base}/api/incoming/{quote(route_name, safe='')}"
+
+
+def _route_lines(ctx: Context, channel_name: str) -> list[str]:
+    routes = ctx.store.routes.for_channel(channel_name)
+    lines = []
+    for route in routes:
+        mode = getattr(route, "mode", "immediate")
+        lines.append(f"**{md_escape(route.name)}** ({route.source}, {mode}): {route_url(route.name)}")
+    return lines
+
+
+@registry.command("routes", usage="routes", summary="the incoming-proxy URLs that post into this channel")
+def cmd_routes(ctx: Context) -> Reply:
+    channel = ctx.linked_channel()
+    lines = _route_lines(ctx, channel.name)
+    if not lines:
+        return Reply("No routes feed this channel").add(
+            "An operator adds them with **python -m shared.admin**."
+        )
+    reply = Reply(f"{len(lines)} route(s) feed this channel", status="accent")
+    reply.section("Routes").lines.extend(lines)
+    reply.add("Senders authenticate with the route's own secret, which is not shown here.")
+    return reply
+
+
+@registry.command(
+    "status", usage="status", summary="link, digests, routes, recent deliveries and backlog of this channel"
+)
+def cmd_status(ctx: Context) -> Reply:
+    from shared.delivery.allowlist import mask
+
+    channel = ctx.channel()
+    if channel is None:
+        reply = Reply("Status: not connected", status="warning")
+        reply.add("Send **connect <workflows-url>** to link this channel.")
+        return reply
+    reply = Reply("Status", status="accent")
+    reply.facts.append(("Channel", f"**{channel.name}**"))
+    reply.facts.append(("Webhook", mask(channel.url)))
+    backlog = ctx.store.outbox.backlog(channel.name)
+    count = len(backlog) if isinstance(backlog, list | tuple) else backlog
+    reply.facts.append(("Outbox backlog", str(count)))
+
+    subs = ctx.store.subscriptions.list(channel=channel.name)
+    section = reply.section(f"Subscriptions ({len(subs)})")
+    for sub in subs:
+        line = _describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}"
+        if sub.last_error:
+            line += f", last error: {md_escape(str(sub.last_error)[:200])}"
+        section.lines.append(line)
+    if not subs:
+        section.lines.append("none")
+
+    routes = reply.section("Routes")
+    routes.lines.extend(_route_lines(ctx, channel.name) or ["none"])
+
+    deliveries = reply.section("Recent deliveries")
+    for item in ctx.store.deliveries.recent(channel.name, 5):
+        ok = "ok" if getattr(item, "ok", False) else "failed"
+        at = getattr(item, "at", None) or getattr(item, "created", None) or getattr(item, "time", None)
+        when = _when(at) if isinstance(at, datetime) else ""
+        detail = md_escape(str(getattr(item, "detail", ""))[:120])
+        deliveries.lines.append(" ".join(part for part in (when, ok, detail) if part))
+    if not deliveries.lines:
+        deliveries.lines.append("none yet")
+    return reply

@@ -1,0 +1,326 @@
+"""The outgoing-webhook request pipeline, always answering inside Teams' 5-second window.
+
+Order matters: size limits first (no work for huge bodies), then the HMAC over the raw bytes
+(before any JSON parsing), then freshness and de-duplication (Teams has no replay protection),
+then the command. Everything after the size check runs in a worker thread; when it is not done
+by the deadline the caller gets a "still working" answer and the worker posts its result to the
+channel's Workflows link later. Teams only shows its generic error on a timeout or a 5xx, so
+neither ever comes from here.
+
+This module imports only the standard library and light `shared` modules; pydantic, the store
+and the cards are loaded on the first request that needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared import settings
+from shared.teams.verify import SignatureVerifier
+
+__all__ = ["MAX_BODY_BYTES", "HttpReply", "OutgoingBot", "StoreGate", "handle_request"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+DEDUPE_SCOPE = "outgoing"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: bytes
+    mimetype: str = _JSON
+
+
+def _error(status: int, message: str) -> HttpReply:
+    return HttpReply(status, json.dumps({"error": message}).encode())
+
+
+UNAUTHORIZED = _error(401, "unauthorized")
+EMPTY_REPLY = HttpReply(200, b'{"type":"message"}')
+
+
+def _text_reply(text: str) -> HttpReply:
+    """A plain-text reply: used when cards or the store are not at hand (errors, deadlines)."""
+    return HttpReply(200, json.dumps({"type": "message", "text": text}, ensure_ascii=False).encode())
+
+
+UNAVAILABLE_TEXT = (
+    "I can't reach my storage right now, so I could not do that. "
+    "This is temporary: please try again in a minute."
+)
+FAILED_TEXT = (
+    "Something went wrong on my side while doing that. "
+    "Please try again; if it keeps failing, tell an admin."
+)
+
+
+class Gate(Protocol):
+    """The store-facing checks of the pipeline: team tokens and activity de-duplication."""
+
+    def tokens(self, team: str) -> list[str] | None: ...
+
+    def claim(self, key: str, ttl_seconds: int) -> bool: ...
+
+    def complete(self, key: str) -> None: ...
+
+    def release(self, key: str) -> None: ...
+
+
+class StoreGate:
+    """Gate backed by the Table Storage store (teams table and the dedupe table)."""
+
+    def __init__(self, store_factory: Callable[[], Any]) -> None:
+        self._store_factory = store_factory
+
+    def tokens(self, team: str) -> list[str] | None:
+        from shared.store.errors import NotFound
+
+        try:
+            found = self._store_factory().teams.get(team)
+        except NotFound:
+            return None
+        return None if found is None else list(found.tokens)
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self._store_factory().dedupe.claim(DEDUPE_SCOPE, key, ttl_seconds))
+
+    def complete(self, key: str) -> None:
+        self._store_factory().dedupe.complete(DEDUPE_SCOPE, key)
+
+    def release(self, key: str) -> None:
+        self._store_factory().dedupe.release(DEDUPE_SCOPE, key)
+
+
+def _is_store_unavailable(exc: BaseException) -> bool:
+    from shared.store.errors import StoreUnavailable
+
+    return isinstance(exc, StoreUnavailable)
+
+
+class _Exchange:
+    """Hand-over between the waiting request and its worker: whoever is second handles the result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self.result: HttpReply | None = None
+        self.abandoned = False
+        self.channel: str | None = None  # our channel name once the worker knows the link
+        self.command = ""
+
+    def finish(self, result: HttpReply) -> bool:
+        """Store the result; False when the caller already gave up (then post it instead)."""
+        with self._lock:
+            if self.abandoned:
+                return False
+            self.result = result
+            self._done.set()
+            return True
+
+    def wait(self, timeout: float) -> HttpReply | None:
+        self._done.wait(max(timeout, 0.0))
+        with self._lock:
+            if self.result is None:
+                self.abandoned = True
+            return self.result
+
+
+class OutgoingBot:
+    """One instance per process; `handle` is called once per request."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        store_factory: Callable[[], Any],
+        *,
+        deadline_seconds: float | None = None,
+        window_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.gate = gate
+        self.store_factory = store_factory
+        self.deadline_seconds = deadline_seconds
+        self.window_seconds = window_seconds
+        self.clock = clock
+        self._executor = executor
+
+    def _deadline(self) -> float:
+        if self.deadline_seconds is not None:
+            return self.deadline_seconds
+        return settings.get_float("OUTGOING_DEADLINE_SECONDS", 4.0)
+
+    def _window(self) -> float:
+        if self.window_seconds is not None:
+            return self.window_seconds
+        return settings.get_float("OUTGOING_REPLAY_WINDOW_SECONDS", 300.0)
+
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outgoing")
+        return self._executor
+
+    def handle(
+        self, team: str, authorization: str | None, body: bytes, *, content_length: str | None = None
+    ) -> HttpReply:
+        received = time.monotonic()
+        if _over_limit(content_length, body):
+            return _error(413, f"body too large: the limit is {MAX_BODY_BYTES} bytes")
+        if not body.strip():
+            return _error(400, "empty body: expected a Teams activity (JSON)")
+        exchange = _Exchange()
+        self.executor().submit(self._work, exchange, team, authorization, body)
+        result = exchange.wait(self._deadline() - (time.monotonic() - received))
+        if result is not None:
+            return result
+        log.warning("outgoing: deadline reached for team %s (command %r)", team, exchange.command or "?")
+        if exchange.channel:
+            return _text_reply(
+                "Still working on that: my storage is slow right now. "
+                "I'll post the answer in this channel when it's done."
+            )
+        return _text_reply(
+            "Still working on that: my storage is slow right now. "
+            "If no answer appears here within a minute, please try again."
+        )
+
+    # --- worker side ------------------------------------------------------------------------------
+
+    def _work(self, exchange: _Exchange, team: str, authorization: str | None, body: bytes) -> None:
+        late_reply: Any = None
+        try:
+            result, late_reply = self._process(exchange, team, authorization, body)
+        except Exception as exc:
+            if _is_store_unavailable(exc):
+                log.warning("outgoing: store unavailable for team %s: %s", team, exc)
+                result = _text_reply(UNAVAILABLE_TEXT)
+            else:
+                log.exception("outgoing: command %r failed for team %s", exchange.command, team)
+                result = _text_reply(FAILED_TEXT)
+        if not exchange.finish(result) and late_reply is not None and exchange.channel:
+            self._post_late(exchange.channel, late_reply)
+
+    def _process(
+        self, exchange: _Exchange, team: str, authorization: str | None, body: bytes
+    ) -> tuple[HttpReply, Any]:
+        """(the HTTP answer, the Reply to post if the caller gave up meanwhile)."""
+        tokens = self.gate.tokens(team) if _plausible_team(team) else None
+        verifier = SignatureVerifier(tokens or [], window_seconds=self._window(), clock=self.clock)
+        if not verifier.is_valid(body, authorization):
+            log.info("outgoing: rejected an unauthenticated request for team %s", team[:64])
+            return UNAUTHORIZED, None
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return _error(400, "the body is not valid JSON"), None
+        if not isinstance(data, dict):
+            return _error(400, "the body must be a JSON object (a Teams activity)"), None
+        if data.get("type") != "message":
+            return EMPTY_REPLY, None
+
+        from shared.teams.activity import ActivityError, parse_activity
+
+        try:
+            activity = parse_activity(data)
+        except ActivityError as exc:
+            return _error(400, str(exc)), None
+        if not activity.id:
+            return _error(400, "the activity has no id"), None
+        if not verifier.is_fresh(activity.timestamp):
+            return _error(401, "the activity timestamp is missing or outside the accepted window"), None
+        key = f"{team}/{activity.id}"
+        ttl = int(self._window() * 2) + 60  # outlives every replay the window still lets through
+        if not self.gate.claim(key, ttl):
+            return _error(409, "this activity was already handled"), None
+        try:
+            reply = self._dispatch(exchange, team, activity)
+            answer = HttpReply(200, _render(reply))
+        except BaseException:
+            _quietly(self.gate.release, key)
+            raise
+        _quietly(self.gate.complete, key)
+        return answer, reply
+
+    def _dispatch(self, exchange: _Exchange, team: str, activity: Any) -> Any:
+        from shared.teams.commands import Context, registry
+
+        command = activity.command()
+        exchange.command = command.name
+
+        def on_channel(name: str | None) -> None:
+            exchange.channel = name
+
+        ctx = Context(
+            activity=activity,
+            command=command,
+            team=team,
+            store_factory=self.store_factory,
+            on_channel=on_channel,
+        )
+        return registry.dispatch(ctx)
+
+    def _post_late(self, channel: str, reply: Any) -> None:
+        try:
+            from shared.delivery.client import deliver
+            from shared.teams.replies import render_card
+
+            result = deliver(self.store_factory(), channel, render_card(reply))
+            log.info("outgoing: late answer for %s: %s", channel, getattr(result, "state", "?"))
+        except Exception:
+            log.exception("outgoing: could not post a late answer to channel %s", channel)
+
+
+def _render(reply: Any) -> bytes:
+    from shared.teams.replies import render_reply
+
+    return render_reply(reply)
+
+
+def _quietly(action: Callable[[str], None], key: str) -> None:
+    try:
+        action(key)
+    except Exception as exc:  # the answer matters more than the bookkeeping
+        log.warning("outgoing: dedupe bookkeeping failed: %s", type(exc).__name__)
+
+
+def _over_limit(content_length: str | None, body: bytes) -> bool:
+    if content_length:
+        try:
+            if int(content_length) > MAX_BODY_BYTES:
+                return True
+        except ValueError:
+            pass
+    return len(body) > MAX_BODY_BYTES
+
+
+def _plausible_team(team: str) -> bool:
+    return 0 < len(team) <= 64 and team.isprintable()
+
+
+_default: OutgoingBot | None = None
+
+
+def _open_store() -> Any:
+    from shared.store import open_store
+
+    return open_store()
+
+
+def handle_request(
+    team: str, authorization: str | None, body: bytes, *, content_length: str | None = None
+) -> HttpReply:
+    """Entry point of the function: one process-wide bot on the app's store."""
+    global _default
+    if _default is None:
+        _default = OutgoingBot(StoreGate(_open_store), _open_store)
+    return _default.handle(team, authorization, body, content_length=content_length)

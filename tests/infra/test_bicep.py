@@ -1,0 +1,128 @@
+"""The Bicep's security defaults, and one source of truth for settings: code, Bicep and local example agree."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pycep = pytest.importorskip("pycep", reason="pycep-parser is installed by requirements-dev.txt")
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+CODE_DIRS = ("shared", "outgoing_handler", "incoming_proxy", "scheduled_connector")
+SETTING_READERS = {"get", "require", "get_int", "get_float", "get_bool", "get_list"}
+# Connection settings: named by the Functions conventions, set differently locally (connection string)
+# and in Azure (identity-based `__tableServiceUri`), so they are checked on their own below.
+CONNECTION = {"TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage"}
+PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "TEAMS_STORAGE"}
+
+pytestmark = pytest.mark.unit
+
+
+def parse(path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = pycep.BicepParser().parse(file_path=path)
+    return result
+
+
+def settings_read_by_code() -> set[str]:
+    names: set[str] = set()
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                first = node.args[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    continue
+                func = node.func
+                if isinstance(func, ast.Attribute):
+                    owner = func.value
+                    owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+                    if owner_name == "settings" and func.attr in SETTING_READERS:
+                        names.add(first.value)
+                    elif owner_name == "environ" and func.attr == "get":
+                        names.add(first.value)
+                    elif owner_name == "os" and func.attr == "getenv":
+                        names.add(first.value)
+    return names - CONNECTION
+
+
+def test_every_bicep_file_parses() -> None:
+    files = sorted(INFRA.rglob("*.bicep"))
+    assert files, "infra/ has no Bicep"
+    for path in files:
+        parsed = parse(path)
+        assert parsed.get("resources") or parsed.get("modules") or parsed.get("parameters"), path
+
+
+def test_storage_is_secure_by_default() -> None:
+    account = parse(INFRA / "modules" / "storage.bicep")["resources"]["account"]["config"]
+    props = account["properties"]
+    assert props["minimumTlsVersion"] == "TLS1_2"
+    assert props["supportsHttpsTrafficOnly"] is True
+    assert props["allowBlobPublicAccess"] is False
+    assert props["allowSharedKeyAccess"] is False
+
+
+def test_function_app_is_secure_and_warm() -> None:
+    parsed = parse(INFRA / "modules" / "functionapp.bicep")
+    site = parsed["resources"]["site"]["config"]
+    assert site["kind"] == "functionapp,linux"
+    assert site["identity"]["type"] == "SystemAssigned"
+    props = site["properties"]
+    assert props["httpsOnly"] is True
+    config = props["siteConfig"]
+    assert config["minTlsVersion"] == "1.2"
+    assert config["ftpsState"] == "Disabled"
+    app_config = props["functionAppConfig"]
+    assert app_config["runtime"] == {"name": "python", "version": "3.11"}
+    assert app_config["deployment"]["storage"]["authentication"]["type"] == "SystemAssignedIdentity"
+    always_ready = app_config["scaleAndConcurrency"]["alwaysReady"]
+    assert [entry["name"] for entry in always_ready] == ["http"]
+    warm = parsed["parameters"]["alwaysReadyHttpInstances"]
+    assert warm["default"] >= 1
+    assert any(d.get("type") == "min_value" and d["argument"] >= 1 for d in warm["decorators"])
+    plan = parsed["resources"]["plan"]["config"]
+    assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+
+
+def test_identity_not_keys() -> None:
+    for path in INFRA.rglob("*.bicep"):
+        text = path.read_text(encoding="utf-8")
+        assert "listKeys(" not in text, f"{path.name} reads storage keys"
+        assert "AccountKey=" not in text, f"{path.name} builds a key-based connection string"
+    platform = parse(INFRA / "modules" / "functionapp.bicep")["variables"]["platformSettings"]["value"]
+    assert "AzureWebJobsStorage__accountName" in platform
+    assert "AzureWebJobsStorage" not in platform
+    assert "TEAMS_STORAGE__tableServiceUri" in platform
+
+
+def test_roles_are_scoped_narrowly() -> None:
+    resources = parse(INFRA / "modules" / "functionapp.bicep")["resources"]
+    scopes = {name: res["config"]["scope"] for name, res in resources.items() if res["type"].endswith("roleAssignments")}
+    assert scopes == {
+        "blobRole": "storage",
+        "queueRole": "queueService",
+        "tableRole": "tableService",
+        "telemetryRole": "appInsights",
+    }
+
+
+def test_settings_agree_between_code_bicep_and_local_example() -> None:
+    code = settings_read_by_code()
+    example_values = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))["Values"]
+    example = set(example_values) - PLATFORM_LOCAL
+    bicep = set(parse(INFRA / "main.bicep")["variables"]["appSettings"]["value"])
+    assert code == example, f"code reads {sorted(code - example)} not in the example; example has {sorted(example - code)} unread"
+    assert example == bicep, f"only in the example: {sorted(example - bicep)}; only in Bicep: {sorted(bicep - example)}"
+    assert "TEAMS_STORAGE" in example_values
+
+
+def test_outputs_give_the_endpoints() -> None:
+    outputs = parse(INFRA / "main.bicep")["outputs"]
+    assert {"appName", "outgoingWebhookUrl", "incomingProxyUrl"} <= set(outputs)

@@ -1,0 +1,1 @@
+"""Tests of the outgoing-webhook bot (issue 4)."""

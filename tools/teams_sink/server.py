@@ -1,0 +1,544 @@
+"""The sink's HTTP side: a threaded HTTP/1.1 server (keep-alive, raw socket access to drop connections).
+
+The stdlib server is enough here and gives the control the sink needs: answering nothing and closing the
+socket, or sleeping before answering, per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from tools.teams_sink import page, rules
+from tools.teams_sink.rules import Rejection
+from tools.teams_sink.state import LEGACY, WORKFLOW, Fault, SinkState, make_fault
+from tools.teams_sink.throttle import retry_after_header
+
+log = logging.getLogger("tools.teams_sink")
+
+# Bodies past this are not read into memory at all: the connection is answered 413 and closed.
+READ_CAP = 4 * 1024 * 1024
+_WEBHOOK = re.compile(
+    r"^(?:/powerautomate/automations/direct)?/(?P<kind>workflows|webhookb2)/(?P<channel>[^/]+)(?:/.*)?$"
+)
+_CHANNEL_VIEW = re.compile(r"^/channels/(?P<channel>[^/]+)/(?P<what>messages|requests)/?$")
+_LEGACY_ERROR = (
+    "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error {status} "
+    "with ContextId tcid={tcid},server=teams-sink,cv={cv}.0.."
+)
+
+
+class BadControl(ValueError):
+    """A control request the sink cannot act on (answered 400 with the reason)."""
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks open connections so `stop` can close idle keep-alive sockets and join every thread."""
+
+    daemon_threads = True
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], state: SinkState, idle_timeout: float) -> None:
+        self.state = state
+        self.idle_timeout = idle_timeout
+        self.stopping = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "TeamsSink/1.0"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Idle keep-alive connections end after this, so a pooled client cannot pin threads forever.
+        self.connection.settimeout(self.server.idle_timeout)
+        # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib access log: it prints the request line, query string (a `sig`) included."""
+
+    # -- plumbing --
+
+    def _send(self, status: int, body: bytes = b"", content_type: str | None = None, **headers: str) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: Any, **headers: str) -> None:
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8", **headers)
+
+    def _error(self, status: int, code: str, message: str, **headers: str) -> None:
+        self._json(status, {"error": {"code": code, "message": message}}, **headers)
+
+    def _read_body(self) -> tuple[bytes | None, int]:
+        """The request body (Content-Length or chunked) and its size; None when too large to read."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > READ_CAP:
+                    self.close_connection = True
+                    return None, total
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks), total
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > READ_CAP:
+            self.close_connection = True
+            return None, length
+        return (self.rfile.read(length) if length else b""), length
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.server.stopping.wait(seconds)
+
+    def _route(self) -> tuple[str, re.Match[str] | None]:
+        path = urlsplit(self.path).path
+        return path, _WEBHOOK.match(path)
+
+    # -- verbs --
+
+    def do_POST(self) -> None:
+        try:
+            body, size = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._error(
+                400, "BadRequest", "The request body could not be read (bad Content-Length or chunks)."
+            )
+            return
+        path, hook = self._route()
+        if hook is not None:
+            mode = WORKFLOW if hook.group("kind") == "workflows" else LEGACY
+            self._webhook(mode, unquote(hook.group("channel")), body, size)
+        elif path.startswith("/control/"):
+            self._control(path, body)
+        else:
+            self._error(
+                404, "NotFound", "No such endpoint: POST /workflows/<channel> or /webhookb2/<channel>."
+            )
+
+    def do_GET(self) -> None:
+        try:
+            self._read_body()
+        except ValueError:
+            self.close_connection = True
+        path, hook = self._route()
+        state = self.server.state
+        if hook is not None:
+            self._method_not_allowed()
+        elif path == "/":
+            html = page.render(state.snapshot()).encode("utf-8")
+            self._send(200, html, "text/html; charset=utf-8", Cache_Control="no-store")
+        elif path in ("/channels", "/channels/"):
+            self._json(200, state.channel_names())
+        elif path == "/control/limits":
+            self._json(200, state.limits.to_dict())
+        elif path == "/healthz":
+            self._json(200, {"ok": True})
+        elif (view := _CHANNEL_VIEW.match(path)) is not None:
+            channel = unquote(view.group("channel"))
+            if view.group("what") == "messages":
+                self._json(200, state.records(channel))
+            else:
+                self._json(200, state.requests(channel))
+        else:
+            self._error(404, "NotFound", "No such page.")
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def _other(self) -> None:
+        try:
+            self._read_body()
+        except ValueError:
+            self.close_connection = True
+        _, hook = self._route()
+        if hook is not None:
+            self._method_not_allowed()
+        else:
+            self._error(404, "NotFound", "No such endpoint.")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other
+
+    def _method_not_allowed(self) -> None:
+        self._error(
+            405,
+            "TriggerRequestMethodNotValid",
+            f"The HTTP method for this request is not valid: expected 'Post' and actual '{self.command}'.",
+            Allow="POST",
+        )
+
+    # -- the webhook --
+
+    def _webhook(self, mode: str, channel: str, body: bytes | None, size: int) -> None:
+        state = self.server.state
+        self._sleep(state.limits.delay)
+        fault = state.take_fault(channel)
+        if fault is not None:
+            self._sleep(fault.delay)
+            if fault.drop:
+                state.log_request(mode, channel, status=0, teams_status=0, size=size, fault=True)
+                log.info("%s %s -> dropped (fault)", mode, _shown(channel))
+                self.close_connection = True
+                return
+            if fault.status is not None:
+                self._answer_fault(mode, channel, fault, size)
+                return
+        wait = state.admit(mode, channel)
+        if wait is not None:
+            throttled = Rejection(
+                429,
+                "WorkflowRequestsThrottled",
+                "Rate limit exceeded for this webhook URL: too many requests in the current window; "
+                f"retry in {retry_after_header(wait)} s.",
+            )
+            headers = {"Retry-After": retry_after_header(wait)} if mode == WORKFLOW else {}
+            self._reject(mode, channel, throttled, size, throttled=True, headers=headers)
+            return
+        if body is None:
+            self._reject(mode, channel, rules.check_size(size, state.max_bytes) or _too_big(size), size)
+            return
+        rejection = rules.check_size(size, state.max_bytes)
+        parsed: Any = None
+        if rejection is None:
+            parsed, rejection = rules.parse_json(body)
+        if rejection is None:
+            check = rules.check_envelope if mode == WORKFLOW else rules.check_legacy
+            rejection = check(parsed, state.max_version)
+        if rejection is not None:
+            self._reject(mode, channel, rejection, size)
+            return
+        status = 202 if mode == WORKFLOW else 200
+        state.log_request(
+            mode, channel, status=status, teams_status=status, size=size, body=parsed, accepted=True
+        )
+        log.info("%s %s -> %d", mode, _shown(channel), status)
+        if mode == WORKFLOW:
+            self._send(202, x_ms_workflow_run_id=secrets.token_hex(12).upper())
+        else:
+            self._send(200, b"1", "text/plain; charset=utf-8")
+
+    def _reject(
+        self,
+        mode: str,
+        channel: str,
+        rejection: Rejection,
+        size: int,
+        *,
+        throttled: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        state = self.server.state
+        if mode == WORKFLOW:
+            sent = rejection.status
+            self._error(rejection.status, rejection.code, rejection.message, **(headers or {}))
+        else:
+            sent = 200
+            self._send(200, _legacy_error(rejection.status), "text/plain; charset=utf-8")
+        state.log_request(
+            mode,
+            channel,
+            status=sent,
+            teams_status=rejection.status,
+            size=size,
+            error=rejection.message,
+            throttled=throttled,
+        )
+        log.info("%s %s -> %d (%s)", mode, _shown(channel), rejection.status, rejection.code)
+
+    def _answer_fault(self, mode: str, channel: str, fault: Fault, size: int) -> None:
+        assert fault.status is not None
+        status = fault.status
+        if fault.body is not None:
+            payload = fault.body.encode("utf-8")
+            kind = "application/json" if payload.lstrip()[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
+            self._send(status, payload, kind)
+            sent = status
+        elif mode == LEGACY and status >= 400:
+            self._send(200, _legacy_error(status), "text/plain; charset=utf-8")
+            sent = 200
+        elif status >= 400:
+            extra = {"Retry-After": "1"} if status in (429, 503) else {}
+            self._error(status, "InjectedFault", f"Injected fault: HTTP {status}", **extra)
+            sent = status
+        else:
+            self._send(status, b"1" if mode == LEGACY else b"", "text/plain; charset=utf-8")
+            sent = status
+        self.server.state.log_request(
+            mode, channel, status=sent, teams_status=status, size=size, error="injected fault", fault=True
+        )
+        log.info("%s %s -> %d (fault)", mode, _shown(channel), status)
+
+    # -- control --
+
+    def _control(self, path: str, body: bytes | None) -> None:
+        state = self.server.state
+        try:
+            data = _control_json(body)
+            if path == "/control/reset":
+                state.reset()
+                self._json(200, {"ok": True})
+            elif path == "/control/faults":
+                channel = data.get("channel")
+                if not isinstance(channel, str) or not channel:
+                    raise BadControl("channel must be a non-empty string")
+                unknown = set(data) - {"channel", "count", "status", "delay", "drop", "body"}
+                if unknown:
+                    raise BadControl(f"unknown fields: {', '.join(sorted(unknown))}")
+                fault, count = make_fault(
+                    count=data.get("count", 1),
+                    status=data.get("status"),
+                    delay=data.get("delay"),
+                    drop=data.get("drop", False),
+                    body=data.get("body"),
+                )
+                state.add_fault(channel, fault, count)
+                self._json(200, {"ok": True, "channel": channel, "count": count})
+            elif path == "/control/limits":
+                unknown = set(data) - {"windows", "delay"}
+                if unknown:
+                    raise BadControl(f"unknown fields: {', '.join(sorted(unknown))}")
+                limits = state.set_limits(windows=data.get("windows"), delay=data.get("delay"))
+                self._json(200, limits.to_dict())
+            else:
+                self._error(
+                    404, "NotFound", "Control endpoints: /control/reset, /control/faults, /control/limits."
+                )
+        except ValueError as exc:  # BadControl and the validators' ValueErrors
+            self._error(400, "BadControlRequest", str(exc))
+
+
+def _control_json(body: bytes | None) -> dict[str, Any]:
+    if body is None:
+        raise BadControl("body too large")
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadControl("body must be a JSON object") from exc
+    if not isinstance(data, dict):
+        raise BadControl("body must be a JSON object")
+    return data
+
+
+def _legacy_error(status: int) -> bytes:
+    """The connector's 200-wrapped error text, with a fresh fake ContextId like the real ones."""
+    text = _LEGACY_ERROR.format(status=status, tcid=secrets.randbelow(10**19), cv=secrets.token_urlsafe(16))
+    return text.encode("utf-8")
+
+
+def _too_big(size: int) -> Rejection:
+    return Rejection(413, "MessageSizeExceeded", f"Request Entity too large: {size} bytes")
+
+
+def _shown(channel: str) -> str:
+    """A channel name safe for one log line."""
+    return repr(channel[:80])
+
+
+class TeamsSink:
+    """A local stand-in for Teams channels' webhooks (Workflows and legacy connector URLs).
+
+    Runs in a background thread of the calling process; `python -m tools.teams_sink` runs it alone.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        windows: Sequence[tuple[float, int]] | None = None,
+        max_bytes: int = rules.MAX_BYTES,
+        keep: int = 200,
+        delay: float = 0.0,
+        max_channels: int = 100,
+        max_version: tuple[int, int] = rules.MAX_VERSION,
+        idle_timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self._port = port
+        self.idle_timeout = idle_timeout
+        self.state = SinkState(
+            windows=windows,
+            max_bytes=max_bytes,
+            keep=keep,
+            delay=delay,
+            max_channels=max_channels,
+            max_version=max_version,
+        )
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --
+
+    def start(self) -> TeamsSink:
+        if self._server is not None:
+            return self
+        server = _Server((self.host, self._port), self.state, self.idle_timeout)
+        self._server = server
+        self._port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="teams-sink", daemon=True
+        )
+        self._thread.start()
+        log.info("Teams sink listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close every open connection and join every thread the server started."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(5)
+        self._server = self._thread = None
+
+    def serve_forever(self) -> None:
+        """Run in the foreground until interrupted (the CLI)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> TeamsSink:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses --
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sink is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def workflow_url(self, channel: str) -> str:
+        return f"{self.url}/workflows/{quote(channel, safe='')}"
+
+    def legacy_url(self, channel: str) -> str:
+        return f"{self.url}/webhookb2/{quote(channel, safe='')}"
+
+    # -- inspection --
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """The JSON bodies the channel accepted, oldest first."""
+        return [record["body"] for record in self.state.records(channel)]
+
+    def records(self, channel: str) -> list[dict[str, Any]]:
+        """Accepted messages with their metadata: body, time (ISO UTC), ts (epoch), channel, mode."""
+        return self.state.records(channel)
+
+    def requests(self, channel: str) -> list[dict[str, Any]]:
+        """Every request to the channel, rejected ones too: status, teams_status, time, ts, size, error..."""
+        return self.state.requests(channel)
+
+    def channels(self) -> list[str]:
+        return self.state.channel_names()
+
+    def wait_for_messages(self, channel: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until the channel holds `count` messages (for asynchronous senders); returns the bodies."""
+        return [record["body"] for record in self.state.wait_for(channel, count, timeout)]
+
+    def open_connections(self) -> int:
+        return self._server.open_connections() if self._server is not None else 0
+
+    # -- control --
+
+    def reset(self) -> None:
+        """Forget messages, requests, faults and throttle counters; limits go back to the start values."""
+        self.state.reset()
+
+    def fault(
+        self,
+        channel: str,
+        count: int = 1,
+        status: int | None = None,
+        delay: float | None = None,
+        drop: bool = False,
+        body: str | None = None,
+    ) -> None:
+        """The next `count` requests to `channel` (either URL kind) wait `delay`, then fail as asked.
+
+        Only a delay: the requests are then handled normally. No status, delay or drop: HTTP 500.
+        Faults queue up: a second call applies after the first one's requests are used up.
+        """
+        spec, times = make_fault(count=count, status=status, delay=delay, drop=drop, body=body)
+        self.state.add_fault(channel, spec, times)
+
+    def set_limits(
+        self, windows: Sequence[tuple[float, int]] | str | None = None, delay: float | None = None
+    ) -> None:
+        """Change throttle windows ([] = off, "default" = Teams') and/or the response delay; None = keep."""
+        if windows is not None and not isinstance(windows, str):
+            windows = list(windows)
+        self.state.set_limits(windows=windows, delay=delay)

@@ -1,0 +1,258 @@
+"""The sink's memory: messages, request log, faults and throttle counters, bounded and thread-safe.
+
+Kept apart from the HTTP layer so the bounds and the fault queue can be reasoned about (and tested)
+without sockets; every public method takes the one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.teams_sink.rules import MAX_BYTES, MAX_VERSION
+from tools.teams_sink.throttle import TEAMS_WINDOWS, WindowCounter, normalise_windows
+
+WORKFLOW = "workflow"
+LEGACY = "legacy"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one request: wait `delay` seconds, then drop the socket or answer `status`/`body`."""
+
+    status: int | None = None
+    delay: float = 0.0
+    drop: bool = False
+    body: str | None = None
+
+
+@dataclass
+class _PendingFault:
+    fault: Fault
+    remaining: int
+
+
+@dataclass
+class Limits:
+    """What `set_limits` changes at run time; `reset` restores the values given at start."""
+
+    windows: tuple[tuple[float, int], ...]
+    delay: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"windows": [list(window) for window in self.windows], "delay": self.delay}
+
+
+@dataclass
+class _Channel:
+    messages: deque[dict[str, Any]]
+    requests: deque[dict[str, Any]]
+    faults: deque[_PendingFault] = field(default_factory=deque)
+    counters: dict[str, WindowCounter] = field(default_factory=dict)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_fault(
+    count: int = 1,
+    status: int | None = None,
+    delay: float | None = None,
+    drop: bool = False,
+    body: str | None = None,
+) -> tuple[Fault, int]:
+    """Validate fault parameters (ValueError says which is wrong); no status/drop/delay means a 500."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError("count must be an integer >= 1")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        raise ValueError("status must be an HTTP status code (100-599)")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
+        raise ValueError("delay must be a number of seconds >= 0")
+    if not isinstance(drop, bool):
+        raise ValueError("drop must be true or false")
+    if body is not None and not isinstance(body, str):
+        raise ValueError("body must be a string")
+    if drop and (status is not None or body is not None):
+        raise ValueError("a dropped connection has no status or body")
+    if status is None and not drop and (not delay or body is not None):
+        status = 500
+    return Fault(status=status, delay=float(delay or 0.0), drop=drop, body=body), count
+
+
+def parse_windows(windows: Any) -> tuple[tuple[float, int], ...]:
+    """`None`/"default" -> Teams' table, [] -> no throttling, else validated pairs."""
+    if windows is None or windows == "default":
+        return TEAMS_WINDOWS
+    if not isinstance(windows, list | tuple):
+        raise ValueError('windows must be a list of [seconds, max_requests] pairs, [] or "default"')
+    if not all(isinstance(item, list | tuple) for item in windows):
+        raise ValueError("each window is [seconds, max_requests]")
+    return normalise_windows(windows)
+
+
+def check_delay(delay: Any) -> float:
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+        raise ValueError("delay must be a number of seconds >= 0")
+    return float(delay)
+
+
+class SinkState:
+    """Everything the sink remembers, with the last `keep` entries per channel and `max_channels` channels."""
+
+    def __init__(
+        self,
+        *,
+        windows: Sequence[tuple[float, int]] | None = None,
+        max_bytes: int = MAX_BYTES,
+        keep: int = 200,
+        delay: float = 0.0,
+        max_channels: int = 100,
+        max_version: tuple[int, int] = MAX_VERSION,
+    ) -> None:
+        if keep < 1 or max_channels < 1 or max_bytes < 1:
+            raise ValueError("keep, max_channels and max_bytes must be >= 1")
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.max_channels = max_channels
+        self.max_version = max_version
+        self._initial = Limits(parse_windows(None if windows is None else list(windows)), check_delay(delay))
+        self.limits = Limits(self._initial.windows, self._initial.delay)
+        self._channels: OrderedDict[str, _Channel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+
+    # -- channel bookkeeping (lock held by callers) --
+
+    def _channel(self, name: str) -> _Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = _Channel(messages=deque(maxlen=self.keep), requests=deque(maxlen=self.keep))
+            self._channels[name] = channel
+            while len(self._channels) > self.max_channels:
+                self._channels.popitem(last=False)
+        else:
+            self._channels.move_to_end(name)
+        return channel
+
+    # -- used by the HTTP handler --
+
+    def take_fault(self, name: str) -> Fault | None:
+        with self._lock:
+            channel = self._channels.get(name)
+            if channel is None or not channel.faults:
+                return None
+            pending = channel.faults[0]
+            pending.remaining -= 1
+            if pending.remaining <= 0:
+                channel.faults.popleft()
+            return pending.fault
+
+    def admit(self, mode: str, name: str) -> float | None:
+        """None when the URL may post now, else seconds until its full window reopens."""
+        with self._lock:
+            windows = self.limits.windows
+            if not windows:
+                return None
+            counter = self._channel(name).counters.setdefault(mode, WindowCounter())
+            return counter.admit(windows, time.monotonic())
+
+    def log_request(
+        self,
+        mode: str,
+        name: str,
+        *,
+        status: int,
+        teams_status: int,
+        size: int,
+        error: str | None = None,
+        fault: bool = False,
+        throttled: bool = False,
+        body: Any = None,
+        accepted: bool = False,
+    ) -> None:
+        """Record one request; when `accepted`, also keep its body as a message of the channel."""
+        stamp, iso = time.time(), now_iso()
+        with self._lock:
+            channel = self._channel(name)
+            channel.requests.append(
+                {
+                    "channel": name,
+                    "mode": mode,
+                    "status": status,
+                    "teams_status": teams_status,
+                    "size": size,
+                    "error": error,
+                    "fault": fault,
+                    "throttled": throttled,
+                    "time": iso,
+                    "ts": stamp,
+                }
+            )
+            if accepted:
+                channel.messages.append(
+                    {"channel": name, "mode": mode, "time": iso, "ts": stamp, "body": body}
+                )
+                self._arrived.notify_all()
+
+    # -- used by TeamsSink and the control endpoints --
+
+    def add_fault(self, name: str, fault: Fault, count: int) -> None:
+        with self._lock:
+            self._channel(name).faults.append(_PendingFault(fault, count))
+
+    def set_limits(self, windows: Any = None, delay: Any = None) -> Limits:
+        """None leaves a value as it is; new windows restart every throttle counter."""
+        new_windows = None if windows is None else parse_windows(windows)
+        new_delay = None if delay is None else check_delay(delay)
+        with self._lock:
+            if new_windows is not None:
+                self.limits.windows = new_windows
+                for channel in self._channels.values():
+                    channel.counters.clear()
+            if new_delay is not None:
+                self.limits.delay = new_delay
+            return Limits(self.limits.windows, self.limits.delay)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._channels.clear()
+            self.limits = Limits(self._initial.windows, self._initial.delay)
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            channel = self._channels.get(name)
+            return [dict(record) for record in channel.messages] if channel else []
+
+    def requests(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            channel = self._channels.get(name)
+            return [dict(record) for record in channel.requests] if channel else []
+
+    def channel_names(self) -> list[str]:
+        with self._lock:
+            return list(self._channels)
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every channel's messages, for the HTML page."""
+        with self._lock:
+            return {name: [dict(r) for r in channel.messages] for name, channel in self._channels.items()}
+
+    def wait_for(self, name: str, count: int, timeout: float) -> list[dict[str, Any]]:
+        """Block until `name` holds at least `count` messages or `timeout` passes; returns the records."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                channel = self._channels.get(name)
+                held = len(channel.messages) if channel else 0
+                remaining = deadline - time.monotonic()
+                if held >= count or remaining <= 0:
+                    return [dict(record) for record in channel.messages] if channel else []
+                self._arrived.wait(remaining)
