@@ -12,12 +12,16 @@ import requests
 
 from tools.teams_sink import TeamsSink
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
 def card(version: str = "1.5", text: str = "hello") -> dict[str, Any]:
-    return {"type": "AdaptiveCard", "version": version, "body": [{"type": "TextBlock", "text": text, "wrap": True}]}
+    return {
+        "type": "AdaptiveCard",
+        "version": version,
+        "body": [{"type": "TextBlock", "text": text, "wrap": True}],
+    }
 
 
 def envelope(content: Any = None, content_type: str = ADAPTIVE) -> dict[str, Any]:

@@ -95,14 +95,19 @@ def test_size_boundary_and_text() -> None:
     assert rules.check_size(28672) is None
     rejection = rules.check_size(28673)
     assert rejection is not None and rejection.status == 413
-    assert "MessageSizeExceeded" in rejection.message and "max allowed size is 28672 bytes" in rejection.message
+    assert (
+        "MessageSizeExceeded" in rejection.message and "max allowed size is 28672 bytes" in rejection.message
+    )
 
 
 def test_legacy_payloads() -> None:
     assert rules.check_legacy({"text": "hi"}) is None
     assert rules.check_legacy({"@type": "MessageCard", "summary": "s"}) is None
     assert rules.check_legacy(envelope()) is None
-    assert "Summary or Text" in (rules.check_legacy({"@type": "MessageCard"}) or rules.Rejection(0, "", "")).message
+    assert (
+        "Summary or Text"
+        in (rules.check_legacy({"@type": "MessageCard"}) or rules.Rejection(0, "", "")).message
+    )
     assert rules.check_legacy({"text": "  "}) is not None
     assert rules.check_legacy("text") is not None
 

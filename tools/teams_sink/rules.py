@@ -60,7 +60,7 @@ def parse_json(raw: bytes) -> tuple[Any, Rejection | None]:
     """Decode the body; a body that is not JSON cannot even start the flow."""
     try:
         return json.loads(raw.decode("utf-8")), None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None, Rejection(
             400,
             "InvalidRequestContent",

@@ -11,7 +11,9 @@ import logging
 import re
 import secrets
 import socket
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,21 +45,45 @@ class BadControl(ValueError):
 class _Server(ThreadingHTTPServer):
     """Tracks open connections so `stop` can close idle keep-alive sockets and join every thread."""
 
+    # The stdlib joins only non-daemon threads on close; daemon threads tracked here are joined by
+    # `join_workers`, so a forgotten sink never blocks interpreter exit yet `stop` leaves no thread.
     daemon_threads = True
-    block_on_close = True
 
     def __init__(self, address: tuple[str, int], state: SinkState, idle_timeout: float) -> None:
         self.state = state
         self.idle_timeout = idle_timeout
         self.stopping = threading.Event()
         self._open: set[socket.socket] = set()
+        self._workers: list[threading.Thread] = []
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        worker = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="teams-sink-connection",
+            daemon=True,
+        )
         with self._open_lock:
             self._open.add(request)
-        super().process_request(request, client_address)
+            self._workers = [thread for thread in self._workers if thread.is_alive()]
+            self._workers.append(worker)
+        worker.start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (timeout, drop test) is normal here; anything else is logged, briefly."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            return
+        log.error("request handling failed: %s", type(error).__name__)
+
+    def join_workers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._open_lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:
@@ -237,7 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
                 log.info("%s %s -> dropped (fault)", mode, _shown(channel))
                 self.close_connection = True
                 return
-            if fault.status is not None:
+            # A success status without a body means "slow but fine": the message is handled normally.
+            if fault.status is not None and (fault.status >= 400 or fault.body is not None):
                 self._answer_fault(mode, channel, fault, size)
                 return
         wait = state.admit(mode, channel)
@@ -284,46 +311,45 @@ class _Handler(BaseHTTPRequestHandler):
         throttled: bool = False,
         headers: dict[str, str] | None = None,
     ) -> None:
-        state = self.server.state
-        if mode == WORKFLOW:
-            sent = rejection.status
-            self._error(rejection.status, rejection.code, rejection.message, **(headers or {}))
-        else:
-            sent = 200
-            self._send(200, _legacy_error(rejection.status), "text/plain; charset=utf-8")
-        state.log_request(
+        # Recorded before answering, so a client that has its answer also sees the record.
+        self.server.state.log_request(
             mode,
             channel,
-            status=sent,
+            status=rejection.status if mode == WORKFLOW else 200,
             teams_status=rejection.status,
             size=size,
             error=rejection.message,
             throttled=throttled,
         )
         log.info("%s %s -> %d (%s)", mode, _shown(channel), rejection.status, rejection.code)
+        if mode == WORKFLOW:
+            self._error(rejection.status, rejection.code, rejection.message, **(headers or {}))
+        else:
+            self._send(200, _legacy_error(rejection.status), "text/plain; charset=utf-8")
 
     def _answer_fault(self, mode: str, channel: str, fault: Fault, size: int) -> None:
         assert fault.status is not None
         status = fault.status
+        wrapped = fault.body is None and mode == LEGACY and status >= 400
+        self.server.state.log_request(
+            mode,
+            channel,
+            status=200 if wrapped else status,
+            teams_status=status,
+            size=size,
+            error="injected fault",
+            fault=True,
+        )
+        log.info("%s %s -> %d (fault)", mode, _shown(channel), status)
         if fault.body is not None:
             payload = fault.body.encode("utf-8")
             kind = "application/json" if payload.lstrip()[:1] in (b"{", b"[") else "text/plain; charset=utf-8"
             self._send(status, payload, kind)
-            sent = status
-        elif mode == LEGACY and status >= 400:
+        elif wrapped:
             self._send(200, _legacy_error(status), "text/plain; charset=utf-8")
-            sent = 200
-        elif status >= 400:
+        else:
             extra = {"Retry-After": "1"} if status in (429, 503) else {}
             self._error(status, "InjectedFault", f"Injected fault: HTTP {status}", **extra)
-            sent = status
-        else:
-            self._send(status, b"1" if mode == LEGACY else b"", "text/plain; charset=utf-8")
-            sent = status
-        self.server.state.log_request(
-            mode, channel, status=sent, teams_status=status, size=size, error="injected fault", fault=True
-        )
-        log.info("%s %s -> %d (fault)", mode, _shown(channel), status)
 
     # -- control --
 
@@ -404,7 +430,7 @@ class TeamsSink:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        windows: Sequence[tuple[float, int]] | None = None,
+        windows: Sequence[Sequence[float]] | None = None,
         max_bytes: int = rules.MAX_BYTES,
         keep: int = 200,
         delay: float = 0.0,
@@ -450,6 +476,7 @@ class TeamsSink:
         server.shutdown()
         server.close_connections()
         server.server_close()
+        server.join_workers(5)
         if thread is not None:
             thread.join(5)
         self._server = self._thread = None
@@ -474,8 +501,8 @@ class TeamsSink:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the sink is not started")
+        if self._port == 0:
+            raise RuntimeError("the sink has no port yet: start() it first")
         return self._port
 
     @property
@@ -529,14 +556,15 @@ class TeamsSink:
     ) -> None:
         """The next `count` requests to `channel` (either URL kind) wait `delay`, then fail as asked.
 
-        Only a delay: the requests are then handled normally. No status, delay or drop: HTTP 500.
+        Only a delay (or a status < 400 without `body`): the requests are then handled normally, late.
+        No status, delay or drop: HTTP 500. `body` is answered verbatim with `status`, never wrapped.
         Faults queue up: a second call applies after the first one's requests are used up.
         """
         spec, times = make_fault(count=count, status=status, delay=delay, drop=drop, body=body)
         self.state.add_fault(channel, spec, times)
 
     def set_limits(
-        self, windows: Sequence[tuple[float, int]] | str | None = None, delay: float | None = None
+        self, windows: Sequence[Sequence[float]] | str | None = None, delay: float | None = None
     ) -> None:
         """Change throttle windows ([] = off, "default" = Teams') and/or the response delay; None = keep."""
         if windows is not None and not isinstance(windows, str):

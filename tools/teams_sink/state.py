@@ -110,7 +110,7 @@ class SinkState:
     def __init__(
         self,
         *,
-        windows: Sequence[tuple[float, int]] | None = None,
+        windows: Sequence[Sequence[float]] | None = None,
         max_bytes: int = MAX_BYTES,
         keep: int = 200,
         delay: float = 0.0,

@@ -1,0 +1,184 @@
+"""The read-only views, bounded memory, keep-alive and concurrency, clean stop, logs and the CLI process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.sink.conftest import card, envelope
+from tests.sink.test_webhooks import post
+from tools import stack
+from tools.teams_sink import TeamsSink
+from tools.teams_sink.__main__ import _parse
+
+
+def test_messages_endpoint_lists_body_time_channel_mode(
+    quiet_sink: TeamsSink, http: requests.Session
+) -> None:
+    post(http, quiet_sink.workflow_url("team/ops #1"), envelope())
+    post(http, quiet_sink.legacy_url("team/ops #1"), {"text": "hi"})
+    post(http, quiet_sink.workflow_url("team/ops #1"), {"text": "rejected"})
+    listed = http.get(quiet_sink.url + "/channels/team%2Fops%20%231/messages", timeout=5).json()
+    assert [m["body"] for m in listed] == [envelope(), {"text": "hi"}]
+    assert [m["mode"] for m in listed] == ["workflow", "legacy"]
+    assert all(m["channel"] == "team/ops #1" and m["time"].endswith("Z") for m in listed)
+    logged = http.get(quiet_sink.url + "/channels/team%2Fops%20%231/requests", timeout=5).json()
+    assert [r["status"] for r in logged] == [202, 200, 400]
+    assert http.get(quiet_sink.url + "/channels", timeout=5).json() == ["team/ops #1"]
+    assert http.get(quiet_sink.url + "/channels/unknown/messages", timeout=5).json() == []
+
+
+def test_html_page_escapes_everything(quiet_sink: TeamsSink, http: requests.Session) -> None:
+    empty = http.get(quiet_sink.url + "/", timeout=5)
+    assert empty.status_code == 200 and "No messages yet" in empty.text
+    evil = "<script>alert('x')</script>"
+    post(http, quiet_sink.workflow_url("<b>chan</b>"), envelope(card(text=evil)))
+    page = http.get(quiet_sink.url + "/", timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "<script>" not in page.text and "<b>chan</b>" not in page.text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page.text
+    assert "&lt;b&gt;chan&lt;/b&gt;" in page.text
+    assert quiet_sink.records("<b>chan</b>")[0]["time"][:4] in page.text
+
+
+def test_memory_is_bounded_per_channel_and_in_channels(
+    make_sink: Callable[..., TeamsSink], http: requests.Session
+) -> None:
+    sink = make_sink(keep=3, max_channels=2)
+    for number in range(5):
+        post(http, sink.legacy_url("a"), {"text": str(number)})
+    assert sink.messages("a") == [{"text": "2"}, {"text": "3"}, {"text": "4"}]
+    assert len(sink.requests("a")) == 3
+    post(http, sink.legacy_url("b"), {"text": "b"})
+    post(http, sink.legacy_url("c"), {"text": "c"})
+    assert sink.channels() == ["b", "c"]
+    assert sink.messages("a") == []
+
+
+def test_keep_alive_reuses_one_connection(quiet_sink: TeamsSink, http: requests.Session) -> None:
+    for _ in range(5):
+        response = post(http, quiet_sink.workflow_url("k"), envelope())
+        assert response.headers.get("Connection", "").lower() != "close"
+    assert quiet_sink.open_connections() == 1
+
+
+def test_idle_connections_are_closed_and_the_client_reconnects(
+    make_sink: Callable[..., TeamsSink], http: requests.Session
+) -> None:
+    sink = make_sink(idle_timeout=0.2)
+    assert post(http, sink.workflow_url("i"), envelope()).status_code == 202
+    deadline = time.monotonic() + 3
+    while sink.open_connections() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sink.open_connections() == 0
+    assert post(http, sink.workflow_url("i"), envelope()).status_code == 202
+
+
+def test_many_concurrent_keep_alive_clients_and_no_thread_left_after_stop() -> None:
+    before = threading.active_count()
+    sink = TeamsSink(windows=[]).start()
+    sessions = [requests.Session() for _ in range(16)]
+
+    def send(index: int) -> list[int]:
+        session = sessions[index]
+        return [post(session, sink.workflow_url(f"c{index % 4}"), envelope()).status_code for _ in range(15)]
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = [code for codes in pool.map(send, range(16)) for code in codes]
+        assert results == [202] * 240
+        assert sum(len(sink.messages(f"c{n}")) for n in range(4)) == 240
+        assert sink.open_connections() == 16  # idle pooled connections stay open
+    finally:
+        sink.stop()
+        for session in sessions:
+            session.close()
+    assert threading.active_count() == before, [t.name for t in threading.enumerate()]
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(sink.url + "/workflows/x", json=envelope(), timeout=2)
+
+
+def test_stop_interrupts_a_delayed_answer() -> None:
+    sink = TeamsSink(windows=[], delay=30).start()
+    errors: list[BaseException] = []
+
+    def slow_post() -> None:
+        try:
+            requests.post(sink.workflow_url("x"), json=envelope(), timeout=10)
+        except requests.RequestException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=slow_post)
+    worker.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    sink.stop()
+    worker.join(10)
+    assert time.monotonic() - started < 5 and not worker.is_alive()
+
+
+def test_wait_for_messages_returns_when_they_arrive(quiet_sink: TeamsSink) -> None:
+    timer = threading.Timer(
+        0.1, lambda: requests.post(quiet_sink.legacy_url("w"), json={"text": "x"}, timeout=5)
+    )
+    timer.start()
+    assert quiet_sink.wait_for_messages("w", 1, timeout=5) == [{"text": "x"}]
+    timer.join()
+    assert quiet_sink.wait_for_messages("w", 2, timeout=0.05) == [{"text": "x"}]
+
+
+def test_one_log_line_per_request_without_body_or_query(
+    quiet_sink: TeamsSink, http: requests.Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tools.teams_sink")
+    secret_body = envelope(card(text="BODY-SECRET"))
+    http.post(quiet_sink.workflow_url("logged") + "?sig=URL-SECRET", json=secret_body, timeout=5)
+    http.post(quiet_sink.workflow_url("logged") + "?sig=URL-SECRET", json={"x": "BODY-SECRET"}, timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "tools.teams_sink"]
+    assert len(lines) == 2
+    assert "logged" in lines[0] and "202" in lines[0] and "400" in lines[1]
+    assert "SECRET" not in caplog.text
+
+
+def test_cli_port_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAMS_SINK_PORT", "7999")
+    args = _parse(["--no-throttle", "--delay", "0.05"])
+    assert (args.port, args.no_throttle, args.delay, args.host) == (7999, True, 0.05, "127.0.0.1")
+    monkeypatch.delenv("TEAMS_SINK_PORT")
+    assert _parse([]).port == 7072
+
+
+def test_cli_process_is_driven_over_http(http: requests.Session) -> None:
+    port = stack.free_port()
+    with stack.sink_process(port, extra_args=["--no-throttle"]):
+        base = f"http://127.0.0.1:{port}"
+        assert http.post(base + "/workflows/p", json=envelope(), timeout=5).status_code == 202
+        http.post(base + "/control/faults", json={"channel": "p", "status": 500}, timeout=5)
+        assert http.post(base + "/workflows/p", json=envelope(), timeout=5).status_code == 500
+        http.post(base + "/control/limits", json={"windows": [[60, 1]]}, timeout=5)
+        codes = [http.post(base + "/workflows/p", json=envelope(), timeout=5).status_code for _ in range(2)]
+        assert codes == [202, 429]
+        assert len(http.get(base + "/channels/p/messages", timeout=5).json()) == 2
+        assert http.post(base + "/control/reset", timeout=5).status_code == 200
+        assert http.get(base + "/channels/p/messages", timeout=5).json() == []
+        assert http.post(base + "/workflows/p", json=envelope(), timeout=5).status_code == 202
+
+
+def test_hang_ups_and_pathological_json_leave_no_traceback(
+    make_sink: Callable[..., TeamsSink], http: requests.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sink = make_sink(max_bytes=300_000)
+    sink.fault("h", delay=0.3)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.post(sink.workflow_url("h"), json=envelope(), timeout=0.05)
+    time.sleep(0.4)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = http.post(sink.workflow_url("h"), data=deep, timeout=5)
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
+    assert "Traceback" not in capsys.readouterr().err
