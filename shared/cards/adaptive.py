@@ -14,15 +14,15 @@ envelopes) work on plain dicts and never import this module.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-Number = Union[int, float]
+Number = int | float
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with only what was set (or given), under the JSON names."""
@@ -452,45 +452,37 @@ def _inline_tag(value: Any) -> str:
 
 
 Element = Annotated[
-    Union[
-        Annotated[TextBlock, Tag("TextBlock")],
-        Annotated[RichTextBlock, Tag("RichTextBlock")],
-        Annotated[Image, Tag("Image")],
-        Annotated[ImageSet, Tag("ImageSet")],
-        Annotated[Media, Tag("Media")],
-        Annotated[Container, Tag("Container")],
-        Annotated[ColumnSet, Tag("ColumnSet")],
-        Annotated[FactSet, Tag("FactSet")],
-        Annotated[ActionSet, Tag("ActionSet")],
-        Annotated[Table, Tag("Table")],
-        Annotated[InputText, Tag("Input.Text")],
-        Annotated[InputNumber, Tag("Input.Number")],
-        Annotated[InputDate, Tag("Input.Date")],
-        Annotated[InputTime, Tag("Input.Time")],
-        Annotated[InputToggle, Tag("Input.Toggle")],
-        Annotated[InputChoiceSet, Tag("Input.ChoiceSet")],
-        Annotated[UnknownElement, Tag(_UNKNOWN)],
-    ],
+    Annotated[TextBlock, Tag("TextBlock")]
+    | Annotated[RichTextBlock, Tag("RichTextBlock")]
+    | Annotated[Image, Tag("Image")]
+    | Annotated[ImageSet, Tag("ImageSet")]
+    | Annotated[Media, Tag("Media")]
+    | Annotated[Container, Tag("Container")]
+    | Annotated[ColumnSet, Tag("ColumnSet")]
+    | Annotated[FactSet, Tag("FactSet")]
+    | Annotated[ActionSet, Tag("ActionSet")]
+    | Annotated[Table, Tag("Table")]
+    | Annotated[InputText, Tag("Input.Text")]
+    | Annotated[InputNumber, Tag("Input.Number")]
+    | Annotated[InputDate, Tag("Input.Date")]
+    | Annotated[InputTime, Tag("Input.Time")]
+    | Annotated[InputToggle, Tag("Input.Toggle")]
+    | Annotated[InputChoiceSet, Tag("Input.ChoiceSet")]
+    | Annotated[UnknownElement, Tag(_UNKNOWN)],
     Discriminator(_element_tag),
 ]
 
 Action = Annotated[
-    Union[
-        Annotated[ActionOpenUrl, Tag("Action.OpenUrl")],
-        Annotated[ActionShowCard, Tag("Action.ShowCard")],
-        Annotated[ActionToggleVisibility, Tag("Action.ToggleVisibility")],
-        Annotated[ActionSubmit, Tag("Action.Submit")],
-        Annotated[ActionExecute, Tag("Action.Execute")],
-        Annotated[UnknownAction, Tag(_UNKNOWN)],
-    ],
+    Annotated[ActionOpenUrl, Tag("Action.OpenUrl")]
+    | Annotated[ActionShowCard, Tag("Action.ShowCard")]
+    | Annotated[ActionToggleVisibility, Tag("Action.ToggleVisibility")]
+    | Annotated[ActionSubmit, Tag("Action.Submit")]
+    | Annotated[ActionExecute, Tag("Action.Execute")]
+    | Annotated[UnknownAction, Tag(_UNKNOWN)],
     Discriminator(_action_tag),
 ]
 
 Inline = Annotated[
-    Union[
-        Annotated[str, Tag("str")],
-        Annotated[TextRun, Tag("TextRun")],
-        Annotated[UnknownInline, Tag(_UNKNOWN)],
-    ],
+    Annotated[str, Tag("str")] | Annotated[TextRun, Tag("TextRun")] | Annotated[UnknownInline, Tag(_UNKNOWN)],
     Discriminator(_inline_tag),
 ]

@@ -21,9 +21,7 @@ from shared.cards.markdown import to_teams
 CARD_VERSION = "1.5"
 HEADER_ID = "header"
 
-_GUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UPN_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
@@ -71,10 +69,7 @@ def text_block(text: str, **props: Any) -> dict[str, Any]:
 def fact_set(pairs: Mapping[str, Any] | Iterable[tuple[Any, Any]]) -> dict[str, Any] | None:
     """A FactSet from (title, value) pairs; None when there are none."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
-    facts = [
-        {"title": str(title), "value": "" if value is None else str(value)}
-        for title, value in items
-    ]
+    facts = [{"title": str(title), "value": "" if value is None else str(value)} for title, value in items]
     return {"type": "FactSet", "facts": facts} if facts else None
 
 
@@ -130,22 +125,22 @@ class CardBuilder:
     def section(self, title: str) -> CardBuilder:
         """A bold sub-heading with a separator line above it."""
         self._body.append(
-            text_block(
-                to_teams(title), weight="Bolder", size="Medium", separator=True, spacing="Medium"
-            )
+            text_block(to_teams(title), weight="Bolder", size="Medium", separator=True, spacing="Medium")
         )
         return self
 
     def bullets(self, items: Iterable[Any]) -> CardBuilder:
-        lines = [
-            "- " + " ".join(str(item).split("\n")) for item in items if str(item).strip()
-        ]
+        lines = ["- " + " ".join(str(item).split("\n")) for item in items if str(item).strip()]
         if lines:
             self._body.append(text_block("\n".join(lines)))
         return self
 
-    def button(self, title: str, url: str) -> CardBuilder:
-        self._actions.append(open_url(title, url))
+    def button(self, title: str, url: str | None) -> CardBuilder:
+        """Add an Action.OpenUrl. A missing or non-http(s) URL adds nothing (payloads from
+        other tools often carry empty or relative links, and a button Teams cannot open is not
+        content); use `open_url` directly to get a ValueError instead."""
+        if isinstance(url, str) and url.strip().lower().startswith(("https://", "http://")):
+            self._actions.append(open_url((title or "").strip() or "Open", url.strip()))
         return self
 
     def element(self, element: dict[str, Any]) -> CardBuilder:
@@ -171,9 +166,7 @@ class CardBuilder:
         while markup in texts:
             markup = f"<at>{display} ({n})</at>"
             n += 1
-        self._entities.append(
-            {"type": "mention", "text": markup, "mentioned": {"id": user, "name": display}}
-        )
+        self._entities.append({"type": "mention", "text": markup, "mentioned": {"id": user, "name": display}})
         return markup
 
     def build(self) -> dict[str, Any]:

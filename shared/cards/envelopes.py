@@ -9,7 +9,7 @@ to stay cheap on the outgoing bot's cold-start path.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 ADAPTIVE_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -19,7 +19,7 @@ class _HasToDict(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-CardLike = Union[dict[str, Any], _HasToDict]
+CardLike = dict[str, Any] | _HasToDict
 
 
 def card_dict(card: CardLike) -> dict[str, Any]:
@@ -45,9 +45,7 @@ def _default(obj: Any) -> Any:
 
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON (no ASCII escaping: `é` costs 2 bytes, not 6)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default).encode(
-        "utf-8"
-    )
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default).encode("utf-8")
 
 
 def attachment(card: CardLike) -> dict[str, Any]:

@@ -25,6 +25,8 @@ DEFAULT_MARGIN_BYTES = 2048
 MAX_VERSION = (1, 5)
 HEADER_ID = "header"
 TRUNCATED_MARKER = " … [truncated]"
+FALLBACK_TEXT_BYTES = 1024  # cap on fallbackText/speak once a card has to be cut
+MIN_BODY_BYTES = 160  # below this no element (not even a placeholder) fits
 
 _WEBHOOK_FORBIDDEN = {"action.submit", "action.execute"}
 _SKIP_KEYS = {"data", "msteams"}  # free-form data, not card structure
@@ -125,11 +127,7 @@ def check_reply(card: CardLike) -> None:
     _check_version(data)
     for path, node in _walk(data, ""):
         kind = node.get("type")
-        if (
-            isinstance(kind, str)
-            and kind.lower().startswith("action.")
-            and kind.lower() != "action.openurl"
-        ):
+        if isinstance(kind, str) and kind.lower().startswith("action.") and kind.lower() != "action.openurl":
             raise CardRuleError(
                 f"{_describe(path, node)}: {kind} is not allowed in outgoing-webhook replies "
                 "(only Action.OpenUrl)",
@@ -150,6 +148,11 @@ def message_size(card: CardLike, *, for_reply: bool = False) -> int:
     return _size(reply(card=card) if for_reply else workflows_message(card))
 
 
+def _is_list_line(line: str) -> bool:
+    stripped = line.lstrip()
+    return stripped[:2] in ("- ", "* ") or stripped[:1].isdigit()
+
+
 def _count(element: dict[str, Any]) -> int:
     """How many 'things' an element shows, for the `+N more` line."""
     kind = element.get("type")
@@ -161,13 +164,13 @@ def _count(element: dict[str, Any]) -> int:
     text = element.get("text")
     if kind == "TextBlock" and isinstance(text, str):
         lines = [line for line in text.split("\n") if line.strip()]
-        if len(lines) > 1 and all(line.lstrip()[:2] in ("- ", "* ") or line.lstrip()[:1].isdigit() for line in lines):
+        if len(lines) > 1 and all(_is_list_line(line) for line in lines):
             return len(lines)
     return 1
 
 
 def _cut(text: str, max_bytes: int) -> str:
-    """Cut text so that its JSON form loses about `max_bytes`... returns the shortened text."""
+    """Drop about `max_bytes` UTF-8 bytes from the end of text, never splitting a character."""
     raw = text.encode("utf-8")
     keep = max(0, len(raw) - max_bytes)
     return raw[:keep].decode("utf-8", errors="ignore")
@@ -196,11 +199,14 @@ def _truncate(element: dict[str, Any], budget: int) -> dict[str, Any]:
         excess = _size(result) - budget
         if excess <= 0:
             return result
-        candidates = [(len(text.encode("utf-8")), holder, key, text) for holder, key, text in _strings(result)]
-        candidates = [c for c in candidates if c[0] > len(TRUNCATED_MARKER) * 2]
+        candidates = [
+            (len(text.encode("utf-8")), holder, key, text)
+            for holder, key, text in _strings(result)
+            if len(text) > len(TRUNCATED_MARKER) * 2
+        ]
         if not candidates:
             break
-        length, holder, key, text = max(candidates, key=lambda c: c[0])
+        _, holder, key, text = max(candidates, key=lambda c: c[0])
         base = text[: -len(TRUNCATED_MARKER)] if text.endswith(TRUNCATED_MARKER) else text
         # JSON escaping can make a byte cost more than one; overshoot a little to converge.
         cut = excess + len(TRUNCATED_MARKER.encode("utf-8")) + 8 + excess // 8
@@ -219,10 +225,13 @@ def _truncate(element: dict[str, Any], budget: int) -> dict[str, Any]:
     return placeholder
 
 
-def _group(units: list[tuple[dict[str, Any], int, int]], budget: int) -> list[list[tuple[dict[str, Any], int, int]]]:
-    """Greedy packing of (element, count, size) into runs whose JSON list fits `budget`."""
-    groups: list[list[tuple[dict[str, Any], int, int]]] = []
-    current: list[tuple[dict[str, Any], int, int]] = []
+Unit = tuple[dict[str, Any], int, int]  # (element, how many things it shows, JSON bytes)
+
+
+def _group(units: list[Unit], budget: int) -> list[list[Unit]]:
+    """Greedy packing of units into runs whose JSON list items fit `budget`."""
+    groups: list[list[Unit]] = []
+    current: list[Unit] = []
     used = 0
     for unit in units:
         cost = unit[2] + (1 if current else 0)
@@ -237,21 +246,21 @@ def _group(units: list[tuple[dict[str, Any], int, int]], budget: int) -> list[li
     return groups
 
 
-def _split_text_block(element: dict[str, Any], budget: int) -> list[tuple[dict[str, Any], int, int]]:
+def _split_text_block(element: dict[str, Any], budget: int) -> list[Unit]:
     lines = str(element.get("text", "")).split("\n")
     shell = {**element, "text": ""}
     inner = budget - _size(shell)
     if len(lines) < 2 or inner < 64:
         done = _truncate(element, budget)
         return [(done, _count(element), _size(done))]
-    pieces: list[tuple[dict[str, Any], int, int]] = []
+    pieces: list[Unit] = []
     for line in lines:
         cost = _size(line) - 2 + 2  # no quotes, plus the escaped newline that joins it
         if cost > inner:
             line = _cut(line, cost - inner + len(TRUNCATED_MARKER) + 16).rstrip() + TRUNCATED_MARKER
             cost = _size(line)
         pieces.append(({"line": line}, 1, cost))
-    out: list[tuple[dict[str, Any], int, int]] = []
+    out: list[Unit] = []
     for index, group in enumerate(_group(pieces, inner)):
         block = {**element, "text": "\n".join(p[0]["line"] for p in group).strip("\n")}
         if index and "id" in block:
@@ -262,7 +271,7 @@ def _split_text_block(element: dict[str, Any], budget: int) -> list[tuple[dict[s
     return out
 
 
-def _split_element(element: dict[str, Any], budget: int) -> list[tuple[dict[str, Any], int, int]]:
+def _split_element(element: dict[str, Any], budget: int) -> list[Unit]:
     """Break an element into pieces of at most `budget` bytes each, in order."""
     size = _size(element)
     if size <= budget:
@@ -278,7 +287,7 @@ def _split_element(element: dict[str, Any], budget: int) -> list[tuple[dict[str,
         shell = {**element, key: list(keep)}
         inner = budget - _size(shell) - 1
         if inner >= 64:
-            pieces: list[tuple[dict[str, Any], int, int]] = []
+            pieces: list[Unit] = []
             for child in rest:
                 if kind == "Container" and isinstance(child, dict):
                     pieces.extend(_split_element(child, inner))
@@ -292,7 +301,7 @@ def _split_element(element: dict[str, Any], budget: int) -> list[tuple[dict[str,
                     child_size = _size(child)
                 counted = _count(child) if kind == "Container" and isinstance(child, dict) else 1
                 pieces.append((child if isinstance(child, dict) else {"__raw__": child}, counted, child_size))
-            out: list[tuple[dict[str, Any], int, int]] = []
+            out: list[Unit] = []
             for index, group in enumerate(_group(pieces, inner)):
                 items = [p[0]["__raw__"] if "__raw__" in p[0] else p[0] for p in group]
                 piece = {**element, key: keep + items}
@@ -365,9 +374,17 @@ def fit(
     body = [e for e in (data.get("body") or [])]
     header: dict[str, Any] | None = body.pop(0) if body and _is_header(body[0]) else None
     skeleton = {k: v for k, v in data.items() if k != "body"}
+    # Card-level texts Teams shows only in notifications or to old clients: every part repeats
+    # them, so a long one (a reply's full-text fallback, say) is shortened, visibly.
+    for key in ("fallbackText", "speak"):
+        value = skeleton.get(key)
+        if isinstance(value, str) and len(value.encode("utf-8")) > FALLBACK_TEXT_BYTES:
+            skeleton[key] = _cut(value, len(value.encode("utf-8")) - FALLBACK_TEXT_BYTES) + TRUNCATED_MARKER
 
     def overhead(head: dict[str, Any] | None, with_note: bool) -> int:
-        probe_body = ([head] if head is not None else []) + ([_more_note(10**9, more_url)] if with_note else [])
+        probe_body = [head] if head is not None else []
+        if with_note:
+            probe_body.append(_more_note(10**9, more_url))
         probe = {**skeleton, "body": probe_body}
         # a comma per extra element
         return message_size(probe, for_reply=for_reply) + (1 if probe_body else 0)
@@ -376,13 +393,13 @@ def fit(
         header = _truncate(header, limit // 4)
     fixed = overhead(_labelled(header, 999, 999), part_limit is not None)
     budget = limit - fixed
-    if budget < 256:
+    if budget < MIN_BODY_BYTES:
         raise CardRuleError(
             f"card-level content (header, actions, mentions) takes {fixed} bytes of the {limit} allowed",
             rule="size",
         )
 
-    units: list[tuple[dict[str, Any], int, int]] = []
+    units: list[Unit] = []
     for element in body:
         if isinstance(element, dict):
             units.extend(_split_element(element, budget))

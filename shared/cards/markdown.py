@@ -86,11 +86,7 @@ def to_teams(text: str) -> str:
         if _FENCE_RE.match(line):
             i += 1
             continue
-        if (
-            "|" in line
-            and i + 1 < len(lines)
-            and _TABLE_SEP_RE.match(lines[i + 1])
-        ):
+        if "|" in line and i + 1 < len(lines) and _TABLE_SEP_RE.match(lines[i + 1]):
             header = _split_cells(line)
             i += 2
             while i < len(lines) and "|" in lines[i] and lines[i].strip():

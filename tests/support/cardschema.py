@@ -1,0 +1,113 @@
+"""Test helper: validate cards and messages against the official Adaptive Card 1.5 JSON schema.
+
+The stock schema rejects Teams' `msteams` property (`additionalProperties: false` on
+AdaptiveCard), so a copy is patched in memory to allow it (with its known shape) and cached.
+The schema lives in ../shared/schemas beside the repo; tests skip with a clear message when it
+is absent. Also checks the Teams rules the schema cannot express (version <= 1.5, 28 KB).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT.parent / "shared" / "schemas"
+SCHEMA_FILE = SCHEMAS / "adaptive-card-1.5.0.json"
+ADAPTIVE_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_MESSAGE_BYTES = 28672
+
+MSTEAMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "width": {"type": "string"},
+        "entities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "text": {"type": "string"},
+                    "mentioned": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                        "required": ["id", "name"],
+                    },
+                },
+                "required": ["type"],
+            },
+        },
+    },
+}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft6Validator
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    patched = copy.deepcopy(schema)
+    patched["definitions"]["AdaptiveCard"]["properties"]["msteams"] = MSTEAMS_SCHEMA
+    Draft6Validator.check_schema(patched)
+    return Draft6Validator(patched)
+
+
+def _require_schema() -> None:
+    if not SCHEMA_FILE.exists():
+        pytest.skip(
+            f"{SCHEMA_FILE} is absent: the official Adaptive Card schemas live in ../shared/schemas "
+            "beside the repo"
+        )
+
+
+def card_errors(card: dict[str, Any]) -> list[str]:
+    """Schema and Teams-rule problems of a card (empty when valid)."""
+    _require_schema()
+    from jsonschema.exceptions import best_match
+
+    validator = _validator()
+    problems: list[str] = []
+    error = best_match(validator.iter_errors(card))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "card"
+        problems.append(f"{where}: {error.message[:500]}")
+    version = card.get("version")
+    try:
+        parts = tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        parts = (99,)
+    if parts[:2] > (1, 5):
+        problems.append(f"version {version!r} is not <= 1.5")
+    return problems
+
+
+def assert_valid_card(card: dict[str, Any]) -> None:
+    """Fail the test unless `card` validates against Adaptive Card 1.5 (+ `msteams`)."""
+    problems = card_errors(card)
+    assert not problems, "invalid Adaptive Card: " + "; ".join(problems)
+
+
+def assert_valid_message(msg: dict[str, Any], *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    """Fail unless `msg` is a Workflows/reply envelope of valid cards within the size cap."""
+    assert isinstance(msg, dict), f"message must be a JSON object, got {type(msg).__name__}"
+    assert msg.get("type") == "message", f"message type must be 'message', got {msg.get('type')!r}"
+    attachments = msg.get("attachments")
+    if attachments is None:
+        assert isinstance(msg.get("text"), str), "a message needs attachments or text"
+    else:
+        assert isinstance(attachments, list) and attachments, "attachments must be a non-empty list"
+        for index, item in enumerate(attachments):
+            assert isinstance(item, dict), f"attachments[{index}] must be an object"
+            assert item.get("contentType") == ADAPTIVE_CONTENT_TYPE, (
+                f"attachments[{index}].contentType must be {ADAPTIVE_CONTENT_TYPE}"
+            )
+            content = item.get("content")
+            assert isinstance(content, dict), f"attachments[{index}].content must be a card object"
+            assert_valid_card(content)
+    size = len(json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    assert size <= max_bytes, f"message is {size} bytes, over the {max_bytes}-byte cap"
