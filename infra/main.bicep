@@ -95,5 +95,7 @@ module functionApp 'modules/functionapp.bicep' = {
 }
 
 output appName string = functionApp.outputs.name
+output storageAccountName string = storage.outputs.name
+output tableServiceUri string = storage.outputs.tableEndpoint
 output outgoingWebhookUrl string = 'https://${functionApp.outputs.defaultHostName}/api/outgoing/<team>'
 output incomingProxyUrl string = 'https://${functionApp.outputs.defaultHostName}/api/incoming/<route>'
