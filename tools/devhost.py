@@ -65,6 +65,7 @@ import inspect
 import json
 import logging
 import os
+import queue
 import re
 import signal
 import sys
@@ -77,7 +78,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
@@ -90,7 +91,7 @@ DEFAULT_PORT = 7071
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the host's request size limit
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 AUTH_LEVELS = {"anonymous": "anonymous", "function": "function", "admin": "admin", "system": "admin"}
-KEY_HEADER = "x-functions-key"
+REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 
 WsgiStartResponse = Callable[..., Any]
 WsgiEnviron = dict[str, Any]
@@ -115,7 +116,8 @@ def read_settings_file(path: Path) -> dict[str, str]:
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path}: invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+        problem = f"invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise ConfigError([f"{path}: {problem}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a JSON object with a 'Values' object"])
     if data.get("IsEncrypted") is True:
@@ -321,9 +323,6 @@ class RouteTemplate:
         for param in self.params:
             raw = m.group(param.group)
             if raw is None or raw == "":
-                if param.catch_all and raw == "" and param.default is None:
-                    values[param.name] = ""
-                    continue
                 if param.default is not None:
                     values[param.name] = param.default
                 continue
@@ -352,15 +351,15 @@ def compile_route(prefix: str, route: str) -> RouteTemplate:
             if "{" in literal or "}" in literal:
                 raise ValueError(f"unbalanced braces in segment '{segment}'")
             pieces.append(re.escape(literal))
-            param = _parse_param(m.group(1), f"p{len(params) + len(seg_params)}")
-            seg_params.append(param)
+            parsed = _parse_param(m.group(1), f"p{len(params) + len(seg_params)}")
+            seg_params.append(parsed)
             whole = m.start() == 0 and m.end() == len(segment)
-            if param.catch_all:
+            if parsed.catch_all:
                 if index != len(route_parts) - 1 or not whole:
-                    raise ValueError(f"catch-all parameter '{{*{param.name}}}' must be the whole last segment")
-                pieces.append(f"(?P<{param.group}>.*)")
+                    raise ValueError(f"catch-all '{{*{parsed.name}}}' must be the whole last segment")
+                pieces.append(f"(?P<{parsed.group}>.*)")
             else:
-                pieces.append(f"(?P<{param.group}>[^/]+)" if whole else f"(?P<{param.group}>[^/]+?)")
+                pieces.append(f"(?P<{parsed.group}>[^/]+)" if whole else f"(?P<{parsed.group}>[^/]+?)")
             pos = m.end()
         tail = segment[pos:]
         if "{" in tail or "}" in tail:
@@ -371,7 +370,7 @@ def compile_route(prefix: str, route: str) -> RouteTemplate:
             raise ValueError(f"route parameter names repeat in '{route}'")
         body = "".join(pieces)
         whole_param = len(seg_params) == 1 and segment.startswith("{") and segment.endswith("}")
-        param = seg_params[0] if whole_param else None
+        param: RouteParam | None = seg_params[0] if whole_param else None
         if param is not None and (param.optional or param.catch_all):
             pattern += f"(?:/{body}"
             closing += ")?"
@@ -473,6 +472,9 @@ class Function:
     run_on_startup: bool = False
     use_monitor: bool | None = None
     main: Callable[..., Any] | None = None
+    arg_plan: list[tuple[str, str]] = field(default_factory=list)  # (parameter, trigger|context|out|in)
+    is_async: bool = False
+    http_out: str = "$return"
     load_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -695,8 +697,14 @@ def load_function(app: App, fn: Function) -> None:
                 f"parameters of {fn.entry_point}() do not match function.json bindings "
                 f"(not in function.json: {unknown or '-'}; not in Python: {missing or '-'})"
             )
+        kinds = {b["name"]: ("out" if b["direction"] == "out" else "in") for b in fn.bindings}
+        kinds[fn.trigger["name"]] = "trigger"
+        fn.arg_plan = [(p, kinds.get(p, "context")) for p in params]
+        fn.is_async = inspect.iscoroutinefunction(main)
+        http_outs = [b["name"] for b in fn.bindings if b["direction"] == "out" and b["type"] == "http"]
+        fn.http_out = http_outs[0] if http_outs else "$return"
         fn.main = main
-    except Exception as exc:  # noqa: BLE001 - any import-time error is reported, like the real host
+    except Exception as exc:
         fn.load_error = f"{type(exc).__name__}: {exc}"
         LOG.error("function %s failed to load: %s\n%s", fn.name, fn.load_error, traceback.format_exc())
 
@@ -720,15 +728,15 @@ class _Out(func.Out[Any]):
 
 class _TraceContext(func_abc.TraceContext):
     @property
-    def Traceparent(self) -> str:  # noqa: N802 - names fixed by azure.functions
+    def trace_parent(self) -> str:
         return ""
 
     @property
-    def Tracestate(self) -> str:  # noqa: N802
+    def trace_state(self) -> str:
         return ""
 
     @property
-    def Attributes(self) -> dict[str, str]:  # noqa: N802
+    def attributes(self) -> dict[str, str]:
         return {}
 
 
@@ -780,22 +788,19 @@ class _Context(func.Context):
 def call_function(fn: Function, trigger_value: Any) -> tuple[Any, dict[str, _Out]]:
     """Run fn with arguments bound by binding name; returns ($return, output bindings)."""
     assert fn.main is not None
-    trigger_name = fn.trigger["name"]
     outs: dict[str, _Out] = {}
     kwargs: dict[str, Any] = {}
-    for param in inspect.signature(fn.main).parameters:
-        if param == trigger_name:
+    for param, kind in fn.arg_plan:
+        if kind == "trigger":
             kwargs[param] = trigger_value
-        elif param == "context" and not any(b["name"] == "context" for b in fn.bindings):
+        elif kind == "context":
             kwargs[param] = _Context(fn)
+        elif kind == "out":
+            outs[param] = kwargs[param] = _Out()
         else:
-            binding = next(b for b in fn.bindings if b["name"] == param)
-            if binding["direction"] == "out":
-                outs[param] = kwargs[param] = _Out()
-            else:
-                kwargs[param] = None
+            kwargs[param] = None
     result = fn.main(**kwargs)
-    if inspect.isawaitable(result):
+    if fn.is_async or inspect.isawaitable(result):
         result = asyncio.run(_await(result))
     return result, outs
 
@@ -888,8 +893,59 @@ def _parse_iso(text: Any) -> datetime | None:
 # The host
 
 
+class AccessLog:
+    """One line per invocation, written by a background thread so requests do not wait on stderr."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self._queue: queue.SimpleQueue[tuple[float, str, str, str, float] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def add(self, name: str, method: str, status: int | str, ms: float) -> None:
+        if self.stream is None:
+            return
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="devhost-access-log", daemon=True)
+                    self._thread.start()
+        self._queue.put((time.time(), name, method, str(status), ms))
+
+    def _run(self) -> None:
+        assert self.stream is not None
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            lines = []
+            for entry in batch:
+                if entry is None:
+                    continue
+                ts, name, method, status, ms = entry
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+                millis = int(ts * 1000) % 1000
+                lines.append(f"{stamp},{millis:03d} devhost {name} {method} {status} {ms:.1f} ms\n")
+            with contextlib.suppress(Exception):
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            if None in batch:
+                return
+
+    def close(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(5)
+            self._thread = None
+
+
 class DevHost:
-    """The app under `root`, loaded once, served by waitress; usable in-process or via the CLI."""
+    """The app under `root`, loaded once, served by waitress; usable in-process or via the CLI.
+
+    `access_log`: where the per-invocation lines go (default stderr; None: nowhere).
+    """
 
     def __init__(
         self,
@@ -899,8 +955,10 @@ class DevHost:
         timers: bool = True,
         state_dir: str | Path | None = None,
         threads: int = 16,
+        access_log: TextIO | None = sys.stderr,
     ) -> None:
         self.root = Path(root).resolve()
+        self.access_log = AccessLog(access_log)
         self.settings_applied = apply_settings(settings or {})
         self.timers_enabled = timers
         state = state_dir if state_dir is not None else os.environ.get("DEVHOST_STATE_DIR") or None
@@ -912,6 +970,7 @@ class DevHost:
             sys.path.insert(0, root_str)
         for fn in self.app.functions.values():
             load_function(self.app, fn)
+        self._routes = self.app.http_functions()
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -953,10 +1012,7 @@ class DevHost:
         finally:
             with self._active_lock:
                 self._active -= 1
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Unknown"
+        reason = REASONS.get(status, "Unknown")
         out_body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body
         headers = [(k, v) for k, v in headers if k.lower() not in {"content-length", "transfer-encoding"}]
         if status not in (204, 304) and not 100 <= status < 200:
@@ -983,9 +1039,9 @@ class DevHost:
         if segments[0] == "admin":
             return self._admin(method, segments[1:], environ, query)
         if path == "/" and method in {"GET", "HEAD"}:
-            return 200, [("Content-Type", "text/plain; charset=utf-8")], b"Dev host: the function app is running.\n"
+            return 200, [("Content-Type", "text/plain; charset=utf-8")], b"The dev host is running.\n"
         allowed: set[str] = set()
-        for fn in self.app.http_functions():
+        for fn in self._routes:
             assert fn.route is not None
             values = fn.route.match(path)
             if values is None:
@@ -1015,7 +1071,7 @@ class DevHost:
 
     def _log(self, name: str, method: str, status: int | str, started: float) -> None:
         # Never the path or the query string: either may carry keys or tokens.
-        LOG.info("%s %s %s %.1f ms", name, method, status, (time.perf_counter() - started) * 1000)
+        self.access_log.add(name, method, status, (time.perf_counter() - started) * 1000)
 
     def _read_body(self, environ: WsgiEnviron) -> bytes:
         stream = environ.get("wsgi.input")
@@ -1034,7 +1090,7 @@ class DevHost:
         query: list[tuple[str, str]], route_params: dict[str, str],
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         if fn.main is None:
-            return _json_body(500, "function not loaded", f"function '{fn.name}' failed to load; see the dev host log")
+            return _json_body(500, "function not loaded", f"function '{fn.name}' failed to load; see the log")
         headers: dict[str, str] = {}
         for key, value in environ.items():
             if key.startswith("HTTP_"):
@@ -1046,7 +1102,7 @@ class DevHost:
         params: dict[str, str] = {}
         for key, value in query:
             params[key] = f"{params[key]},{value}" if key in params else value
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT')}"
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
         qs = environ.get("QUERY_STRING", "")
         url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
         request = func.HttpRequest(
@@ -1055,15 +1111,11 @@ class DevHost:
         )
         try:
             result, outs = call_function(fn, request)
-            http_out = next(
-                (b["name"] for b in fn.bindings if b["direction"] == "out" and b["type"].lower() == "http"),
-                "$return",
-            )
-            value = result if http_out == "$return" else outs[http_out].value
+            value = result if fn.http_out == "$return" else outs[fn.http_out].value
             return _response_parts(value)
-        except Exception:  # noqa: BLE001 - a failing function gives 500 without details, like the host
+        except Exception:
             LOG.error("function %s raised:\n%s", fn.name, traceback.format_exc())
-            return _json_body(500, "function failed", f"function '{fn.name}' raised an exception; see the dev host log")
+            return _json_body(500, "function failed", f"'{fn.name}' raised an exception; see the log")
 
     # -- admin API
 
@@ -1087,7 +1139,7 @@ class DevHost:
                 result[1].append(("Allow", "POST"))
                 return result
             if not self._authorised("admin", environ, query):
-                return _json_body(401, "unauthorized", "this endpoint needs the master key (x-functions-key or ?code=)")
+                return _json_body(401, "unauthorized", "needs the master key (x-functions-key or ?code=)")
             raw = self._read_body(environ)
             try:
                 payload = json.loads(raw) if raw.strip() else {}
@@ -1096,7 +1148,7 @@ class DevHost:
             if not isinstance(payload, dict) or not isinstance(payload.get("input", ""), str | type(None)):
                 return _json_body(400, "invalid body", "expected a JSON object whose 'input' is a string")
             if fn.main is None:
-                return _json_body(500, "function not loaded", f"function '{fn.name}' failed to load; see the log")
+                return _json_body(500, "function not loaded", f"'{fn.name}' failed to load; see the log")
             self._run_background(fn, payload.get("input") or "")
             self._log(fn.name, "ADMIN", 202, started)
             return 202, [], b""
@@ -1135,10 +1187,12 @@ class DevHost:
                 schedule={"AdjustForDST": True},
             )
         elif ttype == "httptrigger":
-            trigger = func.HttpRequest(method="POST", url=f"http://localhost/admin/functions/{name}",
-                                       headers={"content-type": "text/plain"}, body=input_text.encode("utf-8"))
+            trigger = func.HttpRequest(
+                method="POST", url=f"http://localhost/admin/functions/{name}",
+                headers={"content-type": "text/plain"}, body=input_text.encode("utf-8"),
+            )
         elif ttype == "queuetrigger":
-            trigger = func.QueueMessage(id=str(uuid.uuid4()), body=input_text.encode("utf-8"), dequeue_count=1)
+            trigger = func.QueueMessage(id=str(uuid.uuid4()), body=input_text.encode("utf-8"))
         else:
             trigger = input_text
         started = time.perf_counter()
@@ -1178,12 +1232,15 @@ class DevHost:
             monitor = schedule.min_interval(now) >= timedelta(minutes=1)
         status = self.timer_state.get(fn.name) if monitor else None
         next_due = _parse_iso(status.get("Next")) if status else None
+        last = _parse_iso(status.get("Last")) if status else None
         if next_due is not None and next_due < now:
-            self._run_timer(fn, scheduled=next_due, past_due=True)
+            # The host was down when this was due: run it now, flagged, as the real host does.
+            self._run_timer(fn, scheduled=next_due, past_due=True, record=False)
+            last = next_due
         elif fn.run_on_startup:
             self._run_timer(fn, scheduled=now, past_due=False, record=False)
         nxt = schedule.next_after(datetime.now(UTC))
-        self._record(fn, last=_parse_iso(status.get("Last")) if status else None, nxt=nxt)
+        self._record(fn, last=last, nxt=nxt)
         while not self._stopping.is_set():
             delay = (nxt - datetime.now(UTC)).total_seconds()
             if delay > 0 and self._stopping.wait(min(delay, 3600)):
@@ -1213,7 +1270,9 @@ class DevHost:
             return
         for fn in self.app.functions.values():
             if fn.schedule is not None and fn.main is not None:
-                thread = threading.Thread(target=self._timer_loop, args=(fn,), name=f"timer-{fn.name}", daemon=True)
+                thread = threading.Thread(
+                    target=self._timer_loop, args=(fn,), name=f"timer-{fn.name}", daemon=True
+                )
                 self._timer_threads.append(thread)
                 thread.start()
 
@@ -1246,9 +1305,10 @@ class DevHost:
         server = self._server
         while not self._stopping.is_set():
             wasyncore.loop(timeout=0.2, map=server._map, count=1)
-        # Stop accepting, then let in-flight requests finish and their replies flush (bounded).
+        # Stop accepting (close the listening socket only: task threads still need the trigger),
+        # then let in-flight requests finish and their replies flush (bounded).
         with contextlib.suppress(Exception):
-            server.close()
+            wasyncore.dispatcher.close(server)
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline and server._map:
             with self._active_lock:
@@ -1258,8 +1318,8 @@ class DevHost:
             if not active and not busy:
                 break
             wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        wasyncore.close_all(server._map)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
+        wasyncore.close_all(server._map)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop timers and HTTP; waits for in-flight work (bounded)."""
@@ -1275,6 +1335,7 @@ class DevHost:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._timer_threads.clear()
         self._server = None
+        self.access_log.close()
 
     def __enter__(self) -> DevHost:
         return self
@@ -1306,10 +1367,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.devhost", description=__doc__.split("\n")[0])
     parser.add_argument("--root", default=".", help="app root holding host.json (default: .)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=None, help="default: $FUNCTIONS_PORT, LocalHttpPort, 7071")
-    parser.add_argument("--settings", default=None, help="settings file (default: <root>/local.settings.json)")
-    parser.add_argument("--no-timers", action="store_true", help="do not run timer triggers on their schedule")
-    parser.add_argument("--state-dir", default=None, help="keep timer schedule status here ($DEVHOST_STATE_DIR)")
+    parser.add_argument("--port", type=int, default=None, help="default: $FUNCTIONS_PORT or 7071")
+    parser.add_argument("--settings", default=None, help="default: <root>/local.settings.json")
+    parser.add_argument("--no-timers", action="store_true", help="do not run timers on their schedule")
+    parser.add_argument("--state-dir", default=None, help="timer schedule status folder ($DEVHOST_STATE_DIR)")
     parser.add_argument("--threads", type=int, default=16, help="request threads (default 16)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -1321,7 +1382,9 @@ def main(argv: list[str] | None = None) -> int:
         if explicit or settings_path.is_file():
             values = read_settings_file(settings_path)
         port = _port_from(args.port, settings_path)
-        host = DevHost(root, values, timers=not args.no_timers, state_dir=args.state_dir, threads=args.threads)
+        host = DevHost(
+            root, values, timers=not args.no_timers, state_dir=args.state_dir, threads=args.threads
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"devhost: error: {problem}", file=sys.stderr)
