@@ -86,7 +86,7 @@ def start_devhost(settings: dict[str, str], port: int) -> stack.ManagedProcess:
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
     env.update(settings)
     env["DEVHOST_SETTINGS_FILE"] = str(settings_file)
-    return stack.devhost_process(port, env, settings_file=settings_file).start()
+    return stack.devhost_process(port, env, settings_file=settings_file, extra_args=["--no-timers"]).start()
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,7 @@ def main() -> int:
         settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
         ctx_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
         ctx_env.update(settings)
-        host = stack.devhost_process(port, ctx_env, settings_file=settings_file, quiet=False)
+        host = stack.devhost_process(port, ctx_env, settings_file=settings_file, quiet=False, extra_args=["--no-timers"])
         host.start()
         try:
             os.environ.update(settings)

@@ -239,11 +239,13 @@ def devhost_process(
     root: Path = ROOT,
     quiet: bool = True,
     settings_file: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> ManagedProcess:
     """The dev host serving the function folders under `root`, with `env` as its environment."""
     argv = [python_exe(), "-m", "tools.devhost", "--root", str(root), "--host", "127.0.0.1", "--port", str(port)]
     if settings_file is not None:
         argv += ["--settings", str(settings_file)]
+    argv += list(extra_args)
     full_env = dict(env)
     full_env["PYTHONPATH"] = str(ROOT)
     return ManagedProcess(argv, env=full_env, cwd=str(ROOT), ready_port=port, name="devhost", quiet=quiet)

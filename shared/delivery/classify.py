@@ -11,14 +11,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import requests
 
 
 class Kind(enum.Enum):
@@ -65,6 +62,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # rare (an HTTP date): kept off the import path
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
@@ -121,6 +120,8 @@ def classify_response(status: int, body: bytes | str, headers: Mapping[str, str]
 def classify_exception(exc: BaseException) -> Outcome:
     """Network-level failures. A timeout or dropped connection may hide a post that arrived; we retry anyway
     (Teams has no idempotency key), which is the only way not to lose it."""
+    import requests  # not at module level: the allowlist and limiter stay cheap to import
+
     name = type(exc).__name__
     if isinstance(exc, requests.Timeout):
         return Outcome(Kind.TRANSIENT, None, f"timed out ({name})")

@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,6 +43,7 @@ DEFAULT_THROTTLE_SECONDS = 15.0
 # The limiter may make a post wait this long inline (the 1-second window); longer waits go to the outbox.
 MAX_INLINE_LIMITER_WAIT = 1.0
 READ_LIMIT_BYTES = 65536
+ACCEPTED_TTL_SECONDS = 7 * 86400
 # Answers that mean the URL itself is gone or refused: the other parts would fail the same way.
 _URL_DEAD_STATUSES = frozenset({401, 403, 404, 410})
 
@@ -117,6 +117,8 @@ def session() -> requests.Session:
                 s.mount("https://", adapter)
                 s.mount("http://", adapter)
                 s.headers.update({"User-Agent": "teams-connect-functions/0.1", "Accept": "*/*"})
+                # urllib3 logs each request line (path and query: the webhook's secret) at DEBUG.
+                logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
                 _session = s
     return _session
 
@@ -203,6 +205,8 @@ def make_parts(card: Any, max_bytes: int, prefix: str = "") -> list[Part]:
     """Fit the card under the cap (split or shorten, by shared.cards.limits) and serialise each part once."""
     from shared.cards import envelopes, limits
 
+    # A card Teams would refuse fails here, visibly, instead of inside a flow run nobody watches.
+    limits.check_webhook(card)
     cards = limits.fit(card, max_bytes=max_bytes)
     n = len(cards)
     return [
@@ -286,11 +290,10 @@ def _attempt_part(
 ) -> PartResult:
     """One part under its idempotency key: skip when already accepted, claim, post, record."""
     dkey = dedupe_key(channel, key, part.number)
-    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
-    if existing is not None and getattr(existing, "status", None) == "COMPLETED":
-        return PartResult("accepted", "already accepted earlier")
     lease = int(max(60.0, cfg.budget_seconds + 3 * cfg.timeout))
     if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
+        if already_accepted(store, dkey):
+            return PartResult("accepted", "already accepted earlier")
         return PartResult("queued", "another run is sending this part", wait=float(lease))
     try:
         result = _send_inline(url, part.body, cfg, deadline)
@@ -304,10 +307,16 @@ def _attempt_part(
     return result
 
 
+def already_accepted(store: Any, dkey: str) -> bool:
+    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    return existing is not None and getattr(existing, "status", None) == "COMPLETED"
+
+
 def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
     """Record acceptance; from here on this part is never posted again."""
     data = {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
-    store.dedupe.complete(DEDUPE_SCOPE, dkey, data)
+    # Kept well past the outbox's give-up age, so no retry can outlive the record that stops it.
+    store.dedupe.complete(DEDUPE_SCOPE, dkey, data, ttl_seconds=ACCEPTED_TTL_SECONDS)
 
 
 # --- outbox hand-off --------------------------------------------------------------------------
@@ -341,8 +350,8 @@ def dead_letter_parts(store: Any, channel: str, key: str, parts: Iterable[Part],
     """Keep refused parts as dead letters, so an operator can see the reason and requeue after a fix."""
     count = 0
     for part in parts:
-        item = store.outbox.add(_outbox_item(channel, key, part, datetime.now(UTC), reason))
-        store.outbox.dead_letter(item, reason)
+        item = _outbox_item(channel, key, part, datetime.now(UTC), reason)
+        store.outbox.add(item.model_copy(update={"dead": True, "reason": reason[:1000]}))
         count += 1
     return count
 
@@ -355,7 +364,7 @@ def _finish(store: Any, channel: str, result: Result) -> Result:
         store.deliveries.record(channel, result.ok, f"{result.state}: {result.detail}")
     except Exception as exc:  # the delivery happened (or not) either way; a lost record is not worth a 500
         log.warning("could not record the delivery outcome for channel %s (%s)", channel, type(exc).__name__)
-    level = logging.INFO if result.ok else logging.WARNING
+    level = logging.WARNING if result.state == "dead" else logging.INFO
     log.log(
         level, "delivery to channel %s: %s (%d parts) %s", channel, result.state, result.parts, result.detail
     )
@@ -462,6 +471,8 @@ def deliver_many(
     All channels share one message key, so a retry of the whole fan-out with the same key only
     posts where acceptance was not recorded.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from shared.store.errors import StoreUnavailable
 
     names = list(dict.fromkeys(channel_names))

@@ -24,6 +24,7 @@ from shared.delivery.client import (
     DEFAULT_THROTTLE_SECONDS,
     Config,
     Part,
+    already_accepted,
     backoff,
     dedupe_key,
     mark_accepted,
@@ -122,7 +123,9 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
 
     key, number = split_item_key(item.idempotency_key)
     age = (now - _utc(item.created)).total_seconds()
-    if item.attempts >= cfg.max_attempts or age >= cfg.max_age_seconds:
+    # The age rule needs one attempt first: a dead letter an operator requeued keeps its old
+    # `created` but has attempts reset to 0, and deserves a try.
+    if item.attempts >= cfg.max_attempts or (item.attempts > 0 and age >= cfg.max_age_seconds):
         why = f"{item.attempts} attempts" if item.attempts >= cfg.max_attempts else f"{age / 3600:.0f} h"
         _dead(store, item, f"gave up after {why}; last error: {item.last_error or 'none'}", stats)
         return True
@@ -142,8 +145,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return True
 
     dkey = dedupe_key(item.channel, key, number)
-    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
-    if existing is not None and getattr(existing, "status", None) == "COMPLETED":
+    if already_accepted(store, dkey):
         store.outbox.complete(item)
         stats.skipped += 1
         return True
@@ -151,14 +153,17 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
     wait = LIMITER.acquire(url, windows_for(allowlist.is_legacy(url)))
     if wait > 0:
         # Not an attempt: the item keeps its count and comes back when the destination has room.
-        store.outbox.reschedule(
-            item, now + timedelta(seconds=wait), item.last_error or "waiting for the rate limit"
-        )
+        # (a second claim moves next_attempt; reschedule would count an attempt).
+        store.outbox.claim(item, now + timedelta(seconds=max(1.0, wait)))
         stats.skipped += 1
         return False
 
     lease = int(max(60.0, 3 * cfg.timeout))
     if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
+        if already_accepted(store, dkey):  # accepted since the check above
+            store.outbox.complete(item)
+            stats.skipped += 1
+            return True
         stats.skipped += 1
         return False
     outcome = post(url, item.message.encode("utf-8"), cfg.timeout, cfg.connect_timeout)

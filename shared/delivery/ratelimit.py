@@ -20,6 +20,9 @@ requests: trigger, loop, post), and (b) the Teams connector's own throttle of ab
 300 an hour and 1200 a day, so that one noisy route cannot spend an owner's daily allowance
 alone. Raise them when you know the owner's plan; lower them when one owner has many channels.
 
+Every window is counted 0.5 s + 2 % longer than stated, since network delay can bring two posts
+closer together at Teams than they were here (4/1 becomes 4 in any 1.52 s).
+
 Format of both settings: comma-separated `COUNT/SECONDS` pairs. When a destination's budget is
 spent, delivery puts the message in the outbox with the time the limiter names instead of waiting.
 A 429 from Teams also blocks the destination here until its Retry-After (or a default cool-down)
@@ -79,6 +82,12 @@ def windows_for(legacy: bool) -> Windows:
     return found
 
 
+def padded(seconds: float) -> float:
+    """A window as we count it: longer than Teams' by 0.5 s + 2 %, because posts reach Teams with
+    varying delay, and two sends 1.0 s apart here can land 0.8 s apart there."""
+    return seconds + 0.5 + 0.02 * seconds
+
+
 @dataclass
 class _Destination:
     sent: deque[float] = field(default_factory=deque)
@@ -97,7 +106,7 @@ class RateLimiter:
         return float(self._clock())
 
     def _wait(self, dest: _Destination, windows: Windows, now: float) -> float:
-        longest = windows[-1][1] if windows else 0.0
+        longest = padded(windows[-1][1]) if windows else 0.0
         while dest.sent and dest.sent[0] <= now - longest:
             dest.sent.popleft()
         wait = max(0.0, dest.blocked_until - now)
@@ -107,7 +116,7 @@ class RateLimiter:
                 continue
             # The count-th newest send must leave the window before another fits.
             oldest_in_way = dest.sent[n - count]
-            wait = max(wait, oldest_in_way + seconds - now)
+            wait = max(wait, oldest_in_way + padded(seconds) - now)
         return wait
 
     def acquire(self, key: str, windows: Windows, now: float | None = None) -> float:

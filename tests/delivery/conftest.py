@@ -1,0 +1,64 @@
+"""Delivery tests run against the real sink (HTTP on 127.0.0.1) and the real store (Azurite)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.delivery.ratelimit import LIMITER
+from tests.conftest import unique
+
+SECRET_SIG = "Sig" + secrets.token_urlsafe(24)
+
+
+def card(title: str = "Deploy finished", facts: int = 2) -> dict[str, Any]:
+    """A small Adaptive Card 1.5 built as data; `facts` makes it as large as a test needs."""
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": [
+            {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True},
+            {
+                "type": "FactSet",
+                "facts": [{"title": f"key {i}", "value": f"value {i} " + "x" * 40} for i in range(facts)],
+            },
+        ],
+    }
+
+
+def secret_url(sink: Any, channel: str, legacy: bool = False) -> str:
+    """A sink URL shaped like a real Workflows URL, with a secret `sig` that must never leak."""
+    base = sink.legacy_url(channel) if legacy else sink.workflow_url(channel)
+    return f"{base}/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig={SECRET_SIG}"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sink: Any) -> Iterator[None]:
+    """Sink allowed, generous client limits (tests that need tight ones set them), fresh limiter."""
+    monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
+    monkeypatch.setenv("DELIVERY_RATE_WORKFLOWS", "1000/1")
+    monkeypatch.setenv("DELIVERY_RATE_LEGACY", "1000/1")
+    monkeypatch.setenv("DELIVERY_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("DELIVERY_BUDGET_SECONDS", "5")
+    for name in ("DELIVERY_INLINE_ATTEMPTS", "DELIVERY_MAX_ATTEMPTS", "DELIVERY_MAX_AGE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    LIMITER.reset()
+    sink.reset()
+    sink.set_limits(windows=[])
+    yield
+    LIMITER.reset()
+    sink.reset()
+
+
+@pytest.fixture
+def channel(store: Any, sink: Any, env: None) -> str:
+    """A channel in the store whose URL points at the sink."""
+    from shared.store.models import Channel
+
+    name = unique("ch")
+    store.channels.add(Channel(name=name, url=secret_url(sink, name)))
+    return name
