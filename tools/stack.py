@@ -139,7 +139,7 @@ class ManagedProcess:
         self.proc = None
 
     def __enter__(self) -> ManagedProcess:
-        return self.start()
+        return self if self.running() else self.start()
 
     def __exit__(
         self,

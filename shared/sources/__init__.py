@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 _NOT_SOURCES = {"base", "auth"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 #: detection order for ``auto``: the most specific signals first, the catch-all last
-_DETECT_ORDER = ("github", "azure_devops", "grafana", "alertmanager", "messagecard", "adaptivecard", "generic")
+_DETECT_ORDER = (
+    "github",
+    "azure_devops",
+    "grafana",
+    "alertmanager",
+    "messagecard",
+    "adaptivecard",
+    "generic",
+)
 
 
 class UnknownSource(LookupError):

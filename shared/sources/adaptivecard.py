@@ -42,21 +42,21 @@ def check_card(content: Any, where: str) -> Card:
         raise SourceError("not a valid Adaptive Card", [f"{where}.type: must be AdaptiveCard"])
     version = _version(content.get("version"))
     if version is None:
-        raise SourceError("not a valid Adaptive Card", [f"{where}.version: field required (e.g. \"1.5\")"])
+        raise SourceError("not a valid Adaptive Card", [f'{where}.version: field required (e.g. "1.5")'])
     if version > MAX_VERSION:
-        raise SourceError("unsupported Adaptive Card version", [f"{where}.version: Teams renders 1.5 or lower"])
+        raise SourceError(
+            "unsupported Adaptive Card version", [f"{where}.version: Teams renders 1.5 or lower"]
+        )
     try:
         AdaptiveCard.parse(content)
     except ValidationError as exc:
         detail = [f"{where}.{line}" for line in validation_detail(exc)]
         raise SourceError("not a valid Adaptive Card", detail) from None
-    try:
-        from shared.cards import limits
+    from shared.cards import limits
 
+    try:
         limits.check_webhook(content)
-    except ImportError:  # pragma: no cover - the limits module is always deployed
-        pass
-    except Exception as exc:  # CardRuleError: a rule Teams enforces (Action.Submit, size, ...)
+    except limits.CardRuleError as exc:  # a rule Teams enforces (Action.Submit, version, ...)
         raise SourceError("card breaks a Teams rule", [f"{where}: {short(exc, 300)}"]) from None
     return content
 
@@ -91,7 +91,9 @@ class AdaptiveCardSource:
         if data.get("type") == "AdaptiveCard":
             return [check_card(data, "body")]
         if data.get("type") != "message":
-            raise SourceError("not a valid Adaptive Card message", ["type: must be message (or AdaptiveCard)"])
+            raise SourceError(
+                "not a valid Adaptive Card message", ["type: must be message (or AdaptiveCard)"]
+            )
         attachments = data.get("attachments")
         if not isinstance(attachments, list) or not attachments:
             raise SourceError("not a valid Adaptive Card message", ["attachments: must be a non-empty list"])

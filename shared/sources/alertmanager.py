@@ -84,8 +84,13 @@ def silence_url(external_url: str | None, labels: dict[str, str]) -> str | None:
 
 def _links(annotations: dict[str, str]) -> list[tuple[str, str]]:
     links: list[tuple[str, str]] = []
-    for key, title in (("runbook_url", "Runbook"), ("runbook", "Runbook"), ("dashboard_url", "Dashboard"),
-                       ("dashboard", "Dashboard"), ("grafana_url", "Dashboard")):
+    for key, title in (
+        ("runbook_url", "Runbook"),
+        ("runbook", "Runbook"),
+        ("dashboard_url", "Dashboard"),
+        ("dashboard", "Dashboard"),
+        ("grafana_url", "Dashboard"),
+    ):
         url = http_url(annotations.get(key))
         if url and title not in {t for t, _ in links}:
             links.append((title, url))
@@ -200,7 +205,9 @@ class AlertmanagerSource:
         desc = alert.annotations.get("description") or alert.annotations.get("message")
         if desc and desc != n.commonAnnotations.get("description"):
             card.text(short(desc, 600))
-        facts = facts_of({k: v for k, v in alert.labels.items() if n.commonLabels.get(k) != v}, skip=("alertname",))
+        facts = facts_of(
+            {k: v for k, v in alert.labels.items() if n.commonLabels.get(k) != v}, skip=("alertname",)
+        )
         facts += facts_of(
             {k: v for k, v in alert.annotations.items() if n.commonAnnotations.get(k) != v},
             skip=TEXT_ANNOTATIONS + LINK_ANNOTATIONS,
@@ -211,7 +218,9 @@ class AlertmanagerSource:
             facts.append(("Ended", alert.endsAt))
         if facts:
             card.facts(facts)
-        links = [f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in _links(n.commonAnnotations)]
+        links = [
+            f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in _links(n.commonAnnotations)
+        ]
         source = http_url(alert.generatorURL)
         if source and len(n.alerts) > 1:
             links.append(f"[Source]({source})")

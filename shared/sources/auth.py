@@ -104,13 +104,10 @@ def authenticate(
             user_pass = base64.b64decode(encoded, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise AuthError("malformed basic credentials", "Basic") from None
-        user, sep, password = user_pass.partition(":")
+        _user, sep, password = user_pass.partition(":")
         if not sep:
             raise AuthError("malformed basic credentials", "Basic")
-        if ":" in secret:
-            ok = _same(user_pass, secret)
-        else:
-            ok = _same(password, secret)
+        ok = _same(user_pass, secret) if ":" in secret else _same(password, secret)
         if not ok:
             raise AuthError("wrong user name or password", "Basic")
         return

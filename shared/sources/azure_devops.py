@@ -183,9 +183,15 @@ def _build_complete(hook: ServiceHook) -> Built:
     name = b.definition.name if b.definition and b.definition.name else None
     card = new_card(title, status, f"pipeline {name}" if name else None)
     who = b.requestedFor or b.lastChangedBy
-    facts = [(k, v) for k, v in (
-        ("Reason", b.reason), ("Branch", _branch(b.sourceBranch)), ("By", who.displayName if who else None)
-    ) if v]
+    facts = [
+        (k, v)
+        for k, v in (
+            ("Reason", b.reason),
+            ("Branch", _branch(b.sourceBranch)),
+            ("By", who.displayName if who else None),
+        )
+        if v
+    ]
     if facts:
         card.facts(facts)
     url = _href(b.links, "web") or _first_link(hook)
@@ -212,6 +218,7 @@ def _run_state_changed(hook: ServiceHook) -> Built:
 
 def _git_push(hook: ServiceHook) -> Built:
     from shared.cards.builders import Status
+    from shared.cards.markdown import escape
 
     p = validate(GitPush, hook.resource, "Azure DevOps git.push")
     branch = _branch(p.refUpdates[0].name)
@@ -222,7 +229,7 @@ def _git_push(hook: ServiceHook) -> Built:
     for c in p.commits[:MAX_COMMITS]:
         sha = c.commitId[:8]
         first = short(c.comment.strip().splitlines()[0] if c.comment.strip() else "", 120)
-        lines.append(f"`{sha}` {first}")
+        lines.append(f"`{sha}` {escape(first)}")
     if lines:
         card.bullets(lines)
     if n > MAX_COMMITS:
@@ -252,7 +259,9 @@ def _pull_request(hook: ServiceHook) -> Built:
     if pr.mergeStatus:
         facts.append(("Merge status", pr.mergeStatus))
     votes = {10: "approved", 5: "approved with suggestions", -5: "waiting", -10: "rejected"}
-    reviewers = [f"{r.displayName} ({votes[r.vote]})" if r.vote in votes else r.displayName for r in pr.reviewers]
+    reviewers = [
+        f"{r.displayName} ({votes[r.vote]})" if r.vote in votes else r.displayName for r in pr.reviewers
+    ]
     if reviewers:
         facts.append(("Reviewers", ", ".join(reviewers[:8])))
     card.facts(facts)
@@ -286,7 +295,9 @@ def _work_item(hook: ServiceHook) -> Built:
     number = number or wi.workItemId or wi.id
     title_text = _field(fields.get("System.Title")) or ""
     title = f"{kind} #{number} {what}: {short(title_text, 150)}" if title_text else f"{kind} #{number} {what}"
-    status = {"created": Status.ACCENT, "deleted": Status.WARNING, "restored": Status.ACCENT}.get(what, Status.DEFAULT)
+    status = {"created": Status.ACCENT, "deleted": Status.WARNING, "restored": Status.ACCENT}.get(
+        what, Status.DEFAULT
+    )
     by = _field(fields.get("System.ChangedBy"))
     card = new_card(title, status, f"by {by}" if by else None)
     if what == "commented":
@@ -295,9 +306,13 @@ def _work_item(hook: ServiceHook) -> Built:
             card.text(short(comment, 800))
     facts: list[tuple[str, str]] = []
     changed = {k: v for k, v in wi.fields.items() if isinstance(v, dict) and "newValue" in v}
-    for key, label in (("System.State", "State"), ("System.AssignedTo", "Assigned to"),
-                       ("Microsoft.VSTS.Common.Severity", "Severity"), ("Microsoft.VSTS.Common.Priority", "Priority"),
-                       ("System.IterationPath", "Iteration")):
+    for key, label in (
+        ("System.State", "State"),
+        ("System.AssignedTo", "Assigned to"),
+        ("Microsoft.VSTS.Common.Severity", "Severity"),
+        ("Microsoft.VSTS.Common.Priority", "Priority"),
+        ("System.IterationPath", "Iteration"),
+    ):
         if key in changed:
             old = _field(changed[key].get("oldValue"))
             new = _field(changed[key].get("newValue")) or "(none)"
@@ -317,7 +332,9 @@ def _work_item(hook: ServiceHook) -> Built:
 def _generic(hook: ServiceHook) -> Built:
     from shared.cards.builders import Status
 
-    text = (hook.detailedMessage and hook.detailedMessage.markdown) or (hook.message and hook.message.markdown)
+    text = (hook.detailedMessage.markdown if hook.detailedMessage else None) or (
+        hook.message.markdown if hook.message else None
+    )
     plain = _text(hook)
     title = short((plain or hook.eventType).strip().splitlines()[0], 150)
     card = new_card(title, Status.DEFAULT, hook.eventType)

@@ -7,9 +7,10 @@ A source is one module exposing ``SOURCES: dict[str, Source]``; the registry in
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -55,7 +56,7 @@ class Summary:
     source: str
     url: str | None = None
     text: str | None = None
-    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -156,9 +157,13 @@ def titled(title: str, status: Status) -> str:
 
 
 def new_card(title: str, status: Status, subtitle: str | None = None) -> CardBuilder:
+    """A card whose title and subtitle (sender data) render literally, never as Markdown."""
     from shared.cards.builders import CardBuilder
+    from shared.cards.markdown import escape
 
-    return CardBuilder(titled(title, status), status=status, subtitle=subtitle)
+    return CardBuilder(
+        titled(escape(title), status), status=status, subtitle=escape(subtitle) if subtitle else None
+    )
 
 
 def content_hash(*parts: bytes | str) -> str:
@@ -185,4 +190,29 @@ def facts_of(mapping: Mapping[str, Any] | None, skip: Iterable[str] = ()) -> lis
     if not mapping:
         return []
     skipped = set(skip)
-    return [(str(k), short(v, 300)) for k, v in mapping.items() if k not in skipped and v not in (None, "")]
+    from shared.cards.markdown import escape
+
+    return [
+        (escape(str(k)), escape(short(v, 300)))
+        for k, v in mapping.items()
+        if k not in skipped and v not in (None, "")
+    ]
+
+
+def structured(value: Any) -> Any:
+    """A route setting that may hold JSON text (the admin CLI stores ``--setting KEY=VALUE`` as text)."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def flag(value: Any, default: bool = True) -> bool:
+    """A boolean route setting given as a bool or as text."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in {"false", "0", "no", "off"}
+    return bool(value)

@@ -245,7 +245,7 @@ def _who(user: User | None) -> str:
 def _branch(ref: str) -> str:
     for prefix in ("refs/heads/", "refs/tags/"):
         if ref.startswith(prefix):
-            return ref[len(prefix):]
+            return ref[len(prefix) :]
     return ref
 
 
@@ -258,6 +258,7 @@ Built = tuple["CardBuilder", "Status", str, str | None, str | None]
 
 def _push(p: Push) -> Built:
     from shared.cards.builders import Status
+    from shared.cards.markdown import escape
 
     branch = _branch(p.ref)
     kind = "tag" if p.ref.startswith("refs/tags/") else "branch"
@@ -277,7 +278,7 @@ def _push(p: Push) -> Built:
         sha = c.id[:7]
         link = f"[`{sha}`]({c.url})" if http_url(c.url) else f"`{sha}`"
         author = (c.author.username or c.author.name) if c.author else None
-        lines.append(f"{link} {_first_line(c.message)}" + (f" ({author})" if author else ""))
+        lines.append(f"{link} {escape(_first_line(c.message))}" + (f" ({escape(author)})" if author else ""))
     if lines:
         card.bullets(lines)
     if len(p.commits) > MAX_COMMITS:
@@ -325,7 +326,9 @@ def _issues(p: Issues) -> Built:
     from shared.cards.builders import Status
 
     issue = p.issue
-    status = {"opened": Status.ACCENT, "reopened": Status.WARNING, "closed": Status.GOOD}.get(p.action, Status.DEFAULT)
+    status = {"opened": Status.ACCENT, "reopened": Status.WARNING, "closed": Status.GOOD}.get(
+        p.action, Status.DEFAULT
+    )
     title = f"{_repo(p)}: issue #{issue.number} {p.action}: {short(issue.title, 150)}"
     card = new_card(title, status, f"by {_who(p.sender)}")
     if issue.body and p.action in {"opened", "reopened"}:
@@ -380,10 +383,16 @@ def _workflow_run(p: WorkflowRun) -> Built:
     number = f" #{run.run_number}" if run.run_number else ""
     title = f"{_repo(p)}: {name}{number} {outcome}"
     card = new_card(title, status, short(run.display_title, 150) if run.display_title else None)
-    facts = [(k, v) for k, v in (
-        ("Branch", run.head_branch), ("Commit", (run.head_sha or "")[:7]), ("Trigger", run.event),
-        ("Actor", run.actor.login if run.actor else None),
-    ) if v]
+    facts = [
+        (k, v)
+        for k, v in (
+            ("Branch", run.head_branch),
+            ("Commit", (run.head_sha or "")[:7]),
+            ("Trigger", run.event),
+            ("Actor", run.actor.login if run.actor else None),
+        )
+        if v
+    ]
     if facts:
         card.facts(facts)
     url = http_url(run.html_url)
@@ -441,7 +450,7 @@ def _ping(p: Ping) -> Built:
     return card, Status.GOOD, title, url, p.zen or None
 
 
-def _generic(event: str, p: Any_, data: dict[str, Any]) -> Built:
+def _generic(event: str, p: Base, data: dict[str, Any]) -> Built:
     from shared.cards.builders import Status
 
     action = f" {p.action}" if p.action else ""

@@ -133,7 +133,12 @@ class GrafanaSource:
         state = (g.status or g.state or "").lower()
         severity = g.commonLabels.get("severity")
         status = grafana_status(state, severity)
-        title = g.title or g.ruleName or (g.alerts[0].labels.get("alertname") if g.alerts else None) or "Grafana alert"
+        title = (
+            g.title
+            or g.ruleName
+            or (g.alerts[0].labels.get("alertname") if g.alerts else None)
+            or "Grafana alert"
+        )
         card = new_card(short(title, 200), status, f"Grafana · {state}")
         if g.message:
             card.text(short(g.message, 1200))
@@ -180,7 +185,9 @@ class GrafanaSource:
         if alert.annotations.get("description"):
             card.text(short(alert.annotations["description"], 600))
         facts = [(k, _fmt_value(v)) for k, v in (alert.values or {}).items()][:10]
-        facts += facts_of({k: v for k, v in alert.labels.items() if g.commonLabels.get(k) != v}, skip=("alertname",))
+        facts += facts_of(
+            {k: v for k, v in alert.labels.items() if g.commonLabels.get(k) != v}, skip=("alertname",)
+        )
         facts += facts_of(alert.annotations, skip=SKIP_ANNOTATIONS)
         if facts:
             card.facts(facts)

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sources.base import BuildContext, Card, Incoming, Notice, SourceError, Summary, content_hash, short
+from shared.sources.base import (
+    BuildContext,
+    Card,
+    Incoming,
+    Notice,
+    SourceError,
+    Summary,
+    content_hash,
+    short,
+)
 
 
 class MessageCardSource:
@@ -38,17 +47,18 @@ class MessageCardSource:
             raise SourceError("not a valid MessageCard", ["@type: must be MessageCard"])
         if not (data.get("text") or data.get("summary") or data.get("sections") or data.get("title")):
             # The connector service answered "Summary or Text is required." to the same body.
-            raise SourceError("not a valid MessageCard", ["text: field required (or summary, title, sections)"])
+            raise SourceError(
+                "not a valid MessageCard", ["text: field required (or summary, title, sections)"]
+            )
         try:
             return MessageCard.model_validate(data)
         except ValidationError as exc:
             raise SourceError("not a valid MessageCard", validation_detail(exc)) from None
 
     def build(self, mc: Any, req: Incoming, ctx: BuildContext) -> Notice:
-        from shared.cards.envelopes import card_dict
-        from shared.cards.messagecard import to_adaptive
+        from shared.cards.messagecard import to_adaptive_dict
 
-        card: Card = dict(card_dict(to_adaptive(mc)))
+        card: Card = to_adaptive_dict(mc)
         data = req.data if isinstance(req.data, dict) else {}
         title = str(data.get("title") or data.get("summary") or data.get("text") or "MessageCard")
         return Notice(

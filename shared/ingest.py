@@ -1,0 +1,437 @@
+"""The incoming-proxy pipeline: route lookup, sender auth, limits, parse, enrich, de-duplicate,
+then deliver (immediate) or buffer (digest).
+
+The promise to senders: a 2xx means we hold the message (delivered, or in the outbox, or buffered
+for a digest); anything we could not keep gets a 503 with ``Retry-After`` so the sender retries;
+a retried post is answered 2xx but not shown twice. Bad input gets a 4xx with a JSON body naming
+the problem, never the route's secret.
+
+Route settings read here (the sources document their own):
+
+- ``mentions``: ``[{"id": "<UPN or Entra object id>", "name": "Display Name"}]``, added to every
+  card as ``<at>`` mentions (``msteams.entities``);
+- ``mention_statuses``: only mention on these statuses (``attention``, ``warning``, ...);
+- ``dedupe_window_seconds``: how long a retry is recognised (default 900 s; GitHub deliveries 24 h);
+  ``dedupe: false`` turns recognition off;
+- ``hmac_header``: header of the ``hmac`` auth mode.
+
+Route filters: ``{"events": ["push", "pull_request.*"], "statuses": ["attention"]}`` (shell
+patterns); a post that does not match is acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from shared.sources.base import BuildContext, Card, Incoming, Notice, SourceError, flag, structured
+
+if TYPE_CHECKING:
+    from shared.cards.builders import CardBuilder, Status
+    from shared.sources.base import Source
+
+log = logging.getLogger("shared.ingest")
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+DEFAULT_DEDUPE_WINDOW = 900
+RETRY_AFTER_SECONDS = 30
+IN_PROGRESS_RETRY_SECONDS = 10
+ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+JSON_CONTENT_TYPES = ("application/json", "text/json")
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Reply:
+    """What the function answers; the function's __init__ turns it into an HttpResponse."""
+
+    status: int
+    body: bytes = b""
+    mimetype: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Refusal(Exception):
+    """Stop the pipeline with this reply."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.status)
+        self.reply = reply
+
+
+def json_reply(status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Reply(status, body, "application/json", dict(headers or {}))
+
+
+def error(status: int, message: str, detail: Any = None, headers: Mapping[str, str] | None = None) -> Reply:
+    payload: dict[str, Any] = {"error": message}
+    if detail is not None:
+        payload["detail"] = detail
+    return json_reply(status, payload, headers)
+
+
+def unavailable(
+    message: str = "storage is unavailable, retry later", seconds: int = RETRY_AFTER_SECONDS
+) -> Reply:
+    return error(503, message, headers={"Retry-After": str(seconds)})
+
+
+LEGACY_OK = Reply(200, b"1", "text/plain")
+
+
+# --- request checks ---------------------------------------------------------------------------
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def check_size(headers: Mapping[str, str], body: bytes) -> None:
+    length = headers.get("content-length", "")
+    declared = int(length) if length.isdigit() else 0
+    if declared > MAX_BODY_BYTES or len(body) > MAX_BODY_BYTES:
+        raise Refusal(error(413, "body too large", f"the limit is {MAX_BODY_BYTES} bytes"))
+
+
+def check_content_type(ctype: str, source: Source) -> None:
+    if (
+        ctype == ""
+        or ctype in JSON_CONTENT_TYPES
+        or ctype.endswith("+json")
+        or ctype in source.extra_content_types
+    ):
+        return
+    accepted = list(JSON_CONTENT_TYPES) + list(source.extra_content_types)
+    raise Refusal(error(415, "unsupported content type", f"send one of: {', '.join(accepted)}"))
+
+
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Iterative, so a hostile nesting cannot blow the stack here either."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                return False
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            if depth > limit:
+                return False
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return True
+
+
+def decode_body(ctype: str, body: bytes) -> Any:
+    """The JSON document of the request (None for plain text)."""
+    if ctype == "text/plain":
+        return None
+    raw: bytes | str = body
+    if ctype == FORM:
+        values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).get("payload")
+        if not values:
+            raise Refusal(error(400, "form body without a payload field", ["payload: field required"]))
+        raw = values[0]
+    if not raw or (isinstance(raw, bytes) and not raw.strip()):
+        raise Refusal(error(400, "empty body", ["body: a JSON document is required"]))
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        raise Refusal(error(400, "body is not UTF-8", ["body: invalid UTF-8"])) from None
+    except json.JSONDecodeError as exc:
+        raise Refusal(
+            error(400, "body is not valid JSON", [f"body: {exc.msg} at line {exc.lineno} column {exc.colno}"])
+        ) from None
+    except RecursionError:
+        raise Refusal(
+            error(400, "JSON nested too deeply", [f"body: more than {MAX_JSON_DEPTH} levels"])
+        ) from None
+    if not json_depth_ok(data):
+        raise Refusal(error(400, "JSON nested too deeply", [f"body: more than {MAX_JSON_DEPTH} levels"]))
+    return data
+
+
+# --- enrichment --------------------------------------------------------------------------------
+
+
+def _mentions(settings: Mapping[str, Any], status: str) -> list[tuple[str, str]]:
+    wanted = structured(settings.get("mention_statuses"))
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    if isinstance(wanted, list) and wanted and status.lower() not in {str(s).lower() for s in wanted}:
+        return []
+    found = []
+    mentions = structured(settings.get("mentions"))
+    for item in mentions if isinstance(mentions, list) else []:
+        if isinstance(item, Mapping) and item.get("id"):
+            found.append((str(item["id"]), str(item.get("name") or item["id"])))
+    return found
+
+
+def finisher(settings: Mapping[str, Any], finished: set[int]) -> Any:
+    """The BuildContext.finish hook: adds the route's mentions, then builds the card.
+
+    Built cards are recorded in ``finished`` so that they are not given the mentions twice.
+    """
+
+    def finish(builder: CardBuilder, status: Status) -> Card:
+        markups = []
+        for user, name in _mentions(settings, str(getattr(status, "name", status))):
+            try:
+                markups.append(builder.mention(user, name))
+            except ValueError:
+                log.warning("route mention skipped: not a UPN or object id")
+        if markups:
+            builder.text("cc " + " ".join(markups))
+        card: Card = builder.build()
+        finished.add(id(card))
+        return card
+
+    return finish
+
+
+def mention_card(card: Card, settings: Mapping[str, Any]) -> Card:
+    """Mentions for cards that were not built here (pass-through, MessageCard conversion)."""
+    from shared.cards.builders import CardBuilder, text_block
+
+    people = _mentions(settings, "default")
+    if not people:
+        return card
+    helper = CardBuilder("x")
+    markups = []
+    for user, name in people:
+        try:
+            markups.append(helper.mention(user, name))
+        except ValueError:
+            log.warning("route mention skipped: not a UPN or object id")
+    if not markups:
+        return card
+    helper_card = helper.build()
+    out = dict(card)
+    out["body"] = [*(card.get("body") or []), text_block("cc " + " ".join(markups))]
+    msteams = dict(out.get("msteams") or {})
+    msteams["entities"] = [*(msteams.get("entities") or []), *helper_card["msteams"]["entities"]]
+    out["msteams"] = msteams
+    return out
+
+
+def passes_filters(filters: Mapping[str, Any], notice: Notice) -> bool:
+    events = filters.get("events")
+    if isinstance(events, list) and events:
+        event = notice.event or ""
+        if not any(fnmatchcase(event, str(p)) or fnmatchcase(event.split(".")[0], str(p)) for p in events):
+            return False
+    statuses = filters.get("statuses")
+    wanted = {str(s).lower() for s in statuses} if isinstance(statuses, list) else set()
+    return not wanted or notice.summary.status.lower() in wanted
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """A request turned into cards, before anything is stored or sent."""
+
+    source: Source
+    notice: Notice
+
+
+def prepare(
+    route: Any, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+) -> Prepared:
+    """Authenticate, check, parse and build (no network): what the in-process benchmark times.
+
+    ``headers`` must have lower-case names. Raises Refusal with the 4xx to answer.
+    """
+    from shared import sources
+    from shared.sources import auth
+
+    try:
+        auth.authenticate(route.auth, route.secret, headers, body, query or {}, route.settings)
+    except auth.AuthError as exc:
+        extra = {"WWW-Authenticate": f'{exc.scheme} realm="incoming"'} if exc.scheme else None
+        raise Refusal(error(401, "unauthorized", exc.message, extra)) from None
+    except auth.AuthConfigError:
+        log.error("route %s has an unusable auth configuration", route.name)
+        raise Refusal(error(401, "unauthorized", "the route's authentication is misconfigured")) from None
+
+    ctype = media_type(headers)
+    auto = (route.source or "").lower() == "auto"
+    try:
+        source = sources.get("generic" if auto else route.source)
+    except sources.UnknownSource:
+        raise Refusal(error(400, "route source is not supported", f"source {route.source!r}")) from None
+    check_content_type(ctype, source if not auto else sources.get("generic"))
+    data = decode_body(ctype, body)
+    incoming = Incoming(headers=headers, body=body, data=data, content_type=ctype, query=query or {})
+    if auto:
+        source = sources.detect(incoming)
+
+    try:
+        parsed = source.parse(incoming)
+        finished: set[int] = set()
+        settings = route.settings or {}
+        ctx = BuildContext(route_name=route.name, settings=settings, finish=finisher(settings, finished))
+        notice = source.build(parsed, incoming, ctx)
+    except SourceError as exc:
+        raise Refusal(error(400, exc.error, exc.detail)) from None
+    notice.cards = [card if id(card) in finished else mention_card(card, settings) for card in notice.cards]
+    return Prepared(source, notice)
+
+
+def handle(
+    route_name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    query: Mapping[str, str] | None = None,
+    *,
+    store: Any = None,
+) -> Reply:
+    """Answer one POST to ``/api/incoming/{route_name}``."""
+    from shared.store.errors import StoreUnavailable
+
+    started = time.perf_counter()
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        reply = _handle(route_name, lowered, body, query or {}, store)
+    except Refusal as refusal:
+        reply = refusal.reply
+    except StoreUnavailable:
+        log.warning("incoming %s: store unavailable, answering 503", route_name)
+        reply = unavailable()
+    except Exception as exc:  # a bug must not leak a stack trace (or a secret) to the sender
+        log.error("incoming %s failed unexpectedly (%s)", route_name, type(exc).__name__, exc_info=True)
+        reply = error(500, "internal error")
+    log.info("incoming %s: %d in %.1f ms", route_name, reply.status, (time.perf_counter() - started) * 1000)
+    return reply
+
+
+#: routes found recently, per store: one table read fewer per post for busy senders. Only hits are
+#: kept, so a new route works at once; a changed or removed one takes effect within the TTL.
+ROUTE_CACHE_SECONDS = 10.0
+_route_cache: dict[tuple[int, str], tuple[float, Any]] = {}
+
+
+def _lookup(store: Any, route_name: str) -> Any:
+    from shared.store.errors import NotFound
+
+    if not ROUTE_NAME.match(route_name or ""):
+        raise Refusal(error(404, "unknown route", f"no route named {route_name[:64]!r}"))
+    now = time.monotonic()
+    cached = _route_cache.get((id(store), route_name))
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    try:
+        route = store.routes.get(route_name)
+    except NotFound:
+        route = None
+    if route is None:
+        _route_cache.pop((id(store), route_name), None)
+        raise Refusal(error(404, "unknown route", f"no route named {route_name!r}"))
+    if len(_route_cache) > 1000:
+        _route_cache.clear()
+    _route_cache[(id(store), route_name)] = (now + ROUTE_CACHE_SECONDS, route)
+    return route
+
+
+def _handle(
+    route_name: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], store: Any
+) -> Reply:
+    check_size(headers, body)
+    if store is None:
+        from shared.store import open_store
+
+        store = open_store()
+    route = _lookup(store, route_name)
+    prepared = prepare(route, headers, body, query)
+    notice = prepared.notice
+    legacy = prepared.source.legacy_reply
+    settings = route.settings or {}
+
+    if not passes_filters(route.filters or {}, notice):
+        return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
+
+    scope = f"incoming:{route.name}"
+    key = notice.dedupe_id if flag(settings.get("dedupe")) else None
+    if key:
+        window = int(settings.get("dedupe_window_seconds") or notice.dedupe_window or DEFAULT_DEDUPE_WINDOW)
+        if not store.dedupe.claim(scope, key, window):
+            record = store.dedupe.get(scope, key)
+            if record is not None and getattr(record, "status", "") == "IN_PROGRESS":
+                # The first attempt is still being handled (or died mid-way): ask for a later retry.
+                return unavailable(
+                    "an identical post is being processed, retry later", IN_PROGRESS_RETRY_SECONDS
+                )
+            log.info("incoming %s: duplicate %s ignored", route.name, key)
+            return LEGACY_OK if legacy else json_reply(202, {"status": "duplicate"})
+
+    try:
+        if route.mode == "digest":
+            outcome = _buffer(store, route, notice)
+        else:
+            outcome = _deliver(store, route, notice, key)
+    except BaseException:
+        if key:
+            try:
+                store.dedupe.release(scope, key)
+            except Exception:
+                log.warning("incoming %s: could not release dedupe key", route.name)
+        raise
+    if key:
+        try:
+            store.dedupe.complete(scope, key, {"status": outcome.get("status")})
+        except Exception as exc:  # the message is safe; a missed completion only weakens dedupe
+            log.warning("incoming %s: could not complete dedupe key (%s)", route.name, type(exc).__name__)
+    if legacy:
+        return LEGACY_OK
+    return json_reply(202, outcome)
+
+
+def _deliver(store: Any, route: Any, notice: Notice, key: str | None) -> dict[str, Any]:
+    from shared.delivery.client import deliver_many
+
+    if not route.channels:
+        raise Refusal(error(409, "route has no target channels", f"route {route.name!r}"))
+    states: dict[str, list[str]] = {}
+    for i, card in enumerate(notice.cards):
+        message_key = f"{route.name}:{key}:{i}" if key else None
+        results = deliver_many(store, route.channels, card, key=message_key)
+        for channel, result in results.items():
+            states.setdefault(channel, []).append(result.state)
+    channels = {name: _worst(values) for name, values in states.items()}
+    return {
+        "status": "accepted",
+        "source": notice.summary.source,
+        "cards": len(notice.cards),
+        "channels": channels,
+    }
+
+
+def _worst(states: list[str]) -> str:
+    for state in ("dead", "queued"):
+        if state in states:
+            return state
+    return "accepted"
+
+
+def _buffer(store: Any, route: Any, notice: Notice) -> dict[str, Any]:
+    subscriptions = store.subscriptions.following_route(route.name)
+    data = notice.summary.as_dict()
+    for sub in subscriptions:
+        store.events.append(sub.id, data)
+    if not subscriptions:
+        log.warning("incoming %s: digest route with no following subscription", route.name)
+    return {"status": "buffered", "source": notice.summary.source, "subscriptions": len(subscriptions)}

@@ -1,0 +1,327 @@
+"""Generic JSON (optionally shaped by a route template) and plain text.
+
+Route ``settings["template"]`` (all keys optional, each a Jinja2 template string)::
+
+    {"title": "...", "subtitle": "...", "text": "...", "status": "...",
+     "facts": [{"name": "...", "value": "..."}] or {"Name": "..."},
+     "buttons": [{"title": "...", "url": "..."}], "id": "..."}
+
+Templates run in ``jinja2.sandbox.ImmutableSandboxedEnvironment`` and render into card *values*
+(never into JSON text), so quotes, brackets and newlines in the data cannot break a card. The
+payload is available as ``data`` and, when it is an object, its keys as top-level names. ``status``
+renders to one of good/warning/attention/accent/default (or success/failure/firing/resolved...).
+``id`` names the event for de-duplication of retries (default: a hash of the body).
+
+Without a template, a card is made from common field names (title/subject/summary, text/message/
+description, status/state/severity) with the remaining scalar fields as facts and URL fields as
+buttons. Route ``settings["title"]`` sets the title of plain-text posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from shared.sources.base import (
+    BuildContext,
+    Incoming,
+    Notice,
+    SourceError,
+    Summary,
+    content_hash,
+    http_url,
+    new_card,
+    short,
+    structured,
+)
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from shared.cards.builders import Status
+
+TITLE_KEYS = ("title", "subject", "summary", "name", "event", "alertname")
+TEXT_KEYS = ("text", "message", "description", "body", "details")
+STATUS_KEYS = ("status", "state", "level", "severity", "result", "conclusion")
+MAX_VALUE = 2000
+MAX_FACTS = 12
+MAX_BUTTONS = 5
+
+_STATUS_WORDS = {
+    "GOOD": {"good", "ok", "success", "succeeded", "resolved", "passed", "green", "up", "healthy"},
+    "WARNING": {
+        "warning",
+        "warn",
+        "degraded",
+        "partial",
+        "partiallysucceeded",
+        "cancelled",
+        "canceled",
+        "yellow",
+    },
+    "ATTENTION": {
+        "attention",
+        "error",
+        "failure",
+        "failed",
+        "critical",
+        "firing",
+        "alert",
+        "down",
+        "red",
+        "fatal",
+    },
+    "ACCENT": {"accent", "info", "information", "notice", "started", "running", "blue"},
+}
+
+
+def status_from(value: Any) -> Status:
+    from shared.cards.builders import Status
+
+    word = str(value or "").strip().lower()
+    for name, words in _STATUS_WORDS.items():
+        if word in words:
+            return Status[name]
+    return Status.DEFAULT
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import ChainableUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from shared.cards.markdown import escape
+
+    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+    env.filters["md_escape"] = lambda v: escape(str(v))
+    return env
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str) -> Template:
+    template: Template = _environment().from_string(source)
+    return template
+
+
+def render(source: Any, context: Mapping[str, Any], where: str) -> str:
+    """One template string rendered to a value; errors name the template field, never the data."""
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    if not isinstance(source, str):
+        raise SourceError("route template is invalid", [f"template.{where}: must be a string"])
+    try:
+        return short(_compile(source).render(context), MAX_VALUE).strip()
+    except SecurityError:
+        raise SourceError("route template is not allowed", [f"template.{where}: unsafe operation"]) from None
+    except TemplateError as exc:
+        raise SourceError("route template failed", [f"template.{where}: {short(exc, 200)}"]) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise SourceError(
+            "route template failed on this payload", [f"template.{where}: {type(exc).__name__}"]
+        ) from None
+
+
+def _context(data: Any) -> dict[str, Any]:
+    context: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+    context["data"] = data
+    return context
+
+
+def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: bytes) -> Notice:
+    context = _context(data)
+    title = render(template.get("title", "{{ title or subject or 'Notification' }}"), context, "title")
+    status = (
+        status_from(render(template["status"], context, "status"))
+        if "status" in template
+        else status_from(None)
+    )
+    subtitle = render(template["subtitle"], context, "subtitle") if "subtitle" in template else None
+    card = new_card(title or "Notification", status, subtitle or None)
+    text = render(template["text"], context, "text") if "text" in template else ""
+    if text:
+        card.text(text)
+    facts_spec = template.get("facts")
+    pairs: list[tuple[str, str]] = []
+    if isinstance(facts_spec, Mapping):
+        for name, value in list(facts_spec.items())[:MAX_FACTS]:
+            pairs.append((str(name), render(value, context, f"facts.{name}")))
+    elif isinstance(facts_spec, list):
+        for i, item in enumerate(facts_spec[:MAX_FACTS]):
+            if not isinstance(item, Mapping):
+                raise SourceError("route template is invalid", [f"template.facts[{i}]: must be an object"])
+            pairs.append(
+                (
+                    render(item.get("name", ""), context, f"facts[{i}].name"),
+                    render(item.get("value", ""), context, f"facts[{i}].value"),
+                )
+            )
+    pairs = [(n, v) for n, v in pairs if n and v]
+    if pairs:
+        card.facts(pairs)
+    first_url: str | None = None
+    buttons = template.get("buttons") or []
+    for i, item in enumerate(buttons[:MAX_BUTTONS] if isinstance(buttons, list) else []):
+        if not isinstance(item, Mapping):
+            raise SourceError("route template is invalid", [f"template.buttons[{i}]: must be an object"])
+        url = http_url(render(item.get("url", ""), context, f"buttons[{i}].url"))
+        label = render(item.get("title", "Open"), context, f"buttons[{i}].title") or "Open"
+        if url:  # a link the data did not fill is left out rather than failing the post
+            card.button(short(label, 60), url)
+            first_url = first_url or url
+    ident = render(template["id"], context, "id") if "id" in template else ""
+    return Notice(
+        cards=[ctx.finish(card, status)],
+        summary=Summary(
+            title=title,
+            status=status.name.lower(),
+            source="generic",
+            url=first_url,
+            text=short(text, 300) or None,
+        ),
+        dedupe_id=f"gen:{content_hash(ident) if ident else content_hash(body)}",
+    )
+
+
+def _first(data: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+            return key, value
+    return None, None
+
+
+def _default(data: Any, ctx: BuildContext, body: bytes) -> Notice:
+    from shared.cards.markdown import escape
+
+    if not isinstance(data, dict):
+        text = short(data if isinstance(data, str) else _compact(data), MAX_VALUE)
+        return _plain(str(ctx.settings.get("title") or "Notification"), text, ctx, body)
+    title_key, title = _first(data, TITLE_KEYS)
+    text_key, text = _first(data, TEXT_KEYS)
+    status_key, status_value = _first(data, STATUS_KEYS)
+    status = status_from(status_value)
+    card = new_card(
+        short(title or ctx.settings.get("title") or "Notification", 200),
+        status,
+        str(status_value) if status_value else None,
+    )
+    if text:
+        card.text(escape(short(text, MAX_VALUE)))
+    used = {title_key, text_key, status_key}
+    facts: list[tuple[str, str]] = []
+    urls: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if key in used:
+            continue
+        url = http_url(value)
+        if url:
+            urls.append((key, url))
+        elif isinstance(value, (str, int, float, bool)) and str(value).strip():
+            facts.append((str(key), escape(short(value, 300))))
+        elif isinstance(value, (dict, list)) and value:
+            facts.append((str(key), escape(short(_compact(value), 300))))
+    if facts:
+        card.facts(facts[:MAX_FACTS])
+    for key, url in urls[:MAX_BUTTONS]:
+        label = (
+            "Open"
+            if key.lower() in {"url", "link", "href"}
+            else key.replace("_url", "").replace("_", " ").title()
+        )
+        card.button(short(label, 60), url)
+    return Notice(
+        cards=[ctx.finish(card, status)],
+        summary=Summary(
+            title=str(title or "Notification"),
+            status=status.name.lower(),
+            source="generic",
+            url=urls[0][1] if urls else None,
+            text=short(text, 300) if text else None,
+        ),
+        dedupe_id=f"gen:{content_hash(body)}",
+    )
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _plain(title: str, text: str, ctx: BuildContext, body: bytes) -> Notice:
+    from shared.cards.builders import Status
+    from shared.cards.markdown import escape
+
+    card = new_card(short(title, 200), Status.DEFAULT)
+    if text.strip():
+        card.text(escape(text))
+    return Notice(
+        cards=[ctx.finish(card, Status.DEFAULT)],
+        summary=Summary(title=title, status="default", source="text", text=short(text, 300) or None),
+        dedupe_id=f"txt:{content_hash(body)}",
+    )
+
+
+class GenericSource:
+    name = "generic"
+    legacy_reply = False
+    extra_content_types: tuple[str, ...] = ("text/plain",)
+
+    def detect(self, req: Incoming) -> bool:
+        return True
+
+    def parse(self, req: Incoming) -> Any:
+        if req.content_type == "text/plain":
+            return _text_of(req)
+        return req.data
+
+    def build(self, parsed: Any, req: Incoming, ctx: BuildContext) -> Notice:
+        template = structured(ctx.settings.get("template"))
+        if template is not None and not isinstance(template, Mapping):
+            raise SourceError("route template is invalid", ["template: must be an object"])
+        if template:
+            return _templated(template, parsed, ctx, req.body)
+        return _default(parsed, ctx, req.body)
+
+
+def _text_of(req: Incoming) -> str:
+    try:
+        text = req.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceError("body is not UTF-8 text", ["body: invalid UTF-8"]) from None
+    if not text.strip():
+        raise SourceError("empty message", ["body: must not be empty"])
+    return text
+
+
+class TextSource:
+    """Plain text: the first line is the title unless the route sets one."""
+
+    name = "text"
+    legacy_reply = False
+    extra_content_types: tuple[str, ...] = ("text/plain",)
+
+    def detect(self, req: Incoming) -> bool:
+        return req.content_type == "text/plain"
+
+    def parse(self, req: Incoming) -> str:
+        if req.content_type != "text/plain" and isinstance(req.data, dict):
+            value = req.data.get("text")
+            if not isinstance(value, str) or not value.strip():
+                raise SourceError("not a valid text message", ["text: field required"])
+            return value
+        if req.content_type != "text/plain" and isinstance(req.data, str):
+            return req.data
+        return _text_of(req)
+
+    def build(self, text: str, req: Incoming, ctx: BuildContext) -> Notice:
+        title = ctx.settings.get("title")
+        if title:
+            return _plain(str(title), text, ctx, req.body)
+        first, _, rest = text.strip().partition("\n")
+        return _plain(short(first, 200), rest.strip(), ctx, req.body)
+
+
+SOURCES = {"generic": GenericSource(), "text": TextSource()}

@@ -1,0 +1,274 @@
+"""The incoming proxy through real HTTP (dev host), the real store (Azurite) and the Teams sink."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from shared.sources.auth import sign
+from tests.conftest import start_devhost, unique
+from tests.incoming.helpers import GITHUB_EVENTS, payload, shared_fixtures
+from tests.support.cardschema import assert_valid_message
+from tools import stack
+
+SECRET = "Tok" + "en-" + "7f1d9c2e5a"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def env(sink: Any) -> Iterator[None]:
+    sink.reset()
+    sink.set_limits(windows=[])
+    yield
+    sink.reset()
+
+
+def make_channel(app_store: Any, sink: Any) -> str:
+    from shared.store.models import Channel
+
+    name = unique("ch")
+    app_store.channels.save(Channel(name=name, url=sink.workflow_url(name)))
+    return name
+
+
+def make_route(app_store: Any, sink: Any, source: str, channels: int = 1, **kw: Any) -> tuple[str, list[str]]:
+    from shared.store.models import Route
+
+    names = [make_channel(app_store, sink) for _ in range(channels)]
+    route = Route(name=unique("r"), source=source, channels=names, **kw)
+    app_store.routes.save(route)
+    return route.name, names
+
+
+def post(base: str, route: str, body: bytes, headers: dict[str, str] | None = None, **params: str) -> requests.Response:
+    return requests.post(
+        f"{base}/api/incoming/{route}", data=body, headers={**JSON, **(headers or {})}, params=params, timeout=30
+    )
+
+
+def delivered(sink: Any, channel: str, count: int = 1) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = sink.wait_for_messages(channel, count, timeout=10)
+    for message in messages:
+        assert_valid_message(message)
+    return messages
+
+
+CASES = [
+    ("alertmanager", "alertmanager_firing.json", {}),
+    ("grafana", "grafana_firing.json", {}),
+    ("github", "github_push.json", {"X-GitHub-Event": "push"}),
+    ("github", "github_star.json", {"X-GitHub-Event": "star"}),
+    ("azure-devops", "ado_build_failed.json", {}),
+    ("adaptivecard", "adaptive_envelope.json", {}),
+    ("generic", "generic_deploy.json", {}),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "headers"), CASES)
+def test_each_source_reaches_the_channel(
+    devhost: str, app_store: Any, sink: Any, env: None, source: str, name: str, headers: dict[str, str]
+) -> None:
+    route, (channel,) = make_route(app_store, sink, source)
+    reply = post(devhost, route, payload(name), headers)
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["channels"] == {channel: "accepted"}
+    assert len(delivered(sink, channel)) == 1
+
+
+def test_messagecard_answers_200_one_and_plain_text(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, (channel,) = make_route(app_store, sink, "messagecard")
+    reply = post(devhost, route, payload("messagecard_legacy.json"))
+    assert (reply.status_code, reply.text) == (200, "1")
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    message = delivered(sink, channel)[0]
+    assert "42 GB" in json.dumps(message)
+    route, (channel,) = make_route(app_store, sink, "text")
+    reply = post(devhost, route, b"Disk cleanup done\nfreed 3 GB", {"Content-Type": "text/plain"})
+    assert reply.status_code == 202
+    assert "freed 3 GB" in json.dumps(delivered(sink, channel)[0])
+
+
+def test_third_party_examples_over_http(
+    devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posted back to back: the client-side rate limit may queue some; the outbox delivers them."""
+    from shared.delivery import outbox
+
+    route, (channel,) = make_route(app_store, sink, "github")
+    github = shared_fixtures("github")
+    for path in github:
+        headers = {"X-GitHub-Event": GITHUB_EVENTS[path.stem], "X-GitHub-Delivery": unique("d")}
+        reply = post(devhost, route, path.read_bytes(), headers)
+        assert reply.status_code == 202 and reply.json()["channels"][channel] in {"accepted", "queued"}, path.name
+    ado_route, (ado_channel,) = make_route(app_store, sink, "azure-devops")
+    ado = shared_fixtures("azure-devops")
+    for path in ado:
+        reply = post(devhost, ado_route, path.read_bytes())
+        assert reply.status_code == 202 and reply.json()["channels"][ado_channel] in {"accepted", "queued"}
+    am_route, (am_channel,) = make_route(app_store, sink, "alertmanager")
+    am = [p for p in shared_fixtures("alertmanager") if "without_mandatory" not in p.name]
+    for path in am:
+        assert post(devhost, am_route, path.read_bytes()).status_code == 202, path.name
+    monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
+    monkeypatch.setenv("DELIVERY_RATE_WORKFLOWS", "1000/1")
+    outbox.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
+    assert len(delivered(sink, channel, len(github))) == len(github)
+    assert len(delivered(sink, ado_channel, len(ado))) == len(ado)
+    # prom2teams' examples repeat one notification under several names: retries are shown once.
+    assert 1 <= len(delivered(sink, am_channel)) <= len(am)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_authentication_modes_good_and_bad(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    body = payload("github_push.json")
+    modes = {
+        "github": ({"X-Hub-Signature-256": sign(SECRET, body)}, {}, {"X-Hub-Signature-256": sign("Bad" + "Value1", body)}),
+        "hmac": ({"X-Signature-256": sign(SECRET, body)}, {}, {"X-Signature-256": "sha256=00"}),
+        "bearer": ({"Authorization": f"Bearer {SECRET}"}, {}, {"Authorization": "Bearer BadValue1"}),
+        "basic": ({"Authorization": _basic("ado", SECRET)}, {}, {"Authorization": _basic("ado", "BadValue1")}),
+        "key": ({}, {"code": SECRET}, {"x-functions-key": "BadValue1"}),
+    }
+    for mode, (good, params, bad) in modes.items():
+        route, (channel,) = make_route(app_store, sink, "github", auth=mode, secret=SECRET)
+        event = {"X-GitHub-Event": "push", "X-GitHub-Delivery": unique("d")}
+        for headers in ({}, bad):
+            reply = post(devhost, route, body, {**event, **headers})
+            assert reply.status_code == 401, (mode, reply.text)
+            assert reply.json()["error"] == "unauthorized" and reply.json()["detail"]
+            assert SECRET not in reply.text and "BadValue1" not in reply.text
+        reply = post(devhost, route, body, {**event, **good}, **params)
+        assert reply.status_code == 202, (mode, reply.text)
+        assert len(delivered(sink, channel)) == 1
+    route, _ = make_route(app_store, sink, "github", auth="key", secret=SECRET)
+    reply = post(devhost, route, body, {"X-GitHub-Event": "push", "x-functions-key": SECRET})
+    assert reply.status_code == 202
+
+
+def test_bad_requests_get_json_4xx(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    reply = post(devhost, unique("missing"), b"{}")
+    assert reply.status_code == 404 and reply.json()["error"] == "unknown route"
+    route, (channel,) = make_route(app_store, sink, "alertmanager")
+    reply = post(devhost, route, b"{" + b" " * (1024 * 1024 + 10) + b"}")
+    assert reply.status_code == 413 and "limit" in reply.json()["detail"]
+    reply = post(devhost, route, b"a=b", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status_code == 415
+    reply = post(devhost, route, b'{"a":' * 200 + b"1" + b"}" * 200)
+    assert reply.status_code == 400 and "nested" in reply.json()["error"]
+    reply = post(devhost, route, b'{"receiver": "x", "alerts": [{}]}')
+    assert reply.status_code == 400
+    assert reply.json()["detail"] == ["status: field required", "alerts[0].labels: field required"]
+    assert sink.messages(channel) == []
+
+
+def test_retries_are_not_shown_twice(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, (channel,) = make_route(app_store, sink, "github")
+    headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": unique("d")}
+    first = post(devhost, route, payload("github_push.json"), headers)
+    second = post(devhost, route, payload("github_push.json"), headers)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.json() == {"status": "duplicate"}
+    am_route, (am_channel,) = make_route(app_store, sink, "alertmanager")
+    for _ in range(3):
+        assert post(devhost, am_route, payload("alertmanager_firing.json")).status_code == 202
+    resolved = json.loads(payload("alertmanager_firing.json"))
+    resolved["status"] = "resolved"
+    for alert in resolved["alerts"]:
+        alert["status"] = "resolved"
+    assert post(devhost, am_route, json.dumps(resolved).encode()).status_code == 202
+    mc_route, (mc_channel,) = make_route(app_store, sink, "messagecard")
+    for _ in range(2):
+        reply = post(devhost, mc_route, payload("messagecard_legacy.json"))
+        assert (reply.status_code, reply.text) == (200, "1")
+    assert len(delivered(sink, channel)) == 1
+    assert len(delivered(sink, am_channel, 2)) == 2  # firing once, then resolved once
+    assert len(delivered(sink, mc_channel)) == 1
+    assert len(sink.messages(channel)) == 1 and len(sink.messages(mc_channel)) == 1
+
+
+def test_fan_out_to_several_channels(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, channels = make_route(app_store, sink, "alertmanager", channels=3)
+    reply = post(devhost, route, payload("alertmanager_resolved.json"))
+    assert reply.status_code == 202
+    assert reply.json()["channels"] == {name: "accepted" for name in channels}
+    for name in channels:
+        assert len(delivered(sink, name)) == 1
+
+
+def test_mentions_reach_the_channel(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    settings = {"mentions": [{"id": "ada@example.org", "name": "Ada"}]}
+    route, (channel,) = make_route(app_store, sink, "alertmanager", settings=settings)
+    assert post(devhost, route, payload("alertmanager_firing.json")).status_code == 202
+    card = delivered(sink, channel)[0]["attachments"][0]["content"]
+    assert card["msteams"]["entities"][0]["mentioned"]["id"] == "ada@example.org"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_throttling_and_faults_end_in_outbox_then_delivered(
+    devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    from shared.delivery import outbox
+
+    route, (channel, other) = make_route(app_store, sink, "alertmanager", channels=2)
+    sink.fault(channel, count=20, status=status)
+    reply = post(devhost, route, payload("alertmanager_firing.json"))
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["channels"] == {channel: "queued", other: "accepted"}
+    assert sink.messages(channel) == [] and len(delivered(sink, other)) == 1
+    assert app_store.outbox.backlog(channel) >= 1
+
+    sink.reset()
+    sink.set_limits(windows=[])
+    monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
+    outbox.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
+    assert len(delivered(sink, channel)) == 1
+    assert app_store.outbox.backlog(channel) == 0
+
+
+def test_digest_mode_buffers_for_following_subscriptions(
+    devhost: str, app_store: Any, sink: Any, env: None
+) -> None:
+    from shared.store.models import Schedule, Subscription
+
+    route, (channel,) = make_route(app_store, sink, "github", mode="digest")
+    sub = app_store.subscriptions.add(
+        Subscription(channel=channel, source="events", target=route, schedule=Schedule(times=["08:00"]))
+    )
+    reply = post(devhost, route, payload("github_push.json"), {"X-GitHub-Event": "push"})
+    assert reply.status_code == 202 and reply.json() == {"status": "buffered", "source": "github", "subscriptions": 1}
+    events = app_store.events.pending(sub.id)
+    assert len(events) == 1
+    assert events[0].data["title"] == "acme/shop: 2 commits pushed to main"
+    assert events[0].data["url"].startswith("https://github.com/acme/shop/compare")
+    assert sink.messages(channel) == []
+
+
+@pytest.fixture(scope="module")
+def down_host(devhost_settings: dict[str, str]) -> Iterator[str]:
+    """A dev host whose store is unreachable (nobody listens on its table port)."""
+    settings = dict(devhost_settings)
+    settings["TEAMS_STORAGE"] = re.sub(
+        r"127\.0\.0\.1:\d+", f"127.0.0.1:{stack.free_port()}", settings["TEAMS_STORAGE"]
+    )
+    settings["STORE_TIMEOUT_SECONDS"] = "1"
+    port = stack.free_port()
+    process = start_devhost(settings, port)
+    yield f"http://127.0.0.1:{port}"
+    process.stop()
+
+
+def test_store_unreachable_answers_503_with_retry_after(down_host: str) -> None:
+    reply = post(down_host, "anything", payload("alertmanager_firing.json"))
+    assert reply.status_code == 503
+    assert int(reply.headers["Retry-After"]) > 0
+    assert reply.json()["error"].startswith("storage is unavailable")
+    assert "AccountKey" not in reply.text

@@ -1,0 +1,345 @@
+"""Every source, in process: our own payloads and the third-party examples build valid 1.5 cards.
+
+Pure logic (no store, no HTTP): `ingest.prepare` authenticates, checks, parses and builds.
+The same payloads also go through the real dev host and store in test_incoming_http.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared import ingest
+from shared.cards import envelopes
+from shared.store.models import Route
+from tests.incoming.helpers import (
+    GITHUB_EVENTS,
+    alertmanager_notification,
+    payload,
+    payload_json,
+    shared_fixtures,
+)
+from tests.support.cardschema import assert_valid_card, assert_valid_message
+
+pytestmark = pytest.mark.unit
+
+JSON = {"content-type": "application/json"}
+
+
+def prepare(source: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None, **route: Any):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r = Route(name="r1", source=source, **route)
+    return ingest.prepare(r, {**JSON, **(headers or {})}, raw)
+
+
+def refusal(source: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None, **route: Any):
+    with pytest.raises(ingest.Refusal) as info:
+        prepare(source, body, headers, **route)
+    return info.value.reply.status, info.value.reply.json()
+
+
+def texts(card: dict[str, Any]) -> str:
+    """All visible text of a card, for assertions."""
+    return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+
+
+def valid(prepared: Any) -> dict[str, Any]:
+    assert prepared.notice.cards
+    for each in prepared.notice.cards:
+        assert_valid_card(each)
+        assert_valid_message(envelopes.workflows_message(each))
+    first: dict[str, Any] = prepared.notice.cards[0]
+    return first
+
+
+# --- Alertmanager ------------------------------------------------------------------------------
+
+
+def test_alertmanager_one_card_per_notification_with_common_and_per_alert_facts() -> None:
+    p = prepare("alertmanager", payload("alertmanager_firing.json"))
+    assert len(p.notice.cards) == 1
+    card = valid(p)
+    text = texts(card)
+    header = card["body"][0]
+    assert header["style"] == "attention"
+    assert "FIRING:2" in header["items"][0]["text"]
+    assert "severity critical" in text
+    assert text.count('"title":"team"') == 1  # common label once
+    assert "checkout-7d9f:8081" in text and "/api/refund" in text  # per-alert labels
+    assert "2 firing, 1 resolved" in text
+    buttons = {a["title"]: a["url"] for a in card["actions"]}
+    assert buttons["Runbook"].startswith("https://runbooks.example.org")
+    assert "Silence" in buttons and "Alertmanager" in buttons
+    assert "https://grafana.example.org/d/pay" in text  # per-alert dashboard link
+    assert p.notice.summary.status == "firing"
+
+
+def test_alertmanager_resolved_is_green_and_worded() -> None:
+    card = valid(prepare("alertmanager", payload("alertmanager_resolved.json")))
+    assert card["body"][0]["style"] == "good"
+    assert "RESOLVED" in card["body"][0]["items"][0]["text"]
+    assert "Silence" not in {a["title"] for a in card.get("actions", [])}
+
+
+def test_alertmanager_many_alerts_more_link_and_under_cap() -> None:
+    p = prepare("alertmanager", alertmanager_notification(60))
+    card = valid(p)
+    assert "+50 more" in texts(card)
+    assert len(envelopes.dumps(envelopes.workflows_message(card))) < 28672
+
+
+def test_alertmanager_max_alerts_setting() -> None:
+    card = valid(prepare("alertmanager", alertmanager_notification(5), settings={"max_alerts": 2}))
+    assert "+3 more" in texts(card)
+
+
+def test_alertmanager_dedupe_key_is_group_status_content() -> None:
+    a = prepare("alertmanager", alertmanager_notification(3)).notice.dedupe_id
+    b = prepare("alertmanager", alertmanager_notification(3)).notice.dedupe_id
+    c = prepare("alertmanager", alertmanager_notification(3, status="resolved")).notice.dedupe_id
+    d = prepare("alertmanager", alertmanager_notification(4)).notice.dedupe_id
+    assert a == b and len({a, c, d}) == 3
+
+
+def test_alertmanager_missing_field_named() -> None:
+    body = payload_json("alertmanager_firing.json")
+    del body["status"]
+    del body["alerts"][0]["labels"]
+    status, reply = refusal("alertmanager", body)
+    assert status == 400
+    assert "status: field required" in reply["detail"]
+    assert "alerts[0].labels: field required" in reply["detail"]
+
+
+def test_alertmanager_third_party_examples() -> None:
+    for path in shared_fixtures("alertmanager"):
+        body = path.read_bytes()
+        if "without_mandatory_field" in path.name:
+            status, reply = refusal("alertmanager", body)
+            assert status == 400 and "status: field required" in reply["detail"], path.name
+            continue
+        valid(prepare("alertmanager", body))  # lenient: no groupKey/version in prom2teams' examples
+
+
+# --- Grafana -----------------------------------------------------------------------------------
+
+
+def test_grafana_state_values_and_links() -> None:
+    card = valid(prepare("grafana", payload("grafana_firing.json")))
+    text = texts(card)
+    assert card["body"][0]["style"] == "warning"
+    assert "1204" in text  # value A, formatted
+    buttons = {a["title"] for a in card["actions"]}
+    assert {"Panel", "Dashboard", "Silence", "Image"} <= buttons
+
+
+def test_grafana_third_party_examples() -> None:
+    for path in shared_fixtures("grafana"):
+        card = valid(prepare("grafana", path.read_bytes()))
+        assert "High memory usage" in texts(card) or "zone us-1" in texts(card)
+
+
+def test_grafana_legacy_webhook() -> None:
+    body = {
+        "title": "[Alerting] CPU",
+        "ruleName": "CPU",
+        "ruleUrl": "https://grafana.example.org/d/x",
+        "state": "alerting",
+        "message": "CPU high",
+        "evalMatches": [{"value": 97.25, "metric": "cpu", "tags": None}],
+        "orgId": 1,
+    }
+    card = valid(prepare("grafana", body))
+    assert "97.25" in texts(card) and card["actions"][0]["title"] == "Rule"
+
+
+def test_grafana_needs_state() -> None:
+    status, reply = refusal("grafana", {"title": "x"})
+    assert status == 400 and "status or state" in json.dumps(reply)
+
+
+# --- GitHub ------------------------------------------------------------------------------------
+
+
+def test_github_third_party_examples_every_event() -> None:
+    for path in shared_fixtures("github"):
+        event = GITHUB_EVENTS[path.stem]
+        p = prepare("github", path.read_bytes(), {"x-github-event": event, "x-github-delivery": "d-" + path.stem})
+        card = valid(p)
+        assert p.notice.dedupe_id == "gh:d-" + path.stem
+        assert card["body"][0]["items"][0]["text"], path.name
+        assert p.notice.event and p.notice.event.startswith(event)
+
+
+def test_github_push_commits_escaped_and_compare_button() -> None:
+    card = valid(prepare("github", payload("github_push.json"), {"x-github-event": "push"}))
+    text = texts(card)
+    assert "2 commits pushed to main" in text
+    assert "bob\\\\_the\\\\_builder" in text  # underscores escaped, not italics
+    assert card["actions"][0]["title"] == "Compare"
+
+
+def test_github_workflow_failure_is_red() -> None:
+    card = valid(prepare("github", payload("github_workflow_run_failure.json"), {"x-github-event": "workflow_run"}))
+    assert card["body"][0]["style"] == "attention"
+    assert card["actions"][0]["url"] == "https://github.com/acme/shop/actions/runs/42"
+
+
+def test_github_any_other_event_gets_a_generic_card() -> None:
+    card = valid(prepare("github", payload("github_star.json"), {"x-github-event": "star"}))
+    assert "star created" in texts(card)
+
+
+def test_github_needs_event_header_and_known_shape() -> None:
+    status, reply = refusal("github", payload("github_push.json"))
+    assert status == 400 and "X-GitHub-Event" in reply["error"]
+    status, reply = refusal("github", {"zen": "x"}, {"x-github-event": "pull_request"})
+    assert status == 400 and "pull_request: field required" in reply["detail"]
+
+
+def test_github_form_encoded_payload() -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": payload("github_push.json").decode()}).encode()
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-github-event": "push"}
+    valid(prepare("github", body, headers))
+
+
+# --- Azure DevOps ------------------------------------------------------------------------------
+
+
+def test_azure_devops_third_party_examples() -> None:
+    for path in shared_fixtures("azure-devops"):
+        p = prepare("azure-devops", path.read_bytes())
+        valid(p)
+        assert p.notice.event == json.loads(path.read_bytes())["eventType"]
+
+
+def test_azure_devops_build_failed_and_generic() -> None:
+    card = valid(prepare("azure-devops", payload("ado_build_failed.json")))
+    assert card["body"][0]["style"] == "attention"
+    assert card["actions"][0]["url"].endswith("buildId=7")
+    card = valid(prepare("azure-devops", payload("ado_release_other.json")))
+    assert "prod" in texts(card) and card["actions"][0]["url"].endswith("releaseId=3")
+
+
+def test_azure_devops_missing_event_type() -> None:
+    status, reply = refusal("azure-devops", {"resource": {}})
+    assert status == 400 and "eventType: field required" in reply["detail"]
+
+
+# --- MessageCard, Adaptive Card, generic, text --------------------------------------------------
+
+
+def test_messagecard_converted_and_legacy_reply_flag() -> None:
+    p = prepare("messagecard", payload("messagecard_legacy.json"))
+    card = valid(p)
+    assert p.source.legacy_reply
+    assert "42 GB" in texts(card)
+    for path in shared_fixtures("teams"):
+        if "messagecard" in path.name:
+            valid(prepare("messagecard", path.read_bytes()))
+    valid(prepare("messagecard", {"text": "Hello World"}))
+    status, reply = refusal("messagecard", {"themeColor": "FF0000"})
+    assert status == 400 and "text: field required" in reply["detail"][0]
+
+
+def test_adaptive_envelope_passed_through_unchanged() -> None:
+    body = payload_json("adaptive_envelope.json")
+    p = prepare("adaptivecard", body)
+    valid(p)
+    assert p.notice.cards[0] == body["attachments"][0]["content"]
+    for path in shared_fixtures("teams"):
+        if "incoming_webhook_adaptive" in path.name:
+            valid(prepare("adaptivecard", path.read_bytes()))
+
+
+def test_adaptive_card_rules_checked() -> None:
+    body = payload_json("adaptive_envelope.json")
+    body["attachments"][0]["content"]["version"] = "1.6"
+    status, reply = refusal("adaptivecard", body)
+    assert status == 400 and "attachments[0].content.version" in reply["detail"][0]
+    body = payload_json("adaptive_envelope.json")
+    body["attachments"][0]["content"]["actions"] = [{"type": "Action.Submit", "title": "Go"}]
+    status, reply = refusal("adaptivecard", body)
+    assert status == 400 and "Action.Submit" in json.dumps(reply)
+    status, reply = refusal("adaptivecard", {"type": "message", "attachments": []})
+    assert status == 400 and "attachments" in reply["detail"][0]
+
+
+TEMPLATE = {
+    "title": "{{ service }} deploy {{ status }}",
+    "status": "{{ status }}",
+    "text": "{{ message }}",
+    "facts": [{"name": "Env", "value": "{{ env }}"}, {"name": "Team", "value": "{{ owner.team }}"}],
+    "buttons": [{"title": "Open run", "url": "{{ url }}"}, {"title": "Missing", "url": "{{ nope.url }}"}],
+    "id": "{{ service }}-{{ status }}",
+}
+
+
+def test_generic_template_renders_values_so_json_cannot_break() -> None:
+    body = payload_json("generic_deploy.json")
+    p = prepare("generic", body, settings={"template": TEMPLATE})
+    card = valid(p)
+    title = card["body"][0]["items"][0]["text"]
+    assert 'checkout "v2" deploy failure' in title.replace("\\", "")
+    assert card["body"][0]["style"] == "attention"
+    assert body["message"] in texts(json.loads(texts(card))) or "unexpected token" in texts(card)
+    assert [a["title"] for a in card["actions"]] == ["Open run"]  # missing link left out
+    assert {"title": "Team", "value": "payments"} in card["body"][2]["facts"]
+
+
+def test_generic_template_sandboxed() -> None:
+    bad = {"title": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
+    status, reply = refusal("generic", {"a": 1}, settings={"template": bad})
+    assert status == 400 and reply["detail"] == ["template.title: unsafe operation"]
+    status, reply = refusal("generic", {"a": 1}, settings={"template": {"title": "{{ a }"}})
+    assert status == 400 and reply["detail"][0].startswith("template.title")
+
+
+def test_generic_without_template_and_plain_text() -> None:
+    card = valid(prepare("generic", payload("generic_deploy.json")))
+    assert card["actions"][0]["url"] == "https://deploy.example.org/runs/99"
+    card = valid(prepare("text", b"Backup done\nall 3 volumes", {"content-type": "text/plain"}))
+    assert "Backup done" in card["body"][0]["items"][0]["text"]
+    card = valid(prepare("generic", b"just text", {"content-type": "text/plain"}))
+    card = valid(prepare("auto", payload("alertmanager_firing.json")))
+    assert "FIRING" in card["body"][0]["items"][0]["text"]
+
+
+# --- enrichment and limits ---------------------------------------------------------------------
+
+
+def test_mentions_from_route_settings() -> None:
+    settings = {
+        "mentions": [
+            {"id": "ada@example.org", "name": "Ada"},
+            {"id": "4a2b7a9e-1111-4b1e-9d3f-5f5e5f5e5f5e", "name": "On-call"},
+            {"id": "not valid", "name": "x"},
+        ]
+    }
+    card = valid(prepare("alertmanager", payload("alertmanager_firing.json"), settings=settings))
+    entities = card["msteams"]["entities"]
+    assert [e["mentioned"]["id"] for e in entities] == ["ada@example.org", "4a2b7a9e-1111-4b1e-9d3f-5f5e5f5e5f5e"]
+    assert "<at>Ada</at>" in texts(card)
+    card = valid(prepare("adaptivecard", payload("adaptive_envelope.json"), settings=settings))
+    assert len(card["msteams"]["entities"]) == 2
+    quiet = {**settings, "mention_statuses": ["attention"]}
+    card = valid(prepare("alertmanager", payload("alertmanager_resolved.json"), settings=quiet))
+    assert "entities" not in card.get("msteams", {})
+
+
+def test_limits_content_type_depth_and_json() -> None:
+    status, reply = refusal("alertmanager", b"<xml/>", {"content-type": "application/xml"})
+    assert status == 415 and "application/json" in reply["detail"]
+    status, reply = refusal("alertmanager", b"[" * 100 + b"]" * 100)
+    assert status == 400 and "nested" in reply["error"]
+    status, reply = refusal("alertmanager", b"[" * 100000)
+    assert status == 400
+    status, reply = refusal("alertmanager", b'{"status": "firing",')
+    assert status == 400 and reply["error"] == "body is not valid JSON"
+    with pytest.raises(ingest.Refusal) as info:
+        ingest.check_size({"content-length": str(2 * 1024 * 1024)}, b"")
+    assert info.value.reply.status == 413
