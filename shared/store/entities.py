@@ -60,7 +60,9 @@ def _get(entity: Mapping[str, Any], name: str) -> Any:
     return "".join(parts)
 
 
-def to_entity(record: BaseModel, partition_key: str, row_key: str, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+def to_entity(
+    record: BaseModel, partition_key: str, row_key: str, *, skip: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The entity for `record`; fields in `skip` (those that are the keys) are left out."""
     entity: dict[str, Any] = {"PartitionKey": partition_key, "RowKey": row_key}
     as_json = json_fields(type(record))

@@ -24,7 +24,9 @@ class EventRepository:
     def append(self, subscription_id: str, data: dict[str, Any]) -> str:
         """Buffer one event; returns its id (which sorts after earlier ones)."""
         event = Event(id=ascending(), subscription_id=subscription_id, data=data)
-        self.table.create(to_entity(event, escape(subscription_id), event.id, skip=frozenset({"id", "subscription_id"})))
+        self.table.create(
+            to_entity(event, escape(subscription_id), event.id, skip=frozenset({"id", "subscription_id"}))
+        )
         return event.id
 
     def pending(self, subscription_id: str, limit: int = 100) -> list[Event]:

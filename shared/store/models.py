@@ -26,6 +26,7 @@ ROUTE_SOURCES = (
     "adaptivecard",
     "generic",
     "text",
+    "auto",  # the first source that recognises the payload
 )
 ROUTE_AUTH = ("none", "bearer", "basic", "github", "hmac", "key")
 SUBSCRIPTION_SOURCES = ("rss", "weather", "events", "json")

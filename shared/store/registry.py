@@ -53,7 +53,12 @@ class NamedRepository(Generic[R]):
         return record.model_copy(update={"etag": etag})
 
     def find(self, name: str) -> R | None:
-        entity = self.table.get(self.partition, escape(name))
+        """The record, or None (also for a name no record can have: empty or over 512 characters)."""
+        try:
+            key = escape(name)
+        except ValueError:
+            return None
+        entity = self.table.get(self.partition, key)
         return None if entity is None else self._record(entity)
 
     def get(self, name: str) -> R:
@@ -67,7 +72,7 @@ class NamedRepository(Generic[R]):
 
     def remove(self, name: str) -> None:
         """Delete; NotFound when there is no such record."""
-        if self.table.get(self.partition, escape(name)) is None:
+        if self.find(name) is None:
             raise NotFound(f"no {self.table.logical[:-1]} named {name!r}")
         self.table.delete(self.partition, escape(name))
 
@@ -86,7 +91,9 @@ class ChannelRepository(NamedRepository[Channel]):
     def find_by_teams_channel(self, teams_channel_id: str) -> Channel | None:
         """The channel linked to a Teams channel id (from an outgoing activity), if any."""
         rows = self.table.query(
-            "PartitionKey eq @pk and teams_channel_id eq @id", {"pk": self.partition, "id": teams_channel_id}, limit=1
+            "PartitionKey eq @pk and teams_channel_id eq @id",
+            {"pk": self.partition, "id": teams_channel_id},
+            limit=1,
         )
         return self._record(rows[0]) if rows else None
 

@@ -10,6 +10,7 @@ longer matches) and deletes them once the subscription has moved past them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,11 @@ class SubscriptionRepository:
     # reads ----------------------------------------------------------------------------------
 
     def find(self, sub_id: str) -> Subscription | None:
-        entity = self.table.get(PARTITION, escape(sub_id))
+        try:
+            key = escape(sub_id)
+        except ValueError:
+            return None
+        entity = self.table.get(PARTITION, key)
         return None if entity is None else self._record(entity)
 
     def get(self, sub_id: str) -> Subscription:
@@ -78,21 +83,23 @@ class SubscriptionRepository:
             raise NotFound(f"no subscription with id {sub_id!r}")
         return sub
 
-    def list(self, channel: str | None = None) -> list[Subscription]:
+    def list(self, channel: str | None = None) -> builtins.list[Subscription]:
         if channel is None:
             rows = self.table.partition(PARTITION)
         else:
-            rows = self.table.query("PartitionKey eq @pk and channel eq @ch", {"pk": PARTITION, "ch": channel})
+            rows = self.table.query(
+                "PartitionKey eq @pk and channel eq @ch", {"pk": PARTITION, "ch": channel}
+            )
         return [self._record(e) for e in rows]
 
-    def following_route(self, route_name: str) -> list[Subscription]:
+    def following_route(self, route_name: str) -> builtins.list[Subscription]:
         """Subscriptions that digest the events of one incoming route (source events:<route>)."""
         rows = self.table.query(
             "PartitionKey eq @pk and source eq 'events' and target eq @t", {"pk": PARTITION, "t": route_name}
         )
         return [self._record(e) for e in rows]
 
-    def due(self, now: datetime, limit: int = 100) -> list[Subscription]:
+    def due(self, now: datetime, limit: int = 100) -> builtins.list[Subscription]:
         """Active subscriptions whose next_run <= now, earliest first, at most `limit`.
 
         Reads `limit`-bounded index rows and one subscription per row, never the whole table.
@@ -106,11 +113,16 @@ class SubscriptionRepository:
             limit=limit,
         )
         subs = run_parallel(rows, lambda row: self.find(str(row["sub"])))
-        out: list[Subscription] = []
+        out: builtins.list[Subscription] = []
         for row, sub in zip(rows, subs, strict=True):
             stamp = str(row["RowKey"]).split("|", 1)[0]
             when = datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-            if sub is not None and not sub.paused and sub.next_run is not None and _stamp(sub.next_run) == stamp:
+            if (
+                sub is not None
+                and not sub.paused
+                and sub.next_run is not None
+                and _stamp(sub.next_run) == stamp
+            ):
                 out.append(sub)
                 continue
             # A stale row: delete it only when nothing can still be about to match it.
@@ -133,11 +145,13 @@ class SubscriptionRepository:
         saved._indexed = when
         return saved
 
-    def add_many(self, subs: list[Subscription]) -> int:
+    def add_many(self, subs: builtins.list[Subscription]) -> int:
         """Bulk insert (batches of 100 per partition): imports and the benchmark."""
         count = self.table.batch(("create", self._entity(s)) for s in subs)
         self.index.batch(
-            ("upsert", self._index_entity(s.id, when)) for s in subs if (when := self._indexable(s)) is not None
+            ("upsert", self._index_entity(s.id, when))
+            for s in subs
+            if (when := self._indexable(s)) is not None
         )
         return count
 

@@ -1,18 +1,22 @@
 """azure-data-tables behind a small interface: connection, timeouts, errors, batches, read counts.
 
-Table design (every table is named `<TABLE_PREFIX><name>`):
+Table design (every table is named `<TABLE_PREFIX><name>`; PartitionKey / RowKey, and why):
 
-| table | PartitionKey | RowKey | why |
-|---|---|---|---|
-| teams | `team` | team key | few rows, read by point lookup on every outgoing call; one partition makes `list` one range read |
-| channels | `channel` | channel name | same: few, looked up by name; `find_by_teams_channel` filters that one partition |
-| routes | `route` | route name | same: the proxy reads one route per request |
-| subscriptions | `sub` | subscription id | point reads by id (claim, save); `list` filters one partition |
-| schedule | due hour `YYYYMMDDHH` | `YYYYMMDDTHHMMSS\\|<id>` | the due index: one row per subscription at its next_run, so `due(now)` reads only rows whose time has come (`PartitionKey le hour(now) and RowKey le stamp(now)`), never the whole subscriptions table; hour buckets spread writes over partitions while the RowKey keeps a total order |
-| events | subscription id | arrival time in ns + random | kept in order per subscription, read and deleted in batches of that one partition |
-| outbox | `pending` or `dead` | creation time in ns + random | the sweep reads only pending rows whose next_attempt has come; dead letters stay apart for `list`/`requeue` |
-| dedupe | scope | idempotency key | point reads and conditional inserts per key |
-| deliveries | channel | inverted time | `recent(channel)` is a prefix read, newest first |
+- teams: `team` / team key. channels: `channel` / name. routes: `route` / name.
+  Few rows, read by point lookup on the hot paths (the bot reads one team, the proxy one route);
+  one partition per table makes `list` a single range read.
+- subscriptions: `sub` / id. Point reads by id for claim and save; `list(channel)` filters one
+  partition (an operator command, not a hot path).
+- schedule: due hour `YYYYMMDDHH` / `YYYYMMDDTHHMMSS|<id>`. The due index: one row per active
+  subscription at its next_run, so `due(now)` reads only rows whose time has come
+  (`PartitionKey le hour(now) and RowKey le stamp(now)`), never the whole subscriptions table.
+  Hour buckets spread writes over partitions; the stamp first in the RowKey keeps a total order.
+- events: subscription id / arrival time in ns + random. Kept in order per subscription, read
+  and deleted in batches of that one partition.
+- outbox: `pending` or `dead` / creation time in ns + random. The sweep reads only pending rows
+  whose next_attempt has come; dead letters stay apart for `list` and `requeue`.
+- dedupe: scope / idempotency key. Point reads and conditional inserts per key.
+- deliveries: channel / inverted time. `recent(channel)` is a prefix read, newest first.
 
 Keys are escaped (`keys.escape`) for the characters Table Storage forbids. Batches are split per
 partition and into chunks of 100 (the service limit; Azurite crashes past it). ETag conditions
@@ -28,6 +32,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import settings
@@ -49,7 +54,17 @@ T = TypeVar("T")
 CONNECTION_NAME = "TEAMS_STORAGE"
 FALLBACK_CONNECTION_NAME = "AzureWebJobsStorage"
 BATCH_LIMIT = 100
-TABLES = ("teams", "channels", "routes", "subscriptions", "schedule", "events", "outbox", "dedupe", "deliveries")
+TABLES = (
+    "teams",
+    "channels",
+    "routes",
+    "subscriptions",
+    "schedule",
+    "events",
+    "outbox",
+    "dedupe",
+    "deliveries",
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,9 @@ def resolve_connection(connection: str | None = None) -> Connection:
             return Connection(connection_string=text, setting=name)
         uri = settings.get(f"{name}__tableServiceUri") or settings.get(f"{name}__serviceUri")
         if uri:
-            return Connection(endpoint=uri.rstrip("/"), client_id=settings.get(f"{name}__clientId"), setting=name)
+            return Connection(
+                endpoint=uri.rstrip("/"), client_id=settings.get(f"{name}__clientId"), setting=name
+            )
     raise StoreUnavailable(
         f"no table storage configured: set {CONNECTION_NAME} (a connection string, or "
         f"{CONNECTION_NAME}__tableServiceUri for an identity) or {FALLBACK_CONNECTION_NAME}"
@@ -247,7 +264,9 @@ class Table:
         mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
         result = self._write(
             f"update {self.logical}",
-            lambda c: c.update_entity(entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified),
+            lambda c: c.update_entity(
+                entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified
+            ),
         )
         return str(result.get("etag", ""))
 
@@ -264,7 +283,7 @@ class Table:
                 )
 
         try:
-            self._read(f"delete from {self.logical}", call, None)
+            self._read("delete in " + self.logical, call, None)
         except NotFound:
             if etag is not None:
                 raise
@@ -282,10 +301,14 @@ class Table:
         for ops in by_partition.values():
             for start in range(0, len(ops), BATCH_LIMIT):
                 chunk = ops[start : start + BATCH_LIMIT]
-                self._write(f"batch on {self.logical}", lambda c, chunk=chunk: c.submit_transaction(chunk))
+                self._write(f"batch on {self.logical}", partial(_submit, chunk))
                 count += len(chunk)
                 self.store.batches[self.logical] += 1
         return count
+
+
+def _submit(chunk: list[tuple[str, Mapping[str, Any]]], client: TableClient) -> Any:
+    return client.submit_transaction(chunk)
 
 
 class Store:

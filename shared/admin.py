@@ -1,0 +1,681 @@
+"""Operators' CLI over the same tables and settings as the functions: `python -m shared.admin`.
+
+Settings come from the environment, after the Values of `local.settings.json` (current directory
+first, then the repository root) are loaded into it; the process environment wins. Output is a
+table for people or JSON with `--json`. Exit codes: 0 done, 2 usage error (bad flags or values),
+1 failure (missing record, store unreachable, ...), always with a message that says what to do.
+Secrets (team tokens, webhook URLs, route secrets) are read from files or standard input, never
+echoed, and never printed: URLs are masked, tokens and secrets only counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared import settings
+from shared.store.errors import Conflict, NotFound, StoreError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from shared.store.models import Channel, OutboxItem, Route, Schedule, Subscription, Team
+    from shared.store.tables import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit 2."""
+
+
+class Failure(Exception):
+    """The command could not be done: exit 1."""
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+
+def load_settings() -> Path | None:
+    """Load `local.settings.json` Values (cwd first, then the repo root); the environment wins."""
+    for folder in (Path.cwd(), ROOT):
+        path = folder / "local.settings.json"
+        if path.is_file():
+            try:
+                settings.load_local_settings(path)
+            except (ValueError, OSError) as exc:
+                raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix or remove it") from None
+            return path
+    return None
+
+
+_store: Store | None = None
+
+
+def store() -> Store:
+    global _store
+    if _store is None:
+        from shared.store import open_store
+
+        _store = open_store()
+    return _store
+
+
+def read_secret(path: str | None, what: str) -> str:
+    """A secret from a file, from piped standard input, or typed at a hidden prompt."""
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read {what} from {path}: {exc.strerror or type(exc).__name__}"
+            ) from None
+    elif sys.stdin is not None and sys.stdin.isatty():
+        text = getpass.getpass(f"{what}: ")
+    else:
+        text = sys.stdin.read() if sys.stdin is not None else ""
+    text = text.strip()
+    if not text:
+        raise UsageError(f"no {what} given: pass --{what.split()[-1]}-file PATH or pipe it on standard input")
+    return text
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def emit(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
+    """Print JSON for scripts, or `text` for people."""
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif text is not None:
+        print(text)
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(row.get(c, "") if row.get(c) is not None else "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def mask_url(url: str) -> str:
+    try:
+        from shared.delivery.allowlist import mask
+    except ImportError:  # the delivery package is missing: show the host only
+        from urllib.parse import urlsplit
+
+        return f"{urlsplit(url).scheme}://{urlsplit(url).hostname}/…"
+    return mask(url)
+
+
+def check_url(url: str) -> None:
+    from shared.delivery.allowlist import DestinationNotAllowed, check_destination
+
+    try:
+        check_destination(url)
+    except DestinationNotAllowed as exc:
+        raise UsageError(f"channel URL not allowed: {exc}") from None
+
+
+def base_url() -> str:
+    base = settings.get("PUBLIC_BASE_URL", "http://127.0.0.1:7071") or "http://127.0.0.1:7071"
+    return base.rstrip("/")
+
+
+def public_url(route_name: str) -> str:
+    return f"{base_url()}/api/incoming/{route_name}"
+
+
+# --- teams ---------------------------------------------------------------------------------------
+
+
+def team_row(team: Team) -> dict[str, Any]:
+    return {
+        "key": team.key,
+        "name": team.name,
+        "tokens": len(team.tokens),
+        "url": f"{base_url()}/api/outgoing/{team.key}",
+        "created": iso(team.created),
+    }
+
+
+def read_token(path: str | None) -> str:
+    from shared.store.models import check_token
+
+    try:
+        return check_token(read_secret(path, "team token"))
+    except ValueError as exc:
+        raise UsageError(
+            f"{exc}; copy the security token Teams showed when you created the webhook"
+        ) from None
+
+
+def team_add(args: argparse.Namespace) -> None:
+    from shared.store.models import Team
+
+    if not ROUTE_NAME.match(args.key):
+        raise UsageError(
+            "a team key is 1-64 letters, digits, dashes or underscores (it becomes part of a URL)"
+        )
+    token = read_token(args.token_file)
+    try:
+        team = store().teams.add(Team(key=args.key, name=args.name or args.key, tokens=[token]))
+    except Conflict:
+        raise Failure(f"team {args.key!r} exists; use `team rotate {args.key}` to add a token") from None
+    row = team_row(team)
+    emit(
+        args, row, f"added team {team.key!r} ({team.name}) with 1 token; callback URL for Teams: {row['url']}"
+    )
+
+
+def team_list(args: argparse.Namespace) -> None:
+    rows = [team_row(t) for t in store().teams.list()]
+    emit(args, rows, table(rows, ["key", "name", "tokens", "url"]))
+
+
+def team_rotate(args: argparse.Namespace) -> None:
+    token = read_token(args.token_file)
+    team = store().teams.get(args.key)
+    if token in team.tokens:
+        raise UsageError("that token is already active for this team")
+    team.tokens = [*team.tokens, token]
+    team = store().teams.save(team)
+    emit(
+        args,
+        team_row(team),
+        f"team {team.key!r} now has {len(team.tokens)} active tokens; the old one stays valid until "
+        f"`team retire-token {team.key}`",
+    )
+
+
+def team_retire_token(args: argparse.Namespace) -> None:
+    team = store().teams.get(args.key)
+    retired = len(team.tokens) - 1
+    if retired <= 0:
+        emit(args, team_row(team), f"team {team.key!r} has one token; nothing to retire")
+        return
+    team.tokens = team.tokens[-1:]
+    team = store().teams.save(team)
+    emit(
+        args, team_row(team), f"retired {retired} old token(s) of team {team.key!r}; the newest stays active"
+    )
+
+
+def team_remove(args: argparse.Namespace) -> None:
+    store().teams.remove(args.key)
+    emit(args, {"removed": args.key}, f"removed team {args.key!r}")
+
+
+# --- channels ------------------------------------------------------------------------------------
+
+
+def channel_row(channel: Channel) -> dict[str, Any]:
+    return {
+        "name": channel.name,
+        "url": mask_url(channel.url),
+        "teams_channel_id": channel.teams_channel_id,
+        "team": channel.team_key,
+        "created": iso(channel.created),
+    }
+
+
+def channel_add(args: argparse.Namespace) -> None:
+    from shared.store.models import Channel
+
+    if not CHANNEL_NAME.match(args.name):
+        raise UsageError("a channel name is 1-64 letters, digits, spaces, dots, dashes or underscores")
+    if args.url and args.url_file:
+        raise UsageError("give --url or --url-file, not both")
+    url = args.url or read_secret(args.url_file, "url")
+    check_url(url)
+    channel = Channel(name=args.name, url=url, teams_channel_id=args.teams_channel_id, team_key=args.team)
+    repo = store().channels
+    try:
+        saved = repo.save(channel) if args.replace else repo.add(channel)
+    except Conflict:
+        raise Failure(f"channel {args.name!r} exists; add --replace to give it a new URL") from None
+    emit(
+        args,
+        channel_row(saved),
+        f"{'saved' if args.replace else 'added'} channel {saved.name!r} -> {mask_url(url)}",
+    )
+
+
+def channel_list(args: argparse.Namespace) -> None:
+    rows = [channel_row(c) for c in store().channels.list()]
+    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "created"]))
+
+
+def channel_remove(args: argparse.Namespace) -> None:
+    store().channels.remove(args.name)
+    emit(args, {"removed": args.name}, f"removed channel {args.name!r}")
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+def route_row(route: Route) -> dict[str, Any]:
+    return {
+        "name": route.name,
+        "source": route.source,
+        "auth": route.auth,
+        "mode": route.mode,
+        "channels": ",".join(route.channels),
+        "url": public_url(route.name),
+        "created": iso(route.created),
+    }
+
+
+def split_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--to needs at least one channel name")
+    return list(dict.fromkeys(names))
+
+
+def route_add(args: argparse.Namespace) -> None:
+    from shared.store.models import Route
+
+    if not ROUTE_NAME.match(args.name):
+        raise UsageError(
+            "a route name is 1-64 letters, digits, dashes or underscores (it becomes part of a URL)"
+        )
+    channels = split_names(args.to)
+    secret: str | None = None
+    if args.auth != "none":
+        secret = read_secret(args.secret_file, "secret")
+    elif args.secret_file:
+        raise UsageError("--secret-file needs --auth bearer|basic|github|hmac|key")
+    settings_map: dict[str, str] = {}
+    for item in args.setting or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--setting takes KEY=VALUE, got {item!r}")
+        settings_map[key] = value
+    missing = [c for c in channels if store().channels.find(c) is None]
+    if missing:
+        raise Failure(f"no channel named {', '.join(map(repr, missing))}: add it first with `channel add`")
+    route = Route(
+        name=args.name,
+        source=args.source,
+        auth=args.auth,
+        secret=secret,
+        channels=channels,
+        mode=args.mode,
+        settings=settings_map,
+    )
+    try:
+        saved = store().routes.save(route) if args.replace else store().routes.add(route)
+    except Conflict:
+        raise Failure(f"route {args.name!r} exists; add --replace to overwrite it") from None
+    emit(
+        args,
+        route_row(saved),
+        f"route {saved.name!r} ({saved.source}, {saved.mode}) -> {route_row(saved)['url']}",
+    )
+
+
+def route_list(args: argparse.Namespace) -> None:
+    rows = [route_row(r) for r in store().routes.list()]
+    emit(args, rows, table(rows, ["name", "source", "auth", "mode", "channels", "url"]))
+
+
+def route_remove(args: argparse.Namespace) -> None:
+    store().routes.remove(args.name)
+    emit(args, {"removed": args.name}, f"removed route {args.name!r}")
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    from shared.digest.schedule import describe
+
+    return describe(schedule)
+
+
+def sub_row(sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "channel": sub.channel,
+        "source": f"{sub.source}:{sub.target}",
+        "schedule": describe_schedule(sub.schedule),
+        "next_run": iso(sub.next_run),
+        "paused": sub.paused,
+        "last_run": iso(sub.last_run),
+        "last_error": sub.last_error,
+        "created_by": sub.created_by,
+        "created_at": iso(sub.created_at),
+    }
+
+
+def sub_table(rows: list[dict[str, Any]]) -> str:
+    shown = [dict(r, next_run=(r["next_run"] or "-")[:16].replace("T", " ")) for r in rows]
+    return table(shown, ["id", "channel", "source", "schedule", "next_run", "paused", "last_error"])
+
+
+def build_schedule(args: argparse.Namespace) -> Schedule:
+    from shared.digest import schedule as sched
+    from shared.store.models import Schedule
+
+    if bool(args.at) == bool(args.cron):
+        raise UsageError("give either --at HH:MM[,HH:MM] (with --days/--tz) or --cron 'EXPR'")
+    try:
+        tz = sched.check_tz(args.tz)
+        if args.cron:
+            if args.days:
+                raise UsageError("--days does not go with --cron (put the weekdays in the expression)")
+            return Schedule(times=[], tz=tz, cron=sched.check_cron(args.cron))
+        days = sched.parse_days(args.days) if args.days else list(range(7))
+        return Schedule(times=sched.parse_times(args.at), days=days, tz=tz)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def sub_add(args: argparse.Namespace) -> None:
+    from shared.digest.schedule import next_run
+    from shared.store.models import SUBSCRIPTION_SOURCES, Subscription
+
+    kind, sep, target = args.source.partition(":")
+    if not sep or kind not in SUBSCRIPTION_SOURCES or not target.strip():
+        raise UsageError("--source takes rss:<url>, weather:<place>, events:<route> or json:<url>")
+    target = target.strip()
+    if kind in ("rss", "json") and not re.match(r"^https?://", target):
+        raise UsageError(f"{kind}: needs an http(s) URL, e.g. {kind}:https://example.com/feed")
+    schedule = build_schedule(args)
+    if store().channels.find(args.channel) is None:
+        raise Failure(f"no channel named {args.channel!r}: add it first with `channel add`")
+    if kind == "events" and store().routes.find(target) is None:
+        raise Failure(f"no route named {target!r}: add it first with `route add {target} --mode digest ...`")
+    now = datetime.now(UTC)
+    sub = Subscription(
+        channel=args.channel,
+        source=kind,  # checked against SUBSCRIPTION_SOURCES above
+        target=target,
+        schedule=schedule,
+        next_run=next_run(schedule, now),
+        post_empty=args.post_empty,
+        created_by=args.created_by or os.environ.get("USER", "admin"),
+        created_at=now,
+    )
+    saved = store().subscriptions.add(sub)
+    emit(
+        args,
+        sub_row(saved),
+        f"subscription {saved.id}: {kind}:{target} -> {saved.channel}, {describe_schedule(schedule)}, "
+        f"next run {fmt_time(saved.next_run)}",
+    )
+
+
+def sub_list(args: argparse.Namespace) -> None:
+    rows = [sub_row(s) for s in store().subscriptions.list(channel=args.channel)]
+    emit(args, rows, sub_table(rows))
+
+
+def sub_set_paused(args: argparse.Namespace, paused: bool) -> None:
+    from shared.digest.schedule import next_run
+
+    repo = store().subscriptions
+    for _ in range(3):  # a digest run may save it meanwhile: read again and retry
+        sub = repo.get(args.id)
+        sub.paused = paused
+        if not paused:
+            sub.next_run = next_run(sub.schedule, datetime.now(UTC))
+        try:
+            saved = repo.save(sub)
+        except Conflict:
+            continue
+        state = "paused" if paused else f"resumed, next run {fmt_time(saved.next_run)}"
+        emit(args, sub_row(saved), f"subscription {saved.id} {state}")
+        return
+    raise Failure("the subscription keeps changing (a digest run is busy with it); try again in a minute")
+
+
+def sub_pause(args: argparse.Namespace) -> None:
+    sub_set_paused(args, True)
+
+
+def sub_resume(args: argparse.Namespace) -> None:
+    sub_set_paused(args, False)
+
+
+def sub_remove(args: argparse.Namespace) -> None:
+    store().subscriptions.remove(args.id)
+    emit(args, {"removed": args.id}, f"removed subscription {args.id}")
+
+
+# --- outbox and dead letters ---------------------------------------------------------------------
+
+
+def outbox_row(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "channel": item.channel,
+        "attempts": item.attempts,
+        "next_attempt": iso(item.next_attempt),
+        "last_error": item.last_error,
+        "reason": item.reason,
+        "bytes": len(item.message.encode("utf-8")),
+        "created": iso(item.created),
+    }
+
+
+def outbox_list(args: argparse.Namespace) -> None:
+    rows = [outbox_row(i) for i in store().outbox.list(dead=False)]
+    emit(args, rows, table(rows, ["id", "channel", "attempts", "next_attempt", "bytes", "last_error"]))
+
+
+def outbox_retry(args: argparse.Namespace) -> None:
+    count = store().outbox.retry_now()
+    result: dict[str, Any] = {"due_now": count}
+    text = f"{count} pending item(s) are due now; the next outbox sweep sends them"
+    if args.now:
+        from shared.delivery.outbox import sweep
+
+        stats = sweep(store())
+        result["sweep"] = {k: v for k, v in vars(stats).items() if isinstance(v, int | float | str)}
+        text = f"{count} pending item(s) retried now: {result['sweep']}"
+    emit(args, result, text)
+
+
+def outbox_purge(args: argparse.Namespace) -> None:
+    count = store().outbox.purge(dead=False)
+    emit(args, {"purged": count}, f"purged {count} pending item(s)")
+
+
+def dead_list(args: argparse.Namespace) -> None:
+    rows = [outbox_row(i) for i in store().outbox.list(dead=True)]
+    emit(args, rows, table(rows, ["id", "channel", "attempts", "reason", "bytes", "created"]))
+
+
+def dead_requeue(args: argparse.Namespace) -> None:
+    if bool(args.id) == bool(args.all):
+        raise UsageError("give a dead letter's id or --all")
+    ids = [args.id] if args.id else [i.id for i in store().outbox.list(dead=True)]
+    done = [store().outbox.requeue(i).id for i in ids]
+    emit(args, {"requeued": done}, f"requeued {len(done)} dead letter(s); the next outbox sweep sends them")
+
+
+def dead_purge(args: argparse.Namespace) -> None:
+    count = store().outbox.purge(dead=True)
+    emit(args, {"purged": count}, f"purged {count} dead letter(s)")
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
+    )
+
+    # `--json` is accepted before the command and after it.
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.admin",
+        description="Manage teams, channels, routes, digest subscriptions and the outbox in the store.",
+        parents=[common],
+    )
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{team,channel,route,subscription,...}"
+    )
+
+    def command(
+        group: argparse._SubParsersAction[Any],
+        name: str,
+        func: Callable[[argparse.Namespace], None],
+        help: str,
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help, parents=[common])
+        sub.set_defaults(func=func)
+        return sub
+
+    team = groups.add_parser("team", help="outgoing-webhook registrations").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = command(team, "add", team_add, "register a team's outgoing webhook")
+    p.add_argument("key")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--token-file", help="file holding the security token (else read from standard input)")
+    command(team, "list", team_list, "list teams (tokens are only counted)")
+    p = command(team, "rotate", team_rotate, "add a new token; the old one stays valid until retire-token")
+    p.add_argument("key")
+    p.add_argument("--token-file")
+    p = command(team, "retire-token", team_retire_token, "keep only the newest token")
+    p.add_argument("key")
+    p = command(team, "remove", team_remove, "remove a team")
+    p.add_argument("key")
+
+    channel = groups.add_parser("channel", help="Teams destinations").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = command(channel, "add", channel_add, "add a channel (Workflows webhook URL)")
+    p.add_argument("name")
+    p.add_argument("--url", help="the Workflows webhook URL")
+    p.add_argument("--url-file", help="file holding the URL (keeps it out of the shell history)")
+    p.add_argument("--teams-channel-id", help="Teams channel id (19:...@thread.tacv2) to link")
+    p.add_argument("--team", help="team key the channel belongs to")
+    p.add_argument("--replace", action="store_true", help="overwrite an existing channel")
+    command(channel, "list", channel_list, "list channels (URLs masked)")
+    p = command(channel, "remove", channel_remove, "remove a channel")
+    p.add_argument("name")
+
+    route = groups.add_parser("route", help="incoming-proxy endpoints").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = command(route, "add", route_add, "add an incoming route; prints its URL")
+    p.add_argument("name")
+    from shared.store.models import ROUTE_AUTH, ROUTE_SOURCES
+
+    p.add_argument("--source", required=True, choices=ROUTE_SOURCES)
+    p.add_argument("--to", required=True, help="channel[,channel...]")
+    p.add_argument("--mode", choices=("immediate", "digest"), default="immediate")
+    p.add_argument("--auth", choices=ROUTE_AUTH, default="none")
+    p.add_argument("--secret-file", help="file holding the sender secret (else standard input)")
+    p.add_argument("--setting", action="append", metavar="KEY=VALUE", help="source setting (repeatable)")
+    p.add_argument("--replace", action="store_true", help="overwrite an existing route")
+    command(route, "list", route_list, "list routes and their URLs")
+    p = command(route, "remove", route_remove, "remove a route")
+    p.add_argument("name")
+
+    subs = groups.add_parser("subscription", help="scheduled digests").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = command(subs, "add", sub_add, "add a digest subscription")
+    p.add_argument("--channel", required=True)
+    p.add_argument(
+        "--source", required=True, help="rss:<url> | weather:<place> | events:<route> | json:<url>"
+    )
+    p.add_argument("--at", help="times of day, e.g. 08:00,17:00")
+    p.add_argument("--days", help="e.g. mon-fri, weekends, mon,wed (default: every day)")
+    p.add_argument("--tz", default="UTC", help="IANA time zone, e.g. Europe/Berlin (default UTC)")
+    p.add_argument("--cron", help="5-field cron expression instead of --at/--days")
+    p.add_argument("--post-empty", action="store_true", help="post even when there is nothing new")
+    p.add_argument("--created-by", help="who asked for it (default: $USER)")
+    p = command(subs, "list", sub_list, "list subscriptions")
+    p.add_argument("--channel")
+    for name, func, text in (
+        ("pause", sub_pause, "pause a subscription"),
+        ("resume", sub_resume, "resume a subscription (next run from now)"),
+        ("remove", sub_remove, "remove a subscription"),
+    ):
+        command(subs, name, func, text).add_argument("id")
+
+    outbox = groups.add_parser("outbox", help="deliveries not accepted yet").add_subparsers(
+        dest="cmd", required=True
+    )
+    command(outbox, "list", outbox_list, "list pending deliveries")
+    p = command(outbox, "retry", outbox_retry, "make every pending delivery due now")
+    p.add_argument("--now", action="store_true", help="also run the outbox sweep in this process")
+    command(outbox, "purge", outbox_purge, "delete every pending delivery")
+
+    dead = groups.add_parser("dead-letters", help="deliveries given up on").add_subparsers(
+        dest="cmd", required=True
+    )
+    command(dead, "list", dead_list, "list dead letters with their reason")
+    p = command(dead, "requeue", dead_requeue, "put dead letters back in the outbox")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--all", action="store_true")
+    command(dead, "purge", dead_purge, "delete every dead letter")
+    return parser
+
+
+def describe_invalid(exc: ValueError) -> str:
+    """pydantic's errors as one line, without the rejected input (it may be a secret)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())
+    return str(exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with usage on bad flags
+    if not hasattr(args, "json"):
+        args.json = False
+    try:
+        load_settings()
+        args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NotFound as exc:
+        print(f"error: {exc}; see the `list` command for what exists", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(
+            f"error: {exc}. Check TEAMS_STORAGE (or AzureWebJobsStorage) in the environment or "
+            "local.settings.json, and that the account (or Azurite) is running",
+            file=sys.stderr,
+        )
+        return 1
+    except (Failure, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except settings.SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a value the records refuse (pydantic's ValidationError is one)
+        print(f"error: {describe_invalid(exc)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

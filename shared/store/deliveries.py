@@ -1,0 +1,30 @@
+"""A short log of delivery outcomes per channel (PartitionKey = channel, RowKey newest first)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.store.entities import from_entity, to_entity
+from shared.store.keys import escape
+from shared.store.models import DeliveryRecord
+from shared.store.ordering import descending
+
+if TYPE_CHECKING:
+    from shared.store.tables import Table
+
+_MAX_DETAIL = 2000
+
+
+class DeliveryLog:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def record(self, channel: str, ok: bool, detail: str = "") -> None:
+        """Note one outcome; `detail` must not contain the webhook URL (callers pass a masked one)."""
+        entry = DeliveryRecord(channel=channel, ok=ok, detail=detail[:_MAX_DETAIL])
+        self.table.create(to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"})))
+
+    def recent(self, channel: str, limit: int = 20) -> list[DeliveryRecord]:
+        """The newest `limit` outcomes, newest first."""
+        rows = self.table.partition(escape(channel), limit=limit)
+        return [from_entity(DeliveryRecord, e, channel=channel) for e in rows]
