@@ -32,7 +32,9 @@ def shared_path(*parts: str) -> Path:
     """A file under ../shared (third-party fixtures and schemas); skips the test when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the third-party fixtures and schemas live in ../shared beside the repo")
+        pytest.skip(
+            f"{path} is absent: the third-party fixtures and schemas live in ../shared beside the repo"
+        )
     return path
 
 

@@ -44,7 +44,9 @@ class DemoContext:
         env["PYTHONPATH"] = str(self.root)
         return env
 
-    def admin(self, *args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def admin(
+        self, *args: str, input_text: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [stack.python_exe(), "-m", "shared.admin", *args],
             env=self.env(),
@@ -55,7 +57,9 @@ class DemoContext:
             timeout=60,
         )
         if check and result.returncode != 0:
-            raise RuntimeError(f"admin {' '.join(args[:2])} failed ({result.returncode}): {result.stderr.strip()}")
+            raise RuntimeError(
+                f"admin {' '.join(args[:2])} failed ({result.returncode}): {result.stderr.strip()}"
+            )
         return result
 
     def store(self) -> Any:
@@ -140,12 +144,16 @@ def main() -> int:
         settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
         ctx_env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
         ctx_env.update(settings)
-        host = stack.devhost_process(port, ctx_env, settings_file=settings_file, quiet=False, extra_args=["--no-timers"])
+        host = stack.devhost_process(
+            port, ctx_env, settings_file=settings_file, quiet=False, extra_args=["--no-timers"]
+        )
         host.start()
         try:
             os.environ.update(settings)
             ctx = DemoContext(devhost_url=f"http://127.0.0.1:{port}", sink=sink, settings=settings)
-            print(f"   Azurite tables  {azurite.table_port}\n   Teams sink      {sink.url}\n   Function app    {ctx.devhost_url}")
+            print(f"   Azurite tables  {azurite.table_port}")
+            print(f"   Teams sink      {sink.url}")
+            print(f"   Function app    {ctx.devhost_url}")
             failed = run_steps(ctx)
             print_channels(sink)
         finally:

@@ -19,7 +19,9 @@ def run(ctx: Any) -> None:
 
     builder = CardBuilder("Deployment finished", status=Status.GOOD, subtitle="shared core demo")
     builder.text("Version **2.4.1** is live in _westeurope_.")
-    builder.facts([("Service", "checkout"), ("Duration", "3 min 12 s"), ("Quotes \"and\" {brackets}", "kept as data")])
+    builder.facts(
+        [("Service", "checkout"), ("Duration", "3 min 12 s"), ('Quotes "and" {brackets}', "kept as data")]
+    )
     builder.button("Open the release", "https://example.com/releases/2.4.1")
     card = builder.build()
     limits.check_webhook(card)

@@ -25,7 +25,9 @@ def run_checkov(checkov: str, directory: Path) -> list[dict[str, Any]]:
         timeout=600,
     )
     if not result.stdout.strip():
-        raise SystemExit(f"checkov printed nothing (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise SystemExit(
+            f"checkov printed nothing (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
     data = json.loads(result.stdout)
     return data if isinstance(data, list) else [data]
 
@@ -40,12 +42,16 @@ def problems(reports: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
             "parsing errors {parsing_errors}, resources {resource_count}".format(**summary)
         )
         if summary.get("parsing_errors", 0):
-            errors.append(f"{summary['parsing_errors']} Bicep file(s) could not be parsed, so were not checked")
+            errors.append(
+                f"{summary['parsing_errors']} Bicep file(s) could not be parsed, so were not checked"
+            )
         if summary.get("resource_count", 0) == 0:
             errors.append("no resource was scanned")
         results = report.get("results", {})
         for check in results.get("failed_checks", []):
-            errors.append(f"{check['check_id']} {check['check_name']}: {check['resource']} ({check['file_path']})")
+            errors.append(
+                f"{check['check_id']} {check['check_name']}: {check['resource']} ({check['file_path']})"
+            )
         for check in results.get("skipped_checks", []):
             reason = (check.get("check_result") or {}).get("suppress_comment", "").strip()
             if not reason or reason == "No comment provided":

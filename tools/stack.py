@@ -20,9 +20,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 class StackError(RuntimeError):
@@ -49,7 +47,9 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def wait_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_port(
+    host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(host, port):
@@ -183,9 +183,17 @@ class Azurite:
     def start(self) -> Azurite:
         argv = [
             azurite_bin("azurite"),
-            "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
-            "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
-            "--skipApiVersionCheck", "--loose", "--disableTelemetry",
+            "--tableHost",
+            "127.0.0.1",
+            "--tablePort",
+            str(self.table_port),
+            "--queueHost",
+            "127.0.0.1",
+            "--queuePort",
+            str(self.queue_port),
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
         ]
         if self.blob_port:
             argv += ["--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port)]
@@ -242,7 +250,17 @@ def devhost_process(
     extra_args: Sequence[str] = (),
 ) -> ManagedProcess:
     """The dev host serving the function folders under `root`, with `env` as its environment."""
-    argv = [python_exe(), "-m", "tools.devhost", "--root", str(root), "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        python_exe(),
+        "-m",
+        "tools.devhost",
+        "--root",
+        str(root),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if settings_file is not None:
         argv += ["--settings", str(settings_file)]
     argv += list(extra_args)

@@ -9,7 +9,7 @@ from shared.cards.builders import CardBuilder, Status
 from shared.cards.markdown import escape
 from shared.digest.feeds.base import Entry, Gathered
 
-_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error"}
+_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error", "attention"}
 
 
 def _status(gathered: Gathered) -> Status:

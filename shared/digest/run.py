@@ -1,17 +1,17 @@
 """One timer run: sweep the outbox, then send every digest that is due, each exactly once.
 
-Per subscription: claim it (ETag + lease, so overlapping runs never both work on it), gather what
-is new since its cursor, build the card, write the plan (`_pending` in the cursor), claim the
-idempotency key for (subscription, slot), deliver, and only when Teams accepted the card or the
-outbox holds it, commit the new cursor and the next run time.
+Per subscription: gather what is new since its cursor, build the card, then claim it with one
+ETag-guarded write that moves next_run to the next slot and stores the plan (`_pending`: the
+cursor to commit and the buffered events to remove). Two overlapping runs read the same version,
+so only one claim succeeds and only that run posts. Deliver under the idempotency key
+`<subscription>|<slot>`; only when Teams accepted the card or the outbox holds it, remove the
+events and commit the cursor (one more update; next_run is already in place).
 
 Crash safety: if the process dies after delivery but before the commit, the subscription still
-carries `_pending`; the next run finds the key already claimed and commits the plan without
-posting again. (A crash between claiming the key and the post itself loses that one digest:
-at-most-once was chosen over a duplicate in the channel.)
-
-Missed runs (past_due) do not multiply: a due subscription gets one digest with everything new,
-and its next run is computed from now, not from the missed slot.
+carries `_pending`. When it is next due, the delivery's idempotency record for that key tells
+whether the card went out: if so the plan is committed without posting again; if not, the plan
+is dropped and its content is gathered again. Missed runs (past_due) do not multiply: a due
+subscription gets one digest with everything new, and its next slot is computed from now.
 """
 
 from __future__ import annotations
@@ -30,14 +30,11 @@ from shared.digest import schedule as schedules
 
 log = logging.getLogger(__name__)
 
-SCOPE = "digest"
 PENDING = "_pending"
 DEFAULT_BUDGET_SECONDS = 120.0
 DEFAULT_CONCURRENCY = 8
-DEFAULT_LEASE_SECONDS = 600
 DEFAULT_MAX_PER_RUN = 2000
 DEFAULT_OUTBOX_SECONDS = 20.0
-KEY_TTL_SECONDS = 14 * 24 * 3600
 # Delivery states after which the cursor may move (Teams has it, or our outbox will retry it).
 HELD = ("accepted", "queued")
 
@@ -140,14 +137,12 @@ class Runner:
         deadline: float,
         stats: RunStats,
         *,
-        lease_seconds: int = DEFAULT_LEASE_SECONDS,
         after_deliver: Callable[[Any, Any], None] | None = None,
     ) -> None:
         self.store = store
         self.now = now
         self.deadline = deadline
         self.stats = stats
-        self.lease_seconds = lease_seconds
         # Test hook: called between delivery and commit (a crash there must not double-post).
         self.after_deliver = after_deliver
         self.fixed_next: datetime | None = None
@@ -163,15 +158,35 @@ class Runner:
             # A broken schedule must not make the subscription due on every tick.
             return self.now + timedelta(days=1)
 
-    def _finish(self, sub: Any, *, cursor: dict[str, Any] | None, error: str | None) -> Any:
-        """Commit: cursor (when given), next run, last run, last error; drops any plan."""
-        new_cursor = dict(cursor if cursor is not None else sub.cursor or {})
-        new_cursor.pop(PENDING, None)
-        sub.cursor = new_cursor
-        sub.next_run = self._next(sub)
+    def _claim(self, sub: Any, cursor: dict[str, Any], error: str | None, done: bool) -> Any:
+        """Take the subscription under its ETag, moving next_run to the next slot in the same write.
+
+        None when another run changed it first. `done` marks the run as finished (last_run).
+        """
+        changed = sub.model_copy(deep=True)
+        changed.cursor = cursor
+        changed.last_error = error
+        if done:
+            changed.last_run = self.now
+        return self.store.subscriptions.claim(changed, self._next(sub))
+
+    def _commit(self, sub: Any, cursor: dict[str, Any], error: str | None) -> Any:
+        """After delivery: the new cursor without the plan; next_run is already set (one update)."""
+        sub.cursor = {k: v for k, v in cursor.items() if k != PENDING}
         sub.last_run = self.now
         sub.last_error = error
         return self.store.subscriptions.save(sub)
+
+    def _posted_before(self, sub: Any, plan: Plan) -> bool:
+        """Did Teams (or the outbox) take the plan's card? Read from the delivery's idempotency record."""
+        from shared.delivery import client
+
+        for number in ("1/1", "1/2"):
+            if self.store.dedupe.get(client.DEDUPE_SCOPE, client.dedupe_key(sub.channel, plan.key, number)):
+                return True
+        # Queued rather than accepted: the outbox holds it (rare path, so a listing is fine).
+        prefix = plan.key + "#"
+        return any((item.idempotency_key or "").startswith(prefix) for item in self.store.outbox.list())
 
     # -- one subscription ----------------------------------------------------------------
 
@@ -179,83 +194,68 @@ class Runner:
         if time.monotonic() >= self.deadline:
             self.stats.add("deferred")
             return "deferred"
-        slot = _iso(sub.next_run or self.now)
-        claimed = self.store.subscriptions.claim(sub, self.now + timedelta(seconds=self.lease_seconds))
-        if claimed is None:
-            self.stats.add("taken")
-            return "taken"
-        sub = claimed
         try:
-            outcome, error = self._deliver_one(sub, slot, force=False)
+            outcome, error = self._process(sub, force=False)
         except Exception as exc:
+            # Store trouble mid-way: the subscription keeps its plan (if any) and next run retries.
             outcome, error = "failed", _err(exc)
             log.warning("digest %s failed: %s", sub.id, error)
-            try:
-                self._finish(sub, cursor=None, error=error)
-            except Exception as save_exc:  # the lease expires; the next run retries
-                log.warning("digest %s: could not record the error (%s)", sub.id, _err(save_exc))
         self.stats.add(outcome, sub.id, error)
         return outcome
 
-    def _recover(self, sub: Any) -> bool:
-        """A plan left by a run that died: commit it without posting if the key was claimed."""
+    def _recover(self, sub: Any) -> Any:
+        """A plan left by a run that died: commit it if its card was posted, else drop it."""
         plan = Plan.parse((sub.cursor or {}).get(PENDING))
         if plan is None:
-            return False
-        record = self.store.dedupe.get(SCOPE, plan.key)
-        if record is None:
-            return False  # died before the post: nothing reached Teams, start over
-        if plan.events:
-            self.store.events.remove(sub.id, plan.events)
-        if getattr(record, "status", "") != "COMPLETED":
-            self.store.dedupe.complete(SCOPE, plan.key, {"recovered": True})
-        self._finish(sub, cursor=plan.cursor, error=None)
-        log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
-        return True
+            return sub
+        if self._posted_before(sub, plan):
+            if plan.events:
+                self.store.events.remove(sub.id, plan.events)
+            sub.cursor = plan.cursor
+            self.stats.add("recovered")
+            log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
+        else:
+            sub.cursor = {k: v for k, v in (sub.cursor or {}).items() if k != PENDING}
+        # Written together with the claim below: the ETag guards both.
+        return sub
 
-    def _deliver_one(self, sub: Any, slot: str, *, force: bool) -> tuple[str, str | None]:
+    def _process(self, sub: Any, *, force: bool, slot: str | None = None) -> tuple[str, str | None]:
         from shared.delivery import client
         from shared.digest.card import build_digest_card
         from shared.digest.feeds.base import FeedContext, FeedError, feed_for
 
-        if not force and self._recover(sub):
-            return "recovered", None
+        slot = slot or _iso(sub.next_run or self.now)
+        sub = self._recover(sub)
+        base_cursor = dict(sub.cursor or {})
         try:
             gathered = feed_for(sub.source).gather(sub, FeedContext(store=self.store, now=self.now))
         except FeedError as exc:
             error = str(exc)[:300]
             log.info("digest %s: source failed: %s", sub.id, error)
-            self._finish(sub, cursor=None, error=error)
-            return "failed", error
+            return ("failed", error) if self._claim(sub, base_cursor, error, True) else ("taken", None)
         if gathered.empty and not (sub.post_empty or force):
-            self._finish(sub, cursor=gathered.cursor, error=None)
-            return "empty", None
+            cursor = {k: v for k, v in gathered.cursor.items() if k != PENDING}
+            return ("empty", None) if self._claim(sub, cursor, None, True) else ("taken", None)
         card = build_digest_card(gathered, when=self.now)
         key = f"{sub.id}|{slot}"
         committed = {k: v for k, v in gathered.cursor.items() if k != PENDING}
         plan = Plan(key=key, slot=slot, cursor=committed, events=gathered.ack_event_ids)
-        cursor = dict(sub.cursor or {})
-        cursor[PENDING] = plan.as_dict()
-        sub.cursor = cursor
-        sub = self.store.subscriptions.save(sub)
-        if not self.store.dedupe.claim(SCOPE, key, KEY_TTL_SECONDS):
-            # Someone holds this exact slot's key: treat as sent, never post twice.
-            self._recover(sub)
-            return "recovered", None
-        result = client.deliver(self.store, sub.channel, card, key=key)
+        claimed = self._claim(sub, {**base_cursor, PENDING: plan.as_dict()}, sub.last_error, False)
+        if claimed is None:
+            return "taken", None
+        # From here a crash leaves the plan: the next run commits it or drops it (see _recover).
+        result = client.deliver(self.store, claimed.channel, card, key=key)
         state = str(getattr(result, "state", "dead"))
         if self.after_deliver is not None:
-            self.after_deliver(sub, result)
+            self.after_deliver(claimed, result)
         if state not in HELD:
-            self.store.dedupe.release(SCOPE, key)
-            detail = str(getattr(result, "detail", "") or getattr(result, "error", "") or state)
+            detail = str(getattr(result, "detail", "") or state)
             error = f"delivery failed: {detail}"[:300]
-            self._finish(sub, cursor=None, error=error)
+            self._commit(claimed, base_cursor, error)
             return "failed", error
-        self.store.dedupe.complete(SCOPE, key, {"state": state})
         if plan.events:
-            self.store.events.remove(sub.id, plan.events)
-        self._finish(sub, cursor=plan.cursor, error=None)
+            self.store.events.remove(claimed.id, plan.events)
+        self._commit(claimed, plan.cursor, None)
         return ("sent" if state == "accepted" else "queued"), None
 
 
@@ -267,7 +267,6 @@ def run(
     budget_seconds: float | None = None,
     concurrency: int | None = None,
     limit: int | None = None,
-    lease_seconds: int | None = None,
     sweep_outbox: bool = True,
     after_deliver: Callable[[Any, Any], None] | None = None,
 ) -> RunStats:
@@ -309,7 +308,6 @@ def run(
         current,
         deadline,
         stats,
-        lease_seconds=lease_seconds or settings.get_int("DIGEST_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
         after_deliver=after_deliver,
     )
     workers = max(1, concurrency or settings.get_int("DIGEST_CONCURRENCY", DEFAULT_CONCURRENCY))
@@ -349,13 +347,13 @@ def send_now(store: Any, subscription_id: str) -> str:
     runner.fixed_next = sub.next_run  # a manual digest does not move the schedule
     slot = "now-" + now.strftime("%Y%m%dT%H%M")  # one manual post per minute, even on double clicks
     try:
-        outcome, error = runner._deliver_one(sub, slot, force=True)
+        outcome, error = runner._process(sub, force=True, slot=slot)
     except Exception as exc:
         return f"Digest {sub.id} could not be sent: {_err(exc)}"
     if outcome == "sent":
         return f"Digest {sub.id} sent to {sub.channel}."
     if outcome == "queued":
         return f"Digest {sub.id} queued for {sub.channel}; Teams is busy, the outbox will deliver it."
-    if outcome == "recovered":
-        return f"Digest {sub.id} was already sent this minute."
+    if outcome == "taken":
+        return f"Digest {sub.id} is being sent by the timer right now; try again in a minute."
     return f"Digest {sub.id} could not be sent: {error or outcome}"

@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,8 @@ class Context:
     _store: Any = None
     _channel: Any = None
     _channel_loaded: bool = False
+    _prefetch: Future[Any] | None = None
+    foreign_link: bool = False
 
     @property
     def store(self) -> Any:
@@ -59,24 +62,49 @@ class Context:
         return channel_id
 
     def channel(self) -> Any:
-        """This Teams channel's link (a store Channel) or None; looked up once per message."""
+        """This Teams channel's link (a store Channel) or None; looked up once per message.
+
+        A link made through another team's registration does not count: whoever holds that
+        team's token can sign any channel id, and must not reach this team's channels.
+        """
         if not self._channel_loaded:
-            self._channel = self.store.channels.find_by_teams_channel(self.teams_channel_id)
+            if self._prefetch is not None:
+                found, self._prefetch = self._prefetch.result(), None
+            else:
+                found = self.store.channels.find_by_teams_channel(self.teams_channel_id)
+            if found is not None and found.team_key not in (None, self.team):
+                self.foreign_link, found = True, None
+            self._channel = found
             self._channel_loaded = True
             self.on_channel(getattr(self._channel, "name", None))
         return self._channel
+
+    def prefetch_channel(self) -> None:
+        """Start the link lookup now, so it overlaps the caller's other round trips (dedupe claim)."""
+        channel_id = self.activity.channel_id
+        if channel_id and not self._channel_loaded and self._prefetch is None:
+            self._prefetch = _prefetch_pool().submit(self.store.channels.find_by_teams_channel, channel_id)
 
     def linked_channel(self) -> Any:
         found = self.channel()
         if found is None:
             raise CommandError(
                 "this channel is not connected yet",
-                hint="Create a Workflows webhook for this channel, then send **connect <workflows-url>**.",
+                hint="Create a Workflows webhook for this channel, then send **connect WORKFLOWS-URL**.",
             )
         return found
 
 
 Listener = Callable[[Context], Reply]
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _prefetch_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outgoing-prefetch")
+    return _pool
 
 
 @dataclass(frozen=True)
@@ -95,18 +123,33 @@ class Commands:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._by_word: dict[str, _Entry] = {}
+        self._no_channel: set[str] = set()
 
     def command(
-        self, name: str, *, usage: str, summary: str, details: str = "", aliases: tuple[str, ...] = ()
+        self,
+        name: str,
+        *,
+        usage: str,
+        summary: str,
+        details: str = "",
+        aliases: tuple[str, ...] = (),
+        uses_channel: bool = True,
     ) -> Callable[[Listener], Listener]:
         def register(listener: Listener) -> Listener:
             entry = _Entry(name, usage, summary, details, aliases, listener)
             self._entries[name] = entry
             for word in (name, *aliases):
                 self._by_word[word] = entry
+            if not uses_channel:
+                self._no_channel.add(name)
             return listener
 
         return register
+
+    def uses_channel(self, word: str) -> bool:
+        """Whether the command looks up this channel's link (worth starting that early)."""
+        entry = self.get(word) if word else None
+        return entry is not None and entry.name not in self._no_channel
 
     def get(self, word: str) -> _Entry | None:
         return self._by_word.get(word.casefold())
@@ -140,18 +183,20 @@ registry = Commands()
 # --- help ------------------------------------------------------------------------------------------
 
 
-def help_reply(commands: Commands, *, title: str = "Commands") -> Reply:
+def help_reply(commands: Commands, *, title: str = "What I can do") -> Reply:
     reply = Reply(title, status="accent")
     reply.add("Mention me followed by a command, for example **@bot subscriptions**.")
     section = reply.section("Commands")
     section.lines.extend(f"**{e.usage}**: {e.summary}" for e in commands.entries())
-    reply.add("Send **help <command>** for details on one command.")
+    reply.add("Send **help COMMAND** for details on one command.")
     return reply
 
 
 def unknown_reply(commands: Commands, word: str) -> Reply:
     guesses = commands.suggest(word)
-    title = f"I don't know the command \"{md_escape(word[:40])}\""
+    # Never echo what may be a secret URL pasted without "connect".
+    shown = "that" if "://" in word or len(word) > 40 else f"\"{md_escape(word)}\""
+    title = f"I don't know the command {shown}"
     reply = help_reply(commands, title=title)
     reply.status = "warning"
     if guesses:
@@ -159,7 +204,9 @@ def unknown_reply(commands: Commands, word: str) -> Reply:
     return reply
 
 
-@registry.command("help", usage="help [command]", summary="this list, or details on one command")
+@registry.command(
+    "help", usage="help [COMMAND]", summary="this list, or details on one command", uses_channel=False
+)
 def cmd_help(ctx: Context) -> Reply:
     if not ctx.command.args:
         return help_reply(registry)
@@ -187,7 +234,7 @@ def channel_name_for(team: str, teams_channel_id: str) -> str:
 
 @registry.command(
     "connect",
-    usage="connect <workflows-url>",
+    usage="connect WORKFLOWS-URL",
     summary="link this channel to its Workflows webhook (needed for digests and late answers)",
     details=(
         "In the channel choose ••• > Workflows > *Post to a channel when a webhook request is received*, "
@@ -208,6 +255,8 @@ def cmd_connect(ctx: Context) -> Reply:
 
     teams_channel_id = ctx.teams_channel_id
     existing = ctx.channel()
+    if ctx.foreign_link:
+        raise CommandError("this channel is already linked through another team's webhook registration")
     name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
     record = Channel(name=name, url=url, teams_channel_id=teams_channel_id, team_key=ctx.team)
     if existing is not None and getattr(existing, "created", None) is not None:
@@ -231,7 +280,7 @@ _OPTION_WORDS = ("at", "on", "tz")
 
 def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
     if not args or args[0].casefold() not in _SOURCES:
-        raise CommandError("say what to subscribe to: **rss <url>**, **weather <place>** or **events <route>**")
+        raise CommandError("say what to subscribe to: **rss URL**, **weather PLACE** or **events ROUTE**")
     source = args[0].casefold()
     target_parts: list[str] = []
     options: dict[str, str] = {}
@@ -242,7 +291,8 @@ def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
     while i < len(args):
         word = args[i].casefold()
         if word not in _OPTION_WORDS:
-            raise CommandError(f"unexpected \"{md_escape(args[i][:40])}\"; options are **at**, **on** and **tz**")
+            shown = md_escape(args[i][:40])
+            raise CommandError(f"unexpected \"{shown}\"; options are **at**, **on** and **tz**")
         if word in options:
             raise CommandError(f"**{word}** is given twice")
         values: list[str] = []
@@ -289,7 +339,7 @@ def _new_subscription_id() -> str:
 @registry.command(
     "subscribe",
     usage=(
-        "subscribe rss <url> | weather <place> | events <route> "
+        "subscribe rss URL | weather PLACE | events ROUTE "
         "[at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]"
     ),
     summary="post a digest to this channel on a schedule",
@@ -362,7 +412,8 @@ def _own_subscription(ctx: Context, word: str) -> Any:
         sub = None
     if sub is None or sub.channel != channel.name:
         raise CommandError(
-            f"no subscription **{md_escape(sub_id[:40])}** in this channel", hint="**subscriptions** lists them."
+            f"no subscription **{md_escape(sub_id[:40])}** in this channel",
+            hint="**subscriptions** lists them.",
         )
     return sub
 
@@ -382,7 +433,7 @@ def cmd_subscriptions(ctx: Context) -> Reply:
     subs = ctx.store.subscriptions.list(channel=channel.name)
     if not subs:
         return Reply("No subscriptions yet", status="default").add(
-            "Start one with **subscribe rss <url>**, **subscribe weather <place>** or **subscribe events <route>**."
+            "Start one with **subscribe rss URL**, **subscribe weather PLACE** or **subscribe events ROUTE**."
         )
     reply = Reply(f"{len(subs)} subscription(s)", status="accent")
     section = reply.section("Subscriptions")
@@ -391,7 +442,7 @@ def cmd_subscriptions(ctx: Context) -> Reply:
     return reply
 
 
-@registry.command("unsubscribe", usage="unsubscribe <id>", summary="stop and delete a digest")
+@registry.command("unsubscribe", usage="unsubscribe ID", summary="stop and delete a digest")
 def cmd_unsubscribe(ctx: Context) -> Reply:
     sub = _own_subscription(ctx, "unsubscribe")
     ctx.store.subscriptions.remove(sub.id)
@@ -419,44 +470,30 @@ def _set_paused(ctx: Context, paused: bool) -> Reply:
     raise CommandError("the subscription kept changing while I tried; try again")
 
 
-@registry.command("pause", usage="pause <id>", summary="stop sending a digest for now")
+@registry.command("pause", usage="pause ID", summary="stop sending a digest for now")
 def cmd_pause(ctx: Context) -> Reply:
     return _set_paused(ctx, True)
 
 
-@registry.command("resume", usage="resume <id>", summary="send a paused digest again")
+@registry.command("resume", usage="resume ID", summary="send a paused digest again")
 def cmd_resume(ctx: Context) -> Reply:
     return _set_paused(ctx, False)
 
 
-@registry.command("digest", usage="digest <id> now", summary="send a digest right away")
+@registry.command("digest", usage="digest ID now", summary="send a digest right away")
 def cmd_digest(ctx: Context) -> Reply:
     args = ctx.command.args
     if len(args) != 2 or args[1].casefold() != "now":
-        raise CommandError("say **digest <id> now**")
+        raise CommandError("say **digest ID now**")
     sub = _own_subscription(ctx, "digest")
     from shared.digest.run import send_now
 
-    result = send_now(ctx.store, sub.id)
-    reply = Reply("Digest sent", status="good")
-    reply.add(f"{_describe_sub(sub)}")
-    summary = _result_summary(result)
-    if summary:
-        reply.add(summary)
+    outcome = str(send_now(ctx.store, sub.id))
+    failed = "could not" in outcome or outcome.startswith("No digest")
+    reply = Reply("Digest not sent" if failed else "Digest sent", status="warning" if failed else "good")
+    reply.add(_describe_sub(sub))
+    reply.add(md_escape(outcome))
     return reply
-
-
-def _result_summary(result: Any) -> str:
-    if result is None:
-        return ""
-    for attr in ("summary", "detail", "state"):
-        value = getattr(result, attr, None)
-        if isinstance(value, str) and value:
-            return md_escape(value)
-    if isinstance(result, dict):
-        pairs = [(k, v) for k, v in result.items() if not isinstance(v, dict | list)]
-        return ", ".join(f"{md_escape(k)}: {md_escape(v)}" for k, v in pairs)
-    return ""
 
 
 # --- routes and status -----------------------------------------------------------------------------
@@ -501,16 +538,21 @@ def cmd_status(ctx: Context) -> Reply:
     channel = ctx.channel()
     if channel is None:
         reply = Reply("Status: not connected", status="warning")
-        reply.add("Send **connect <workflows-url>** to link this channel.")
+        reply.add("Send **connect WORKFLOWS-URL** to link this channel.")
         return reply
     reply = Reply("Status", status="accent")
     reply.facts.append(("Channel", f"**{channel.name}**"))
     reply.facts.append(("Webhook", mask(channel.url)))
-    backlog = ctx.store.outbox.backlog(channel.name)
+    # Independent reads: in parallel, so a status costs one round trip more than a lookup, not four.
+    backlog, subs, route_lines, recent = _parallel(
+        lambda: ctx.store.outbox.backlog(channel.name),
+        lambda: ctx.store.subscriptions.list(channel=channel.name),
+        lambda: _route_lines(ctx, channel.name),
+        lambda: ctx.store.deliveries.recent(channel.name, 5),
+    )
     count = len(backlog) if isinstance(backlog, list | tuple) else backlog
     reply.facts.append(("Outbox backlog", str(count)))
 
-    subs = ctx.store.subscriptions.list(channel=channel.name)
     section = reply.section(f"Subscriptions ({len(subs)})")
     for sub in subs:
         line = _describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}"
@@ -521,10 +563,10 @@ def cmd_status(ctx: Context) -> Reply:
         section.lines.append("none")
 
     routes = reply.section("Routes")
-    routes.lines.extend(_route_lines(ctx, channel.name) or ["none"])
+    routes.lines.extend(route_lines or ["none"])
 
     deliveries = reply.section("Recent deliveries")
-    for item in ctx.store.deliveries.recent(channel.name, 5):
+    for item in recent:
         ok = "ok" if getattr(item, "ok", False) else "failed"
         at = getattr(item, "at", None) or getattr(item, "created", None) or getattr(item, "time", None)
         when = _when(at) if isinstance(at, datetime) else ""
@@ -533,3 +575,12 @@ def cmd_status(ctx: Context) -> Reply:
     if not deliveries.lines:
         deliveries.lines.append("none yet")
     return reply
+
+
+def _parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent store reads on a few threads; results in order, first error raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="status") as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]

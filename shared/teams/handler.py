@@ -135,6 +135,15 @@ class _Exchange:
             return self.result
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """The HTTP answer, the Reply behind it (posted instead if the caller gave up) and the claimed key."""
+
+    answer: HttpReply
+    reply: Any = None
+    claimed: str | None = None
+
+
 class OutgoingBot:
     """One instance per process; `handle` is called once per request."""
 
@@ -153,7 +162,8 @@ class OutgoingBot:
         self.deadline_seconds = deadline_seconds
         self.window_seconds = window_seconds
         self.clock = clock
-        self._executor = executor
+        # Threads start on the first submit, so creating the pool here costs nothing at import.
+        self._executor = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="outgoing")
 
     def _deadline(self) -> float:
         if self.deadline_seconds is not None:
@@ -166,8 +176,6 @@ class OutgoingBot:
         return settings.get_float("OUTGOING_REPLAY_WINDOW_SECONDS", 300.0)
 
     def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outgoing")
         return self._executor
 
     def handle(
@@ -183,7 +191,7 @@ class OutgoingBot:
         result = exchange.wait(self._deadline() - (time.monotonic() - received))
         if result is not None:
             return result
-        log.warning("outgoing: deadline reached for team %s (command %r)", team, exchange.command or "?")
+        log.warning("outgoing: deadline reached for team %r (command %r)", team[:64], exchange.command or "?")
         if exchange.channel:
             return _text_reply(
                 "Still working on that: my storage is slow right now. "
@@ -197,61 +205,64 @@ class OutgoingBot:
     # --- worker side ------------------------------------------------------------------------------
 
     def _work(self, exchange: _Exchange, team: str, authorization: str | None, body: bytes) -> None:
-        late_reply: Any = None
+        outcome = _Outcome(_text_reply(FAILED_TEXT))
         try:
-            result, late_reply = self._process(exchange, team, authorization, body)
+            outcome = self._process(exchange, team, authorization, body)
         except Exception as exc:
             if _is_store_unavailable(exc):
-                log.warning("outgoing: store unavailable for team %s: %s", team, exc)
-                result = _text_reply(UNAVAILABLE_TEXT)
+                log.warning("outgoing: store unavailable for team %r: %s", team[:64], exc)
+                outcome = _Outcome(_text_reply(UNAVAILABLE_TEXT))
             else:
-                log.exception("outgoing: command %r failed for team %s", exchange.command, team)
-                result = _text_reply(FAILED_TEXT)
-        if not exchange.finish(result) and late_reply is not None and exchange.channel:
-            self._post_late(exchange.channel, late_reply)
+                log.exception("outgoing: command %r failed for team %r", exchange.command, team[:64])
+        answered = exchange.finish(outcome.answer)
+        if outcome.claimed is not None:
+            # After the answer, not before: marking the claim done costs round trips Teams need not wait for.
+            _quietly(self.gate.complete, outcome.claimed)
+        if not answered and outcome.reply is not None and exchange.channel:
+            self._post_late(exchange.channel, outcome.reply)
 
-    def _process(
-        self, exchange: _Exchange, team: str, authorization: str | None, body: bytes
-    ) -> tuple[HttpReply, Any]:
-        """(the HTTP answer, the Reply to post if the caller gave up meanwhile)."""
+    def _process(self, exchange: _Exchange, team: str, authorization: str | None, body: bytes) -> _Outcome:
         tokens = self.gate.tokens(team) if _plausible_team(team) else None
         verifier = SignatureVerifier(tokens or [], window_seconds=self._window(), clock=self.clock)
         if not verifier.is_valid(body, authorization):
-            log.info("outgoing: rejected an unauthenticated request for team %s", team[:64])
-            return UNAUTHORIZED, None
+            log.info("outgoing: rejected an unauthenticated request for team %r", team[:64])
+            return _Outcome(UNAUTHORIZED)
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, ValueError):
-            return _error(400, "the body is not valid JSON"), None
+            return _Outcome(_error(400, "the body is not valid JSON"))
         if not isinstance(data, dict):
-            return _error(400, "the body must be a JSON object (a Teams activity)"), None
+            return _Outcome(_error(400, "the body must be a JSON object (a Teams activity)"))
         if data.get("type") != "message":
-            return EMPTY_REPLY, None
+            return _Outcome(EMPTY_REPLY)
 
         from shared.teams.activity import ActivityError, parse_activity
 
         try:
             activity = parse_activity(data)
         except ActivityError as exc:
-            return _error(400, str(exc)), None
+            return _Outcome(_error(400, str(exc)))
         if not activity.id:
-            return _error(400, "the activity has no id"), None
+            return _Outcome(_error(400, "the activity has no id"))
         if not verifier.is_fresh(activity.timestamp):
-            return _error(401, "the activity timestamp is missing or outside the accepted window"), None
+            return _Outcome(_error(401, "the activity timestamp is missing or outside the accepted window"))
+        ctx = self._context(exchange, team, activity)
         key = f"{team}/{activity.id}"
         ttl = int(self._window() * 2) + 60  # outlives every replay the window still lets through
         if not self.gate.claim(key, ttl):
-            return _error(409, "this activity was already handled"), None
+            return _Outcome(_error(409, "this activity was already handled"))
         try:
-            reply = self._dispatch(exchange, team, activity)
+            from shared.teams.commands import registry
+
+            reply = registry.dispatch(ctx)
             answer = HttpReply(200, _render(reply))
         except BaseException:
-            _quietly(self.gate.release, key)
+            _quietly(self.gate.release, key)  # a failed attempt must not block a retry
             raise
-        _quietly(self.gate.complete, key)
-        return answer, reply
+        return _Outcome(answer, reply, key)
 
-    def _dispatch(self, exchange: _Exchange, team: str, activity: Any) -> Any:
+    def _context(self, exchange: _Exchange, team: str, activity: Any) -> Any:
+        """The listener's context; the channel lookup starts now, overlapping the dedupe claim."""
         from shared.teams.commands import Context, registry
 
         command = activity.command()
@@ -267,7 +278,9 @@ class OutgoingBot:
             store_factory=self.store_factory,
             on_channel=on_channel,
         )
-        return registry.dispatch(ctx)
+        if registry.uses_channel(command.name):
+            ctx.prefetch_channel()  # read-only, so harmless when the claim then fails
+        return ctx
 
     def _post_late(self, channel: str, reply: Any) -> None:
         try:
@@ -308,6 +321,7 @@ def _plausible_team(team: str) -> bool:
 
 
 _default: OutgoingBot | None = None
+_default_lock = threading.Lock()
 
 
 def _open_store() -> Any:
@@ -322,5 +336,7 @@ def handle_request(
     """Entry point of the function: one process-wide bot on the app's store."""
     global _default
     if _default is None:
-        _default = OutgoingBot(StoreGate(_open_store), _open_store)
+        with _default_lock:
+            if _default is None:
+                _default = OutgoingBot(StoreGate(_open_store), _open_store)
     return _default.handle(team, authorization, body, content_length=content_length)

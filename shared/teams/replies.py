@@ -6,11 +6,14 @@ synchronous reply (Adaptive Card + plain-text fallback) or, after the deadline, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Reply", "Section", "md_escape", "render_card", "render_reply", "render_text"]
 
+# Markdown escapes (`\*`) read as noise in plain text.
+_PLAIN_RE = re.compile(r"\\([\\`*_\[\]~|#>+-])")
 
 
 def md_escape(value: object) -> str:
@@ -51,14 +54,14 @@ class Reply:
 def render_text(reply: Reply) -> str:
     """The plain-text fallback: everything the card says, readable without the card."""
     out = [reply.title]
-    out.extend(reply.paragraphs)
     out.extend(f"{k}: {v}" for k, v in reply.facts)
+    out.extend(reply.paragraphs)
     for section in reply.sections:
         out.append(section.title)
         out.extend(f"{k}: {v}" for k, v in section.facts)
         out.extend(f"- {line}" for line in section.lines)
     out.extend(f"{title}: {url}" for title, url in reply.buttons)
-    return "\n\n".join(out)
+    return _PLAIN_RE.sub(r"\1", "\n\n".join(out).replace("**", ""))
 
 
 def render_card(reply: Reply) -> dict[str, Any]:
@@ -67,10 +70,10 @@ def render_card(reply: Reply) -> dict[str, Any]:
 
     status = getattr(Status, reply.status.upper(), Status.DEFAULT)
     builder = CardBuilder(reply.title, status=status)
-    for paragraph in reply.paragraphs:
-        builder.text(paragraph)
     if reply.facts:
         builder.facts(reply.facts)
+    for paragraph in reply.paragraphs:
+        builder.text(paragraph)
     for section in reply.sections:
         builder.section(section.title)
         if section.facts:
@@ -80,12 +83,18 @@ def render_card(reply: Reply) -> dict[str, Any]:
     for title, url in reply.buttons:
         builder.button(title, url)
     card = builder.build()
-    return card if isinstance(card, dict) else card.to_dict()
+    # Shown by clients that cannot render the card: the whole answer, not just its title.
+    card["fallbackText"] = render_text(reply)
+    return card
 
 
 def render_reply(reply: Reply) -> bytes:
-    """The serialised outgoing-webhook reply (one serialiser for the whole project)."""
+    """The serialised outgoing-webhook reply (one serialiser for the whole project).
+
+    Teams shows a reply's `text` above its card, so `text` is the one-line summary (what
+    notifications and card-less clients show) and the full plain text is the card's fallbackText.
+    """
     from shared.cards import envelopes
 
-    envelope = envelopes.reply(text=render_text(reply), card=render_card(reply))
+    envelope = envelopes.reply(text=reply.title, card=render_card(reply))
     return envelopes.dumps(envelope)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 _SCHEME = "hmac"
 # Used when a team is unknown, so that path costs the same HMAC as a wrong signature.
@@ -49,9 +49,14 @@ class SignatureVerifier:
         return matched and bool(self._keys)
 
     def is_fresh(self, timestamp: datetime | None) -> bool:
-        """True when the activity's timestamp is within the replay window of now (either side)."""
-        if timestamp is None or timestamp.tzinfo is None:
+        """True when the activity's timestamp is within the replay window of now (either side).
+
+        Teams always sends UTC with a `Z`; a timestamp without an offset is taken as UTC too.
+        """
+        if timestamp is None:
             return False
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
         return abs(self._clock() - timestamp.timestamp()) <= self._window
 
 

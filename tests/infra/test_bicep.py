@@ -43,11 +43,7 @@ def settings_read_by_code() -> set[str]:
                 if isinstance(func, ast.Attribute):
                     owner = func.value
                     owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
-                    if owner_name == "settings" and func.attr in SETTING_READERS:
-                        names.add(first.value)
-                    elif owner_name == "environ" and func.attr == "get":
-                        names.add(first.value)
-                    elif owner_name == "os" and func.attr == "getenv":
+                    if (owner_name == "settings" and func.attr in SETTING_READERS) or (owner_name == "environ" and func.attr == "get") or (owner_name == "os" and func.attr == "getenv"):
                         names.add(first.value)
     return names - CONNECTION
 
@@ -104,7 +100,11 @@ def test_identity_not_keys() -> None:
 
 def test_roles_are_scoped_narrowly() -> None:
     resources = parse(INFRA / "modules" / "functionapp.bicep")["resources"]
-    scopes = {name: res["config"]["scope"] for name, res in resources.items() if res["type"].endswith("roleAssignments")}
+    scopes = {
+        name: res["config"]["scope"]
+        for name, res in resources.items()
+        if res["type"].endswith("roleAssignments")
+    }
     assert scopes == {
         "blobRole": "storage",
         "queueRole": "queueService",
@@ -118,8 +118,12 @@ def test_settings_agree_between_code_bicep_and_local_example() -> None:
     example_values = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))["Values"]
     example = set(example_values) - PLATFORM_LOCAL
     bicep = set(parse(INFRA / "main.bicep")["variables"]["appSettings"]["value"])
-    assert code == example, f"code reads {sorted(code - example)} not in the example; example has {sorted(example - code)} unread"
-    assert example == bicep, f"only in the example: {sorted(example - bicep)}; only in Bicep: {sorted(bicep - example)}"
+    assert code == example, (
+        f"code reads {sorted(code - example)} not in the example; example has {sorted(example - code)} unread"
+    )
+    assert example == bicep, (
+        f"only in the example: {sorted(example - bicep)}; only in Bicep: {sorted(bicep - example)}"
+    )
     assert "TEAMS_STORAGE" in example_values
 
 

@@ -66,4 +66,5 @@ def test_freshness_uses_the_injected_clock() -> None:
     assert not verifier.is_fresh(now - timedelta(seconds=301))
     assert not verifier.is_fresh(now + timedelta(minutes=10))
     assert not verifier.is_fresh(None)
-    assert not verifier.is_fresh(now.replace(tzinfo=None))
+    assert verifier.is_fresh(now.replace(tzinfo=None))  # no offset: UTC, as Teams means it
+    assert not verifier.is_fresh((now - timedelta(hours=1)).replace(tzinfo=None))

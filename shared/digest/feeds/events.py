@@ -15,7 +15,9 @@ from shared.digest.feeds.base import Entry, Feed, FeedContext, FeedError, Gather
 DRAIN_LIMIT = 500
 # Words incoming sources use for "over" vs "still needs attention".
 _RESOLVED = {"resolved", "ok", "closed", "succeeded", "success", "completed", "merged", "good", "normal"}
-_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error", "open", "opened", "active"}
+_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error", "attention", "warning", "active"}
+_ALERT_WORDS = {"firing", "alerting", "resolved"}
+_NEUTRAL = {"info", "default", "accent", "none", ""}
 
 
 def _status_of(data: dict[str, Any]) -> str:
@@ -24,18 +26,21 @@ def _status_of(data: dict[str, Any]) -> str:
 
 
 def _headline(statuses: Counter[str], total: int) -> str:
+    """ "12 events: 9 resolved, 3 still firing" (alert words) or "... 3 need attention"."""
     resolved = sum(n for s, n in statuses.items() if s in _RESOLVED)
     firing = sum(n for s, n in statuses.items() if s in _FIRING)
-    other = total - resolved - firing
+    neutral = sum(n for s, n in statuses.items() if s in _NEUTRAL)
     noun = "event" if total == 1 else "events"
     parts: list[str] = []
     if resolved:
         parts.append(f"{resolved} resolved")
     if firing:
-        parts.append(f"{firing} still firing")
-    if other:
-        labels = Counter({s: n for s, n in statuses.items() if s not in _RESOLVED | _FIRING})
-        parts.extend(f"{n} {s}" for s, n in labels.most_common())
+        alerting = any(s in _ALERT_WORDS for s in statuses)
+        parts.append(f"{firing} still firing" if alerting else f"{firing} need attention")
+    labels = Counter({s: n for s, n in statuses.items() if s not in _RESOLVED | _FIRING | _NEUTRAL})
+    parts.extend(f"{n} {s}" for s, n in labels.most_common())
+    if neutral and parts:
+        parts.append(f"{neutral} other")
     return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
 
 
