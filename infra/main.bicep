@@ -45,17 +45,30 @@ var deploymentContainerName = 'app-package'
 var appSettings = {
   TABLE_PREFIX: tablePrefix
   STORE_TIMEOUT_SECONDS: '3'
+  PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
   DELIVERY_EXTRA_ALLOWED_URLS: deliveryExtraAllowedUrls
   DELIVERY_TIMEOUT_SECONDS: '10'
   DELIVERY_MAX_ATTEMPTS: '8'
+  DELIVERY_MAX_AGE_SECONDS: '86400'
   DELIVERY_MARGIN_BYTES: '2048'
-  DIGEST_SCHEDULE: digestSchedule
+  DELIVERY_BUDGET_SECONDS: '8'
+  DELIVERY_INLINE_ATTEMPTS: '3'
+  DELIVERY_MAX_THREADS: '8'
+  DELIVERY_RATE_WORKFLOWS: '4/1,30/60,300/3600,1200/86400'
+  DELIVERY_RATE_LEGACY: '4/1,60/30,100/3600,150/7200,1800/86400'
   OUTGOING_REPLAY_WINDOW_SECONDS: '300'
   OUTGOING_DEADLINE_SECONDS: '4'
-  PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
+  DIGEST_SCHEDULE: digestSchedule
+  DIGEST_BUDGET_SECONDS: '120'
+  DIGEST_CONCURRENCY: '8'
+  DIGEST_MAX_PER_RUN: '2000'
+  FEEDS_ALLOW_LOOPBACK: 'false'
+  FEEDS_TIMEOUT_SECONDS: '10'
+  FEEDS_MAX_BYTES: '2097152'
+  FEEDS_MAX_REDIRECTS: '3'
+  WEATHER_UNITS: 'metric'
   OPEN_METEO_FORECAST_URL: 'https://api.open-meteo.com/v1/forecast'
   OPEN_METEO_GEOCODING_URL: 'https://geocoding-api.open-meteo.com/v1/search'
-  FEEDS_ALLOW_LOOPBACK: 'false'
 }
 
 module monitoring 'modules/monitoring.bicep' = {

@@ -123,10 +123,11 @@ def run_steps(ctx: DemoContext) -> list[str]:
 
 
 def main() -> int:
+    from tools.feed_stub import FeedStub
     from tools.teams_sink import TeamsSink
 
-    print("== Starting the local stack (Azurite in memory, Teams sink, dev host)")
-    with stack.Azurite() as azurite:
+    print("== Starting the local stack (Azurite in memory, Teams sink, dev host, feed and weather stand-ins)")
+    with stack.Azurite() as azurite, FeedStub() as feeds:
         sink = TeamsSink(windows=[]).start()
         port = stack.free_port()
         settings = {
@@ -137,6 +138,8 @@ def main() -> int:
             "DELIVERY_EXTRA_ALLOWED_URLS": sink.url + "/",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "FEEDS_ALLOW_LOOPBACK": "true",
+            "OPEN_METEO_FORECAST_URL": feeds.forecast_url,
+            "OPEN_METEO_GEOCODING_URL": feeds.geocoding_url,
             "DIGEST_SCHEDULE": "0 0 0 1 1 *",
         }
         settings_dir = Path(tempfile.mkdtemp(prefix="demo-"))
@@ -151,6 +154,7 @@ def main() -> int:
         try:
             os.environ.update(settings)
             ctx = DemoContext(devhost_url=f"http://127.0.0.1:{port}", sink=sink, settings=settings)
+            ctx.extras["feed_stub"] = feeds
             print(f"   Azurite tables  {azurite.table_port}")
             print(f"   Teams sink      {sink.url}")
             print(f"   Function app    {ctx.devhost_url}")

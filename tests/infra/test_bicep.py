@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ SETTING_READERS = {"get", "require", "get_int", "get_float", "get_bool", "get_li
 # Connection settings: named by the Functions conventions, set differently locally (connection string)
 # and in Azure (identity-based `__tableServiceUri`), so they are checked on their own below.
 CONNECTION = {"TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage"}
+OS_VARIABLES = {"USER", "USERNAME", "HOME", "PATH", "TZ"}
 PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "TEAMS_STORAGE"}
 
 pytestmark = pytest.mark.unit
@@ -28,23 +30,56 @@ def parse(path: Path) -> dict[str, Any]:
     return result
 
 
+def module_constants(tree: ast.Module) -> dict[str, str]:
+    """Top-level `NAME = "text"` assignments, since settings names are often kept in constants."""
+    constants: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        constants[target.id] = value.value
+    return constants
+
+
+def setting_name(arg: ast.expr, constants: dict[str, str]) -> str | None:
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.Name):
+        return constants.get(arg.id)
+    return None
+
+
 def settings_read_by_code() -> set[str]:
+    """Every setting name read through `shared.settings` or the environment by deployed code."""
     names: set[str] = set()
     for folder in CODE_DIRS:
         for path in (ROOT / folder).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            constants = module_constants(tree)
             for node in ast.walk(tree):
-                if not isinstance(node, ast.Call) or not node.args:
-                    continue
-                first = node.args[0]
-                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                if not isinstance(node, ast.Call) or not node.args or not isinstance(node.func, ast.Attribute):
                     continue
                 func = node.func
-                if isinstance(func, ast.Attribute):
-                    owner = func.value
-                    owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
-                    if (owner_name == "settings" and func.attr in SETTING_READERS) or (owner_name == "environ" and func.attr == "get") or (owner_name == "os" and func.attr == "getenv"):
-                        names.add(first.value)
+                owner = func.value
+                owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+                reads_setting = (
+                    (owner_name == "settings" and func.attr in SETTING_READERS)
+                    or (owner_name == "environ" and func.attr == "get")
+                    or (owner_name == "os" and func.attr == "getenv")
+                )
+                name = setting_name(node.args[0], constants) if reads_setting else None
+                # Route settings (`route.settings.get("mentions")`) are data, not app settings.
+                if name and name.upper() == name and name not in OS_VARIABLES:
+                    names.add(name)
+            # Names kept in `*_SETTING` constants are read through a variable.
+            names.update(
+                value for key, value in constants.items() if key.endswith("_SETTING") and value.upper() == value
+            )
+        for function_json in (ROOT / folder).glob("function.json"):
+            names.update(re.findall(r"%([A-Za-z0-9_]+)%", function_json.read_text(encoding="utf-8")))
     return names - CONNECTION
 
 
