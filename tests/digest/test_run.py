@@ -1,0 +1,360 @@
+"""The digest run against the real store (Azurite), the Teams sink and loopback feeds."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.digest import run as digest
+from tests.conftest import unique
+from tests.digest.conftest import NOW, make_channel, make_sub
+from tools import feed_stub
+from tools.feed_stub import FeedStub
+
+
+def card_text(message: dict[str, Any]) -> str:
+    """All text of a Workflows message's card, for assertions."""
+    import json
+
+    return json.dumps(message["attachments"][0]["content"], ensure_ascii=False)
+
+
+def rss_items(*numbers: int) -> list[dict[str, str]]:
+    return [
+        {
+            "title": f"Post {n}",
+            "link": f"https://example.org/posts/{n}",
+            "guid": f"urn:post:{n}",
+            "pubDate": f"Wed, {n + 1:02d} Jan 2025 10:00:00 GMT",
+            "description": f"<p>Body of <b>post {n}</b></p>",
+        }
+        for n in numbers
+    ]
+
+
+def test_rss_digest_new_entries_only_with_conditional_get(
+    store: Any, sink: Any, digest_env: FeedStub
+) -> None:
+    name = unique("rss")
+    url = digest_env.put(name, feed_stub.rss("Blog", rss_items(1, 2, 3)))
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "rss", url)
+
+    stats = digest.run(store, now=NOW)
+    assert stats.sent == 1, stats.as_dict()
+    text = card_text(sink.messages(ch)[0])
+    assert "Post 3" in text and "Post 1" in text
+    assert text.index("Post 3") < text.index("Post 1")  # newest first
+    saved = store.subscriptions.get(sub.id)
+    assert saved.cursor.get("etag") and "_pending" not in saved.cursor
+    assert saved.next_run == NOW.replace(hour=8, minute=0, second=0) + timedelta(days=1)
+    assert saved.last_error is None
+
+    # Unchanged feed: answered 304, nothing posted (empty digests are skipped by default).
+    later = NOW + timedelta(days=1)
+    assert digest.run(store, now=later).empty == 1
+    assert digest_env.not_modified[name] == 1
+    assert len(sink.messages(ch)) == 1
+
+    # One new post: only it is shown.
+    digest_env.put(name, feed_stub.rss("Blog", rss_items(1, 2, 3, 4)))
+    assert digest.run(store, now=later + timedelta(days=1)).sent == 1
+    text = card_text(sink.messages(ch)[1])
+    assert "Post 4" in text and "Post 3" not in text
+
+
+def test_atom_feed_capped_with_more(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    name = unique("atom") + ".atom"
+    entries = [
+        {
+            "id": f"tag:x,2025:{n}",
+            "title": f"Entry {n}",
+            "link": f"https://example.org/{n}",
+            "updated": f"2025-01-{n:02d}T10:00:00Z",
+        }
+        for n in range(1, 4)
+    ]
+    (digest_env.folder / name).write_text(feed_stub.atom("Atom news", entries), encoding="utf-8")  # type: ignore[operator]
+    ch = make_channel(store, sink)
+    make_sub(store, ch, "rss", digest_env.url_for(name), settings={"max_items": 2})
+    assert digest.run(store, now=NOW).sent == 1
+    entries += [
+        {"id": f"tag:x,2025:{n}", "title": f"Entry {n}", "updated": f"2025-01-{n:02d}T10:00:00Z"}
+        for n in range(4, 9)
+    ]
+    (digest_env.folder / name).write_text(feed_stub.atom("Atom news", entries), encoding="utf-8")  # type: ignore[operator]
+    assert digest.run(store, now=NOW + timedelta(days=1)).sent == 1
+    text = card_text(sink.messages(ch)[1])
+    assert "Entry 8" in text and "Entry 7" in text and "Entry 6" not in text
+    assert "+3 more" in text
+
+
+def test_weather_geocodes_once_and_shows_range_conditions_rain(
+    store: Any, sink: Any, digest_env: FeedStub
+) -> None:
+    place = unique("Town")
+    digest_env.place(
+        place, 48.14, 11.58, country="Germany", t_min=-2, t_max=6.5, code=71, rain=1.5, chance=60
+    )
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "weather", place, tz="Europe/Berlin", times=["07:00"])
+    before = digest_env.hits["/v1/search"]
+    assert digest.run(store, now=NOW).sent == 1
+    text = card_text(sink.messages(ch)[0])
+    assert "-2 to 6.5 °C" in text and "Slight snow" in text and "1.5 mm (60% chance)" in text
+    assert store.subscriptions.get(sub.id).cursor["geo"]["latitude"] == 48.14
+    assert digest.run(store, now=NOW + timedelta(days=1)).sent == 1
+    assert digest_env.hits["/v1/search"] - before == 1  # resolved once, remembered
+
+
+def test_weather_imperial_units_and_unknown_place(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    place = unique("Ville")
+    digest_env.place(place, 40.71, -74.01, t_min=0, t_max=10, code=0, rain=0, chance=0)
+    ch = make_channel(store, sink)
+    make_sub(store, ch, "weather", place, settings={"units": "imperial"})
+    bad = make_sub(store, ch, "weather", "Nowhere " + unique())
+    stats = digest.run(store, now=NOW)
+    assert stats.sent == 1 and stats.failed == 1
+    assert "32 to 50 °F" in card_text(sink.messages(ch)[0])
+    assert "not found" in (store.subscriptions.get(bad.id).last_error or "")
+
+
+def test_json_endpoint_with_field_mapping(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    import json
+
+    name = unique("api")
+    doc = {
+        "data": {
+            "releases": [
+                {
+                    "key": "r1",
+                    "name": "Release 1",
+                    "html": "https://example.org/r1",
+                    "at": "2025-01-10T00:00:00Z",
+                },
+                {
+                    "key": "r2",
+                    "name": "Release 2",
+                    "html": "https://example.org/r2",
+                    "at": "2025-01-12T00:00:00Z",
+                },
+            ]
+        }
+    }
+    url = digest_env.put(name, json.dumps(doc), "application/json")
+    ch = make_channel(store, sink)
+    make_sub(
+        store,
+        ch,
+        "json",
+        url,
+        settings={
+            "title": "Releases",
+            "items": "data.releases",
+            "fields": {"id": "key", "title": "name", "url": "html", "time": "at"},
+        },
+    )
+    assert digest.run(store, now=NOW).sent == 1
+    text = card_text(sink.messages(ch)[0])
+    assert "Release 2" in text and text.index("Release 2") < text.index("Release 1")
+    assert digest.run(store, now=NOW + timedelta(days=1)).empty == 1
+
+
+def test_events_grouped_and_removed_only_after_delivery(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    for i in range(12):
+        status = "firing" if i in (3, 7, 11) else "resolved"
+        store.events.append(sub.id, {"title": f"Alert {i}", "status": status, "source": "alertmanager"})
+    sink.fault(ch, count=1, status=404)  # the channel refuses: events must stay buffered
+    stats = digest.run(store, now=NOW)
+    assert stats.failed == 1
+    assert len(store.events.pending(sub.id, 100)) == 12
+    assert "delivery failed" in (store.subscriptions.get(sub.id).last_error or "")
+
+    stats = digest.run(store, now=NOW + timedelta(days=1))
+    assert stats.sent == 1, stats.as_dict()
+    text = card_text(sink.messages(ch)[-1])
+    assert "12 events: 9 resolved, 3 still firing" in text
+    assert store.events.pending(sub.id, 100) == []
+    assert store.subscriptions.get(sub.id).last_error is None
+
+
+def test_empty_digest_skipped_or_posted_as_nothing_new(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    make_sub(store, ch, "events", "quiet")
+    loud = make_sub(store, ch, "events", "loud", post_empty=True)
+    stats = digest.run(store, now=NOW)
+    assert stats.empty == 1 and stats.sent == 1
+    (message,) = sink.messages(ch)
+    assert "Nothing new" in card_text(message)
+    assert store.subscriptions.get(loud.id).next_run > NOW
+
+
+def test_dead_feed_next_to_healthy_ones(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    good = digest_env.put(unique("good"), feed_stub.rss("Good", rss_items(1)))
+    broken = digest_env.fail(unique("broken"), status=500)
+    ch1, ch2 = make_channel(store, sink), make_channel(store, sink)
+    ok_sub = make_sub(store, ch1, "rss", good)
+    bad_sub = make_sub(store, ch2, "rss", broken + "?token=s3cret")
+    gone = make_sub(store, ch2, "rss", "http://127.0.0.1:9/nothing-listens")
+    meta = make_sub(store, ch2, "rss", "http://169.254.169.254/latest/meta-data/")
+    stats = digest.run(store, now=NOW)
+    assert stats.sent == 1 and stats.failed == 3, stats.as_dict()
+    assert len(sink.messages(ch1)) == 1 and sink.messages(ch2) == []
+    err = store.subscriptions.get(bad_sub.id).last_error or ""
+    assert "HTTP 500" in err and "s3cret" not in err
+    assert "unreachable" in (store.subscriptions.get(gone.id).last_error or "")
+    assert "link-local" in (store.subscriptions.get(meta.id).last_error or "")
+    assert store.subscriptions.get(ok_sub.id).last_error is None
+    # The failing ones move on to their next slot rather than retrying every tick.
+    assert store.subscriptions.get(bad_sub.id).next_run > NOW
+
+
+def test_overlapping_runs_send_each_digest_once(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    subs = [make_sub(store, ch, "events", f"t{i}", post_empty=True) for i in range(6)]
+    results: list[digest.RunStats] = []
+    barrier = threading.Barrier(2)
+
+    def go() -> None:
+        barrier.wait()
+        results.append(digest.run(store, now=NOW, concurrency=3, sweep_outbox=False))
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(r.sent + r.queued for r in results) == len(subs)
+    assert len(sink.messages(ch)) + len(store.outbox.list()) == len(subs)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the run may catch it."""
+
+
+def test_crash_between_delivery_and_cursor_does_not_post_again(
+    store: Any, sink: Any, digest_env: FeedStub
+) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "Disk full", "status": "firing"})
+
+    def die(_sub: Any, _result: Any) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    assert len(sink.messages(ch)) == 1
+    assert len(store.events.pending(sub.id, 10)) == 1  # the cursor did not move
+
+    # Claimed for the next slot already: not due again now; at the next slot the plan is committed
+    # without posting it a second time (the delivery's idempotency record says it went out).
+    assert digest.run(store, now=NOW + timedelta(minutes=11)).due == 0
+    stats = digest.run(store, now=NOW + timedelta(days=1))
+    assert stats.recovered == 1 and stats.empty == 1, stats.as_dict()
+    assert len(sink.messages(ch)) == 1
+    assert store.events.pending(sub.id, 10) == []
+    saved = store.subscriptions.get(sub.id)
+    assert "_pending" not in saved.cursor and saved.next_run > NOW + timedelta(days=1)
+
+
+def test_crash_before_delivery_loses_nothing(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.delivery import client
+
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "Disk full", "status": "firing"})
+
+    def die(*_args: Any, **_kwargs: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(client, "deliver", die)  # the process dies before posting
+        with pytest.raises(Crash):
+            digest.run(store, now=NOW, concurrency=1)
+    assert sink.messages(ch) == []
+    stats = digest.run(store, now=NOW + timedelta(days=1))
+    assert stats.recovered == 0 and stats.sent == 1, stats.as_dict()
+    assert "Disk full" in card_text(sink.messages(ch)[0])
+
+
+def test_crash_after_handing_to_outbox_does_not_post_again(
+    store: Any, sink: Any, digest_env: FeedStub
+) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "Disk full", "status": "firing"})
+    sink.fault(ch, count=50, status=503)
+
+    def die(_sub: Any, result: Any) -> None:
+        assert result.state == "queued"
+        raise Crash
+
+    with pytest.raises(Crash):
+        digest.run(store, now=NOW, after_deliver=die, concurrency=1, sweep_outbox=False)
+    stats = digest.run(store, now=NOW + timedelta(days=1), sweep_outbox=False)
+    assert stats.recovered == 1 and stats.empty == 1, stats.as_dict()
+    assert store.events.pending(sub.id, 10) == []
+    assert sink.messages(ch) == []
+
+
+def test_throttled_sink_queues_and_cursor_moves(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "CPU high", "status": "firing"})
+    sink.fault(ch, count=20, status=429)
+    stats = digest.run(store, now=NOW)
+    assert stats.queued == 1, stats.as_dict()
+    assert store.events.pending(sub.id, 10) == []  # the outbox holds it
+    assert len(store.outbox.list()) >= 1
+    assert store.subscriptions.get(sub.id).last_error is None
+
+
+def test_past_due_sends_each_missed_digest_once(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    hourly = [f"{h:02d}:00" for h in range(24)]
+    sub = make_sub(store, ch, "events", "x", times=hourly, due=NOW - timedelta(hours=5), post_empty=True)
+    stats = digest.run(store, now=NOW, past_due=True)
+    assert stats.sent == 1 and stats.past_due
+    assert store.subscriptions.get(sub.id).next_run == NOW.replace(minute=0, second=0) + timedelta(hours=1)
+    assert digest.run(store, now=NOW + timedelta(minutes=5), past_due=True).due == 0
+    assert len(sink.messages(ch)) == 1
+
+
+def test_time_budget_leaves_work_for_next_run(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    subs = [make_sub(store, ch, "events", f"b{i}", post_empty=True) for i in range(3)]
+    stats = digest.run(store, now=NOW, budget_seconds=0)
+    assert stats.deferred == 3 and stats.sent == 0
+    assert all(store.subscriptions.get(s.id).next_run < NOW for s in subs)  # unclaimed, still due
+    assert digest.run(store, now=NOW).sent == 3
+
+
+def test_paused_and_not_yet_due_are_left_alone(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    make_sub(store, ch, "events", "later", due=NOW + timedelta(hours=1), post_empty=True)
+    paused = make_sub(store, ch, "events", "p", post_empty=True)
+    paused.paused = True
+    store.subscriptions.save(paused)
+    assert digest.run(store, now=NOW).due == 0
+    assert sink.messages(ch) == []
+
+
+def test_send_now(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts", due=NOW + timedelta(days=3))
+    store.events.append(sub.id, {"title": "Build broke", "status": "failed"})
+    reply = digest.send_now(store, sub.id)
+    assert "sent" in reply, reply
+    assert "Build broke" in card_text(sink.messages(ch)[0])
+    saved = store.subscriptions.get(sub.id)
+    assert saved.next_run == NOW + timedelta(days=3)  # the schedule is untouched
+    assert store.events.pending(sub.id, 10) == []
+    assert "No digest subscription" in digest.send_now(store, "nope")
