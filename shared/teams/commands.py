@@ -195,7 +195,7 @@ def help_reply(commands: Commands, *, title: str = "What I can do") -> Reply:
 def unknown_reply(commands: Commands, word: str) -> Reply:
     guesses = commands.suggest(word)
     # Never echo what may be a secret URL pasted without "connect".
-    shown = "that" if "://" in word or len(word) > 40 else f"\"{md_escape(word)}\""
+    shown = "that" if "://" in word or len(word) > 40 else f'"{md_escape(word)}"'
     title = f"I don't know the command {shown}"
     reply = help_reply(commands, title=title)
     reply.status = "warning"
@@ -266,9 +266,7 @@ def cmd_connect(ctx: Context) -> Reply:
     reply = Reply("Channel connected", status="good")
     reply.facts.append(("Channel", f"**{name}**"))
     reply.facts.append(("Webhook", mask(url)))
-    reply.add(
-        "**Please delete your message with the URL now**: anyone who has it can post to this channel."
-    )
+    reply.add("**Please delete your message with the URL now**: anyone who has it can post to this channel.")
     return reply
 
 
@@ -292,7 +290,7 @@ def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
         word = args[i].casefold()
         if word not in _OPTION_WORDS:
             shown = md_escape(args[i][:40])
-            raise CommandError(f"unexpected \"{shown}\"; options are **at**, **on** and **tz**")
+            raise CommandError(f'unexpected "{shown}"; options are **at**, **on** and **tz**')
         if word in options:
             raise CommandError(f"**{word}** is given twice")
         values: list[str] = []
@@ -327,7 +325,7 @@ def _check_target(ctx: Context, source: str, target: str) -> str:
         route = None
     if route is None:
         raise CommandError(
-            f"there is no incoming route \"{md_escape(target[:60])}\"", hint="**routes** lists them."
+            f'there is no incoming route "{md_escape(target[:60])}"', hint="**routes** lists them."
         )
     return str(route.name)
 
@@ -339,8 +337,7 @@ def _new_subscription_id() -> str:
 @registry.command(
     "subscribe",
     usage=(
-        "subscribe rss URL | weather PLACE | events ROUTE "
-        "[at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]"
+        "subscribe rss URL | weather PLACE | events ROUTE [at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]"
     ),
     summary="post a digest to this channel on a schedule",
     details=(

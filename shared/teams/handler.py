@@ -59,8 +59,7 @@ UNAVAILABLE_TEXT = (
     "This is temporary: please try again in a minute."
 )
 FAILED_TEXT = (
-    "Something went wrong on my side while doing that. "
-    "Please try again; if it keeps failing, tell an admin."
+    "Something went wrong on my side while doing that. Please try again; if it keeps failing, tell an admin."
 )
 
 

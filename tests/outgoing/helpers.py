@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ def activity(
     timestamp: datetime | None = None,
     activity_id: str | None = None,
     timezone: str | None = None,
-    mentions: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    mentions: Sequence[tuple[str, str]] = (),
     legacy: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -43,14 +44,18 @@ def activity(
         {"type": "mention", "mentioned": {"id": BOT_ID, "name": bot}, "text": f"<at>{bot}</at>"}
     ]
     for user_id, name in mentions:
-        entities.append({"type": "mention", "mentioned": {"id": user_id, "name": name}, "text": f"<at>{name}</at>"})
+        entities.append(
+            {"type": "mention", "mentioned": {"id": user_id, "name": name}, "text": f"<at>{name}</at>"}
+        )
     client: dict[str, Any] = {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"}
     if timezone:
         client["timezone"] = timezone
     entities.append(client)
     channel_data: dict[str, Any] = {"teamsChannelId": channel_id, "teamsTeamId": team_id}
     if not legacy:
-        channel_data.update({"channel": {"id": channel_id}, "team": {"id": team_id}, "tenant": {"id": "tenant-1"}})
+        channel_data.update(
+            {"channel": {"id": channel_id}, "team": {"id": team_id}, "tenant": {"id": "tenant-1"}}
+        )
     data: dict[str, Any] = {
         "type": "message",
         "id": activity_id or str(uuid.uuid4().int)[:13],

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_official_sample_activity() -> None:
-    data = json.loads(shared_path("fixtures", "teams", "outgoing_webhook_inbound_msteams_docs.json").read_text())
+    data = json.loads(
+        shared_path("fixtures", "teams", "outgoing_webhook_inbound_msteams_docs.json").read_text()
+    )
     act = parse_activity(data)
     assert act.type == "message"
     assert act.team_id == "19:712c61d0ef384e5fa681ba90ca943398@thread.skype"
@@ -77,8 +79,10 @@ def test_wrong_field_type_names_the_field() -> None:
         ("<at>Bot</at> ping <at>Larry Brown</at> now", "ping @Larry\u00a0Brown now"),
         ("<at>Bot</at>\u200b help \ufeff", "help"),
         ("<at>Bot</at> weather القاهرة 🌤️", "weather القاهرة 🌤️"),
-        ("<at>Bot</at> subscribe rss <a href=\"https://ex.com/feed?a=1&amp;b=2\">https://ex.com/fe…</a>",
-         "subscribe rss https://ex.com/feed?a=1&b=2"),
+        (
+            '<at>Bot</at> subscribe rss <a href="https://ex.com/feed?a=1&amp;b=2">https://ex.com/fe…</a>',
+            "subscribe rss https://ex.com/feed?a=1&b=2",
+        ),
         ("  <at>Bot</at>   HELP   me  ", "HELP me"),
         ("<at>Bot</at> Cafe\u0301", "Café"),
     ],

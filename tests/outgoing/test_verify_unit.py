@@ -36,7 +36,15 @@ def test_signature_is_over_the_raw_bytes() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "HMAC", "HMAC ", "Bearer abc", "HMAC not-base64!!", "HMAC " + base64.b64encode(b"short").decode()],
+    [
+        None,
+        "",
+        "HMAC",
+        "HMAC ",
+        "Bearer abc",
+        "HMAC not-base64!!",
+        "HMAC " + base64.b64encode(b"short").decode(),
+    ],
 )
 def test_missing_or_malformed_header(header: str | None) -> None:
     assert not SignatureVerifier([new_token()]).is_valid(BODY, header)
