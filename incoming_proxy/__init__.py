@@ -5,17 +5,21 @@ Anonymous at the host level because sender authentication is chosen per route.
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
 from shared import ingest
 
+log = logging.getLogger("incoming_proxy")
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    reply = ingest.handle(
-        req.route_params.get("route", ""),
-        dict(req.headers),
-        req.get_body(),
-        dict(req.params),
+
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    route = req.route_params.get("route", "")
+    reply = ingest.handle(route, dict(req.headers), req.get_body(), dict(req.params))
+    # One line per invocation with its id, so a sender's request can be found in the logs.
+    log.info(
+        "incoming_proxy invocation=%s route=%r status=%d", context.invocation_id, route[:64], reply.status
     )
     return func.HttpResponse(
         reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.mimetype, charset="utf-8"

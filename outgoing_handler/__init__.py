@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
 from shared.teams.handler import handle_request
 
+log = logging.getLogger("outgoing_handler")
 
-def main(req: func.HttpRequest) -> func.HttpResponse:
+
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    team = req.route_params.get("team", "")
     result = handle_request(
-        req.route_params.get("team", ""),
+        team,
         req.headers.get("Authorization"),
         req.get_body(),
         content_length=req.headers.get("Content-Length"),
+    )
+    # One line per invocation with its id (never the Authorization header or the body).
+    log.info(
+        "outgoing_handler invocation=%s team=%r status=%d", context.invocation_id, team[:64], result.status
     )
     return func.HttpResponse(
         result.body, status_code=result.status, mimetype=result.mimetype, charset="utf-8"

@@ -9,6 +9,8 @@ import azure.functions as func
 from shared.digest import run as digest
 
 
-def main(timer: func.TimerRequest) -> None:
+def main(timer: func.TimerRequest, context: func.Context) -> None:
     stats = digest.run(past_due=bool(getattr(timer, "past_due", False)))
-    logging.getLogger(__name__).info("scheduled_connector: %s", stats.as_dict())
+    logging.getLogger(__name__).info(
+        "scheduled_connector invocation=%s %s", context.invocation_id, stats.as_dict()
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_checkov(checkov: str, directory: Path) -> list[dict[str, Any]]:
+    """checkov's JSON reports; a missing tool or unreadable output stops with a message, not a trace."""
+    if not (Path(checkov).is_file() or shutil.which(checkov)):
+        raise SystemExit(f"checkov not found at {checkov}: run `make infra-check` (it installs .venv-iac)")
     result = subprocess.run(
         [checkov, "-d", str(directory), "--framework", "bicep", "--skip-download", "-o", "json"],
         capture_output=True,
@@ -28,11 +32,17 @@ def run_checkov(checkov: str, directory: Path) -> list[dict[str, Any]]:
         raise SystemExit(
             f"checkov printed nothing (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
         )
-    data = json.loads(result.stdout)
+    try:
+        data = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(
+            f"checkov did not print JSON (exit {result.returncode}): {result.stdout.strip()[:500]}"
+        ) from None
     return data if isinstance(data, list) else [data]
 
 
 def problems(reports: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(errors, notes): parse errors, failed checks and reason-less skips are errors."""
     errors: list[str] = []
     notes: list[str] = []
     for report in reports:

@@ -94,6 +94,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_222:Teams, Alertmanager, GitHub and Azure DevOps call the app from the internet; public access is the product.
   //checkov:skip=CKV_AZURE_213:There is no health endpoint to probe on Flex Consumption without keeping extra instances; Application Insights availability tests cover it.
   //checkov:skip=CKV_AZURE_212:Flex Consumption keeps instances by functionAppConfig.scaleAndConcurrency.alwaysReady (at least one here), which the check does not read.
+  //checkov:skip=CKV_AZURE_78:Flex Consumption has no FTP endpoint and refuses siteConfig.ftpsState (the deployment fails with it), so FTP is off by construction.
   name: appName
   location: location
   tags: tags
@@ -108,7 +109,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption has no FTP and rejects the property ("for Flex Consumption sites is invalid").
       http20Enabled: true
       remoteDebuggingEnabled: false
       appSettings: [for setting in items(allSettings): {

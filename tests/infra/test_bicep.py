@@ -109,7 +109,8 @@ def test_function_app_is_secure_and_warm() -> None:
     assert props["httpsOnly"] is True
     config = props["siteConfig"]
     assert config["minTlsVersion"] == "1.2"
-    assert config["ftpsState"] == "Disabled"
+    assert config["scmMinTlsVersion"] == "1.2"
+    assert config["remoteDebuggingEnabled"] is False
     app_config = props["functionAppConfig"]
     assert app_config["runtime"] == {"name": "python", "version": "3.11"}
     assert app_config["deployment"]["storage"]["authentication"]["type"] == "SystemAssignedIdentity"
@@ -122,6 +123,33 @@ def test_function_app_is_secure_and_warm() -> None:
     assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
 
 
+# What Flex Consumption refuses or ignores (Microsoft: "Flex Consumption plan deprecations" in the app
+# settings reference). ARM answers 400 "... for Flex Consumption sites is invalid" to several of them,
+# among them ftpsState: FTP does not exist on this plan, so "FTP off" holds without the property.
+FLEX_INVALID_SITE_CONFIG = {
+    "alwaysOn", "ftpsState", "linuxFxVersion", "windowsFxVersion", "javaVersion", "netFrameworkVersion",
+    "powerShellVersion", "use32BitWorkerProcess", "functionAppScaleLimit", "preWarmedInstanceCount",
+    "functionsRuntimeScaleMonitoringEnabled", "vnetRouteAllEnabled",
+}
+FLEX_INVALID_SETTINGS = {
+    "ENABLE_ORYX_BUILD", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_MAX_HTTP_CONCURRENCY", "FUNCTIONS_WORKER_PROCESS_COUNT", "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTOVERVNET",
+    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT", "WEBSITE_NODE_DEFAULT_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_TIME_ZONE", "TZ",
+}
+
+
+def test_nothing_flex_consumption_rejects() -> None:
+    """`az deployment group create` fails on these; no Bicep compiler here, so the test stands in."""
+    site = parse(INFRA / "modules" / "functionapp.bicep")["resources"]["site"]["config"]
+    props = site["properties"]
+    assert not FLEX_INVALID_SITE_CONFIG & (set(props["siteConfig"]) | set(props))
+    platform = parse(INFRA / "modules" / "functionapp.bicep")["variables"]["platformSettings"]["value"]
+    ours = parse(INFRA / "main.bicep")["variables"]["appSettings"]["value"]
+    assert not FLEX_INVALID_SETTINGS & (set(platform) | set(ours))
+
+
 def test_identity_not_keys() -> None:
     for path in INFRA.rglob("*.bicep"):
         text = path.read_text(encoding="utf-8")
@@ -131,10 +159,25 @@ def test_identity_not_keys() -> None:
     assert "AzureWebJobsStorage__accountName" in platform
     assert "AzureWebJobsStorage" not in platform
     assert "TEAMS_STORAGE__tableServiceUri" in platform
+    # Telemetry with Entra ID: the component refuses its key, the app authenticates as itself.
+    assert platform["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
+    insights = parse(INFRA / "modules" / "monitoring.bicep")["resources"]["appInsights"]["config"]
+    assert insights["properties"]["DisableLocalAuth"] is True
+
+
+# Azure built-in role definition ids (the same in every tenant).
+BUILT_IN_ROLES = {
+    "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "storageTableDataContributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+}
 
 
 def test_roles_are_scoped_narrowly() -> None:
-    resources = parse(INFRA / "modules" / "functionapp.bicep")["resources"]
+    parsed = parse(INFRA / "modules" / "functionapp.bicep")
+    assert {name: parsed["variables"][name]["value"] for name in BUILT_IN_ROLES} == BUILT_IN_ROLES
+    resources = parsed["resources"]
     scopes = {
         name: res["config"]["scope"]
         for name, res in resources.items()
