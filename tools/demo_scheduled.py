@@ -40,6 +40,26 @@ def _sub_id(out: str) -> str:
     return line.split()[1].rstrip(":")
 
 
+def _subscribe(ctx: Any, channel: str, source: str, at: str, days: str) -> str:
+    """`admin subscription add` in Berlin time; prints the confirmation and returns the new id."""
+    out = ctx.admin(
+        "subscription",
+        "add",
+        "--channel",
+        channel,
+        "--source",
+        source,
+        "--at",
+        at,
+        "--days",
+        days,
+        "--tz",
+        "Europe/Berlin",
+    ).stdout
+    ctx.print(out.strip().splitlines()[-1])
+    return _sub_id(out)
+
+
 def run(ctx: Any) -> None:
     shared_stub = ctx.extras.get("feed_stub")
     stub = shared_stub or FeedStub().start()
@@ -84,41 +104,14 @@ def _run(ctx: Any, stub: FeedStub) -> None:
         chance=70,
     )
 
-    subs = []
-    for source in ("events:nightly", f"rss:{feed_url}"):
-        out = ctx.admin(
-            "subscription",
-            "add",
-            "--channel",
-            channel,
-            "--source",
-            source,
-            "--at",
-            "08:00",
-            "--days",
-            "mon-fri",
-            "--tz",
-            "Europe/Berlin",
-        ).stdout
-        subs.append(_sub_id(out))
-        ctx.print(out.strip().splitlines()[-1])
+    subs = [
+        _subscribe(ctx, channel, source, "08:00", "mon-fri")
+        for source in ("events:nightly", f"rss:{feed_url}")
+    ]
     _post_events(ctx, "nightly")
 
     weather_via_timer = bool(ctx.settings.get("OPEN_METEO_FORECAST_URL"))
-    out = ctx.admin(
-        "subscription",
-        "add",
-        "--channel",
-        channel,
-        "--source",
-        "weather:Berlin",
-        "--at",
-        "07:00",
-        "--tz",
-        "Europe/Berlin",
-    ).stdout
-    weather_id = _sub_id(out)
-    ctx.print(out.strip().splitlines()[-1])
+    weather_id = _subscribe(ctx, channel, "weather:Berlin", "07:00", "daily")
     _make_due(ctx, subs + ([weather_id] if weather_via_timer else []))
 
     before = len(ctx.sink.messages(channel))

@@ -2,7 +2,8 @@
 
 Development only (tests, the demo, the benchmark). Documents are put in memory (`put`) or written
 as files into `folder` and served under `/feeds/<name>` with ETag and Last-Modified, answering
-conditional GETs with 304. `/v1/search` and `/v1/forecast` answer in the documented shape of
+conditional GETs with 304; `fail`, `redirect` and `drip` (a server that stalls) stand for
+broken feeds. `/v1/search` and `/v1/forecast` answer in the documented shape of
 Open-Meteo's geocoding and forecast APIs for the places registered with `place`.
 """
 
@@ -67,6 +68,7 @@ class FeedStub:
         self._docs: dict[str, _Doc] = {}
         self._faults: dict[str, tuple[int, int]] = {}
         self._redirects: dict[str, str] = {}
+        self._drips: dict[str, tuple[int, float]] = {}
         self.places: dict[str, dict[str, Any]] = {}
         self.forecasts: dict[tuple[float, float], dict[str, Any]] = {}
         self.hits: Counter[str] = Counter()
@@ -93,6 +95,12 @@ class FeedStub:
     def fail(self, name: str, status: int = 500, count: int = 1_000_000) -> str:
         with self.lock:
             self._faults[name] = (status, count)
+        return self.url_for(name)
+
+    def drip(self, name: str, size: int = 100, interval: float = 0.2) -> str:
+        """Serve `size` bytes at /feeds/<name>, one every `interval` seconds (a stalling server)."""
+        with self.lock:
+            self._drips[name] = (size, interval)
         return self.url_for(name)
 
     def redirect(self, name: str, location: str) -> str:
@@ -141,6 +149,7 @@ class FeedStub:
             self._docs.clear()
             self._faults.clear()
             self._redirects.clear()
+            self._drips.clear()
             self.hits.clear()
             self.not_modified.clear()
 
@@ -268,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, b"broken", "text/plain")
         with self.owner.lock:
             location = self.owner._redirects.get(name)
+            drip = self.owner._drips.get(name)
+        if drip is not None:
+            return self._drip(*drip)
         if location is not None:
             return self._send(302, b"", "text/plain", Location=location)
         doc = self.owner.doc(name)
@@ -281,6 +293,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.owner.not_modified[name] += 1
             return self._send(304, b"", ETag=doc.etag, Last_Modified=doc.modified)
         self._send(200, doc.body, doc.content_type, ETag=doc.etag, Last_Modified=doc.modified)
+
+    def _drip(self, size: int, interval: float) -> None:
+        import time
+
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        try:
+            for _ in range(size):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass  # the client gave up, as it should
 
     def _search(self, query: dict[str, str]) -> None:
         name = query.get("name", "")

@@ -5,13 +5,15 @@
 - the host's addresses must be public: link-local (169.254/16, cloud metadata), private,
   reserved, multicast and Azure's 168.63.129.16 are refused; loopback only with
   FEEDS_ALLOW_LOOPBACK=true (tests and the demo);
-- a connect/read timeout (FEEDS_TIMEOUT_SECONDS) and a size cap (FEEDS_MAX_BYTES) on bodies.
+- a connect/read timeout (FEEDS_TIMEOUT_SECONDS) that also bounds each whole response (a server
+  dripping bytes is cut off), and a size cap (FEEDS_MAX_BYTES) on bodies.
 Known limit: the address check resolves the name before requests connects, so a DNS answer that
 changes between the two (rebinding) is not caught.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -149,28 +151,59 @@ def fetch(
             raise FetchError(f"{safe_url(current)} unreachable ({type(exc).__name__})") from None
         with response:
             if response.is_redirect:
-                location = response.headers.get("location", "")
-                current = urljoin(current, location)
+                current = urljoin(current, response.headers.get("location", ""))
                 params = None  # already part of the URL we were redirected from
                 continue
             if response.status_code != 304 and not 200 <= response.status_code < 300:
                 raise FetchError(f"{safe_url(current)} answered HTTP {response.status_code}")
-            body = bytearray()
-            if response.status_code != 304:
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(f"{safe_url(current)} is larger than {max_bytes} bytes")
-                try:
-                    for chunk in response.iter_content(64 * 1024):
-                        body.extend(chunk)
-                        if len(body) > max_bytes:
-                            raise FetchError(f"{safe_url(current)} is larger than {max_bytes} bytes")
-                except requests.RequestException as exc:
-                    raise FetchError(f"{safe_url(current)} broke off ({type(exc).__name__})") from None
+            body = b"" if response.status_code == 304 else _body(response, current, max_bytes, timeout)
             return Fetched(
                 status=response.status_code,
                 url=current,
                 headers={k.lower(): v for k, v in response.headers.items()},
-                body=bytes(body),
+                body=body,
             )
     raise FetchError(f"{safe_url(url)} redirected more than {max_redirects} times")
+
+
+def _body(response: requests.Response, url: str, max_bytes: int, timeout: float) -> bytes:
+    """The body under the size cap, read within `timeout` in all.
+
+    The read timeout only bounds each socket read, so a server dripping a byte at a time could
+    hold a worker for hours; a timer shuts the connection when the whole read takes too long.
+    """
+    import requests
+
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{safe_url(url)} is larger than {max_bytes} bytes")
+    cut_off = threading.Event()
+
+    def stop() -> None:
+        cut_off.set()
+        # Closing the response does not wake a blocked read; shutting the socket down does.
+        connection = getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        response.close()
+
+    watchdog = threading.Timer(timeout, stop)
+    watchdog.daemon = True
+    watchdog.start()
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                raise FetchError(f"{safe_url(url)} is larger than {max_bytes} bytes")
+    except (requests.RequestException, OSError, ValueError, AttributeError) as exc:
+        if cut_off.is_set():
+            raise FetchError(f"{safe_url(url)} took longer than {timeout:g} s to answer") from None
+        raise FetchError(f"{safe_url(url)} broke off ({type(exc).__name__})") from None
+    finally:
+        watchdog.cancel()
+    if cut_off.is_set():
+        raise FetchError(f"{safe_url(url)} took longer than {timeout:g} s to answer")
+    return bytes(body)

@@ -1,17 +1,22 @@
 """One timer run: sweep the outbox, then send every digest that is due, each exactly once.
 
-Per subscription: gather what is new since its cursor, build the card, then claim it with one
-ETag-guarded write that moves next_run to the next slot and stores the plan (`_pending`: the
-cursor to commit and the buffered events to remove). Two overlapping runs read the same version,
-so only one claim succeeds and only that run posts. Deliver under the idempotency key
-`<subscription>|<slot>`; only when Teams accepted the card or the outbox holds it, remove the
-events and commit the cursor (one more update; next_run is already in place).
+Per subscription: gather what is new since its cursor and build the card; then claim it with one
+ETag-guarded write that leases it (next_run moves LEASE_SECONDS ahead) and stores the plan
+(`_pending`: the idempotency key, the number of parts, the cursor to commit and the buffered
+events to remove). Two overlapping runs read the same version, so only one claim succeeds and
+only that run posts. Deliver under the key `<subscription>|<slot>`; only when Teams accepted the
+card or the outbox holds it, remove the events and commit the cursor, moving next_run to the
+next slot in the same write. Failed sources and empty digests need one write (straight to the
+next slot).
 
-Crash safety: if the process dies after delivery but before the commit, the subscription still
-carries `_pending`. When it is next due, the delivery's idempotency record for that key tells
-whether the card went out: if so the plan is committed without posting again; if not, the plan
-is dropped and its content is gathered again. Missed runs (past_due) do not multiply: a due
-subscription gets one digest with everything new, and its next slot is computed from now.
+Crash safety: a run that dies after the claim leaves the plan, and the lease makes the
+subscription due again soon (not a whole period later). The next run asks the delivery's
+idempotency records (and the outbox) about every part of the plan's card: when all of them
+are with Teams or queued, the plan is committed without posting again; otherwise the plan is
+dropped and its content is gathered and posted again under a new key (a digest cut off half-way
+shows its first parts twice rather than losing the rest). Missed runs (past_due) do not
+multiply: a due subscription gets one digest with everything new, and its next slot is
+computed from now.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ DEFAULT_BUDGET_SECONDS = 120.0
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_PER_RUN = 2000
 DEFAULT_OUTBOX_SECONDS = 20.0
+# While a digest is being posted its next_run waits here; longer than the function timeout (5 min),
+# so a run that still holds a claim when the lease ends has certainly died.
+LEASE_SECONDS = 600
 # Delivery states after which the cursor may move (Teams has it, or our outbox will retry it).
 HELD = ("accepted", "queued")
 
@@ -95,7 +103,8 @@ def _err(exc: BaseException) -> str:
     """A short error for `status`: our own exceptions carry safe messages, others only their type."""
     from shared.digest.feeds.base import FeedError
 
-    if isinstance(exc, FeedError | ValueError):
+    # Plain ValueErrors are ours (schedules); subclasses such as pydantic's quote input values.
+    if isinstance(exc, FeedError) or type(exc) is ValueError:
         return str(exc)[:300]
     module = type(exc).__module__
     if module.startswith("shared."):
@@ -111,20 +120,50 @@ class Plan:
     slot: str
     cursor: dict[str, Any]
     events: list[str]
+    parts: int = 0  # how many parts the card is posted in (0: unknown, never counts as posted)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "slot": self.slot, "cursor": self.cursor, "events": self.events}
+        return {
+            "key": self.key,
+            "slot": self.slot,
+            "parts": self.parts,
+            "cursor": self.cursor,
+            "events": self.events,
+        }
 
     @classmethod
     def parse(cls, data: Any) -> Plan | None:
         if not isinstance(data, dict) or not data.get("key"):
             return None
+        try:
+            parts = max(0, int(data.get("parts") or 0))
+        except (TypeError, ValueError):
+            parts = 0
         return cls(
             key=str(data["key"]),
             slot=str(data.get("slot", "")),
             cursor=dict(data.get("cursor") or {}),
             events=[str(x) for x in data.get("events") or []],
+            parts=parts,
         )
+
+
+def part_count(card: dict[str, Any]) -> int:
+    """How many parts `deliver` will post this card in (the same fitting, the same settings).
+
+    Stored in the plan so that recovery can ask about every part, whatever their number; 0 when
+    the card cannot be sent at all (deliver then reports it dead).
+    """
+    from shared.delivery import client
+
+    try:
+        return len(client.make_parts(card, client.Config.load().max_bytes))
+    except Exception:
+        return 0
+
+
+def _without_plan(cursor: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (cursor or {}).items() if k != PENDING}
 
 
 class Runner:
@@ -158,35 +197,74 @@ class Runner:
             # A broken schedule must not make the subscription due on every tick.
             return self.now + timedelta(days=1)
 
-    def _claim(self, sub: Any, cursor: dict[str, Any], error: str | None, done: bool) -> Any:
-        """Take the subscription under its ETag, moving next_run to the next slot in the same write.
+    def _lease(self) -> datetime:
+        """Where next_run waits while a digest is being posted: due again soon if this run dies."""
+        if self.fixed_next is not None:
+            return self.fixed_next
+        return self.now + timedelta(seconds=LEASE_SECONDS)
 
-        None when another run changed it first. `done` marks the run as finished (last_run).
+    def _claim(self, sub: Any, cursor: dict[str, Any], error: str | None, *, done: bool) -> Any:
+        """Take the subscription under its ETag; None when another run changed it first.
+
+        `done`: nothing will be posted, so next_run moves to the next slot in this one write.
+        Otherwise next_run moves to the lease and `_commit` sets the next slot after delivery.
         """
         changed = sub.model_copy(deep=True)
         changed.cursor = cursor
         changed.last_error = error
         if done:
             changed.last_run = self.now
-        return self.store.subscriptions.claim(changed, self._next(sub))
+        return self.store.subscriptions.claim(changed, self._next(sub) if done else self._lease())
 
-    def _commit(self, sub: Any, cursor: dict[str, Any], error: str | None) -> Any:
-        """After delivery: the new cursor without the plan; next_run is already set (one update)."""
-        sub.cursor = {k: v for k, v in cursor.items() if k != PENDING}
-        sub.last_run = self.now
-        sub.last_error = error
-        return self.store.subscriptions.save(sub)
+    def _commit(self, sub: Any, plan: Plan, cursor: dict[str, Any], error: str | None) -> Any:
+        """After delivery: the new cursor without the plan, and next_run at the next slot.
 
-    def _posted_before(self, sub: Any, plan: Plan) -> bool:
-        """Did Teams (or the outbox) take the plan's card? Read from the delivery's idempotency record."""
+        If someone else saved the subscription meanwhile (the bot pausing it), the commit is
+        applied to the fresh version as long as that still carries this plan.
+        """
+        from shared.store.errors import Conflict
+
+        for _attempt in range(3):
+            sub.cursor = _without_plan(cursor)
+            sub.last_run = self.now
+            sub.last_error = error
+            sub.next_run = self._next(sub)
+            try:
+                return self.store.subscriptions.save(sub)
+            except Conflict:
+                fresh = self.store.subscriptions.find(sub.id)
+                current = Plan.parse((fresh.cursor or {}).get(PENDING)) if fresh is not None else None
+                if current is None or current.key != plan.key:
+                    return None  # removed, or another run already finished this plan
+                sub = fresh
+        raise Conflict(f"subscription {sub.id} kept changing while its digest was committed")
+
+    def _held(self, sub: Any, plan: Plan) -> bool:
+        """Is every part of the plan's card accepted by Teams or waiting in the outbox?
+
+        One dedupe read per part; the outbox is listed only when a part was not accepted (rare).
+        A part that Teams refused as too large and we split further is not recognised: the
+        digest is then posted again (shown twice, never lost).
+        """
         from shared.delivery import client
 
-        for number in ("1/1", "1/2"):
-            if self.store.dedupe.get(client.DEDUPE_SCOPE, client.dedupe_key(sub.channel, plan.key, number)):
-                return True
-        # Queued rather than accepted: the outbox holds it (rare path, so a listing is fine).
-        prefix = plan.key + "#"
-        return any((item.idempotency_key or "").startswith(prefix) for item in self.store.outbox.list())
+        if plan.parts < 1:
+            return False
+        queued: set[str] | None = None
+        for i in range(1, plan.parts + 1):
+            number = f"{i}/{plan.parts}"
+            if client.already_accepted(self.store, client.dedupe_key(sub.channel, plan.key, number)):
+                continue
+            if queued is None:
+                prefix = plan.key + "#"
+                queued = {
+                    key
+                    for item in self.store.outbox.list()
+                    if (key := item.idempotency_key or "").startswith(prefix)
+                }
+            if f"{plan.key}#{number}" not in queued:
+                return False
+        return True
 
     # -- one subscription ----------------------------------------------------------------
 
@@ -197,53 +275,62 @@ class Runner:
         try:
             outcome, error = self._process(sub, force=False)
         except Exception as exc:
-            # Store trouble mid-way: the subscription keeps its plan (if any) and next run retries.
+            # Store trouble mid-way: the subscription keeps its plan (if any) and is retried.
             outcome, error = "failed", _err(exc)
             log.warning("digest %s failed: %s", sub.id, error)
         self.stats.add(outcome, sub.id, error)
         return outcome
 
-    def _recover(self, sub: Any) -> Any:
-        """A plan left by a run that died: commit it if its card was posted, else drop it."""
-        plan = Plan.parse((sub.cursor or {}).get(PENDING))
-        if plan is None:
-            return sub
-        if self._posted_before(sub, plan):
-            if plan.events:
-                self.store.events.remove(sub.id, plan.events)
-            sub.cursor = plan.cursor
-            self.stats.add("recovered")
-            log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
-        else:
-            sub.cursor = {k: v for k, v in (sub.cursor or {}).items() if k != PENDING}
-        # Written together with the claim below: the ETag guards both.
-        return sub
+    def _recover(self, sub: Any, plan: Plan) -> Any:
+        """Commit a plan whose card went out before its run died; None when another run took it."""
+        if plan.events:
+            self.store.events.remove(sub.id, plan.events)
+        log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
+        return self._claim(sub, plan.cursor, None, done=True)
 
     def _process(self, sub: Any, *, force: bool, slot: str | None = None) -> tuple[str, str | None]:
         from shared.delivery import client
         from shared.digest.card import build_digest_card
         from shared.digest.feeds.base import FeedContext, FeedError, feed_for
 
+        left = Plan.parse((sub.cursor or {}).get(PENDING))
+        if left is not None:
+            if self._held(sub, left):
+                recovered = self._recover(sub, left)
+                if recovered is None:
+                    return "taken", None
+                if not force:
+                    return "recovered", None
+                self.stats.add("recovered")
+                sub = recovered
+            else:
+                # Not (wholly) posted: drop the plan; its content is gathered again, under a new key.
+                sub.cursor = _without_plan(sub.cursor)
         slot = slot or _iso(sub.next_run or self.now)
-        sub = self._recover(sub)
         base_cursor = dict(sub.cursor or {})
         try:
             gathered = feed_for(sub.source).gather(sub, FeedContext(store=self.store, now=self.now))
-        except FeedError as exc:
-            error = str(exc)[:300]
+        except Exception as exc:  # any source trouble is this subscription's alone
+            error = str(exc)[:300] if isinstance(exc, FeedError) else f"source failed: {_err(exc)}"
             log.info("digest %s: source failed: %s", sub.id, error)
-            return ("failed", error) if self._claim(sub, base_cursor, error, True) else ("taken", None)
+            claimed = self._claim(sub, base_cursor, error, done=True)
+            return ("failed", error) if claimed else ("taken", None)
         if gathered.empty and not (sub.post_empty or force):
-            cursor = {k: v for k, v in gathered.cursor.items() if k != PENDING}
-            return ("empty", None) if self._claim(sub, cursor, None, True) else ("taken", None)
+            claimed = self._claim(sub, _without_plan(gathered.cursor), None, done=True)
+            return ("empty", None) if claimed else ("taken", None)
         card = build_digest_card(gathered, when=self.now)
         key = f"{sub.id}|{slot}"
-        committed = {k: v for k, v in gathered.cursor.items() if k != PENDING}
-        plan = Plan(key=key, slot=slot, cursor=committed, events=gathered.ack_event_ids)
-        claimed = self._claim(sub, {**base_cursor, PENDING: plan.as_dict()}, sub.last_error, False)
+        plan = Plan(
+            key=key,
+            slot=slot,
+            cursor=_without_plan(gathered.cursor),
+            events=gathered.ack_event_ids,
+            parts=part_count(card),
+        )
+        claimed = self._claim(sub, {**base_cursor, PENDING: plan.as_dict()}, sub.last_error, done=False)
         if claimed is None:
             return "taken", None
-        # From here a crash leaves the plan: the next run commits it or drops it (see _recover).
+        # From here a crash leaves the plan: the next run commits it or posts again (see _held).
         result = client.deliver(self.store, claimed.channel, card, key=key)
         state = str(getattr(result, "state", "dead"))
         if self.after_deliver is not None:
@@ -251,11 +338,11 @@ class Runner:
         if state not in HELD:
             detail = str(getattr(result, "detail", "") or state)
             error = f"delivery failed: {detail}"[:300]
-            self._commit(claimed, base_cursor, error)
+            self._commit(claimed, plan, base_cursor, error)
             return "failed", error
         if plan.events:
             self.store.events.remove(claimed.id, plan.events)
-        self._commit(claimed, plan.cursor, None)
+        self._commit(claimed, plan, plan.cursor, None)
         return ("sent" if state == "accepted" else "queued"), None
 
 

@@ -42,3 +42,14 @@ def test_conditional_get_answers_304(digest_env: FeedStub) -> None:
     assert again.status == 304 and again.body == b""
     by_date = fetch(url, headers={"If-Modified-Since": first.header("last-modified") or ""})
     assert by_date.status == 304
+
+
+def test_a_stalling_server_is_cut_off(digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("FEEDS_TIMEOUT_SECONDS", "1")
+    url = digest_env.drip(unique("slow"), size=40, interval=0.2)  # each read is quick, the whole is 8 s
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took longer than 1 s"):
+        fetch(url)
+    assert time.monotonic() - started < 3

@@ -48,6 +48,7 @@ def test_rss_digest_new_entries_only_with_conditional_get(
     text = card_text(sink.messages(ch)[0])
     assert "Post 3" in text and "Post 1" in text
     assert text.index("Post 3") < text.index("Post 1")  # newest first
+    assert "Body of post 3" in text and "<b>" not in text  # HTML summaries become plain text
     saved = store.subscriptions.get(sub.id)
     assert saved.cursor.get("etag") and "_pending" not in saved.cursor
     assert saved.next_run == NOW.replace(hour=8, minute=0, second=0) + timedelta(days=1)
@@ -252,15 +253,84 @@ def test_crash_between_delivery_and_cursor_does_not_post_again(
     assert len(sink.messages(ch)) == 1
     assert len(store.events.pending(sub.id, 10)) == 1  # the cursor did not move
 
-    # Claimed for the next slot already: not due again now; at the next slot the plan is committed
-    # without posting it a second time (the delivery's idempotency record says it went out).
-    assert digest.run(store, now=NOW + timedelta(minutes=11)).due == 0
-    stats = digest.run(store, now=NOW + timedelta(days=1))
-    assert stats.recovered == 1 and stats.empty == 1, stats.as_dict()
+    # Leased, not due again at once; when the lease ends the plan is committed without posting it
+    # a second time (the delivery's idempotency record says it went out).
+    assert digest.run(store, now=NOW + timedelta(minutes=5)).due == 0
+    stats = digest.run(store, now=NOW + timedelta(minutes=11))
+    assert stats.recovered == 1 and stats.sent == 0, stats.as_dict()
     assert len(sink.messages(ch)) == 1
     assert store.events.pending(sub.id, 10) == []
     saved = store.subscriptions.get(sub.id)
-    assert "_pending" not in saved.cursor and saved.next_run > NOW + timedelta(days=1)
+    assert "_pending" not in saved.cursor and saved.last_error is None
+    assert saved.next_run == NOW.replace(hour=8, minute=0, second=0) + timedelta(days=1)
+    assert digest.run(store, now=NOW + timedelta(days=1)).empty == 1
+    assert len(sink.messages(ch)) == 1
+
+
+def _many_events(store: Any, sub_id: str, count: int) -> None:
+    for i in range(count):
+        text = f"event {i} " + "detail " * 60
+        store.events.append(sub_id, {"title": f"Alert {i} " + "x" * 150, "text": text, "status": "firing"})
+
+
+def test_crash_after_a_digest_of_many_parts_does_not_post_again(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELIVERY_MARGIN_BYTES", "16384")  # 12 KB messages: the digest needs 3+ parts
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts", settings={"max_items": 50})
+    _many_events(store, sub.id, 50)
+    seen: list[Any] = []
+
+    def die(claimed: Any, result: Any) -> None:
+        seen.append((claimed, result))
+        raise Crash
+
+    with pytest.raises(Crash):
+        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    claimed, result = seen[0]
+    posted = len(sink.messages(ch))
+    assert result.state == "accepted" and posted == result.parts >= 3
+    assert claimed.cursor["_pending"]["parts"] == posted  # the plan knew the number of parts
+
+    stats = digest.run(store, now=NOW + timedelta(minutes=11))
+    assert stats.recovered == 1 and stats.sent == 0, stats.as_dict()
+    assert len(sink.messages(ch)) == posted
+    assert store.events.pending(sub.id, 100) == []
+
+
+def test_crash_half_way_through_the_parts_posts_the_digest_again(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.delivery import client
+
+    monkeypatch.setenv("DELIVERY_MARGIN_BYTES", "16384")
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts", settings={"max_items": 50})
+    _many_events(store, sub.id, 50)
+    real = client._send_inline
+    calls: list[int] = []
+
+    def dies_on_second_part(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(client, "_send_inline", dies_on_second_part)
+        with pytest.raises(Crash):
+            digest.run(store, now=NOW, concurrency=1)
+    assert len(sink.messages(ch)) == 1
+
+    # Only part 1 went out: nothing is lost; the whole digest is posted again (part 1 twice).
+    stats = digest.run(store, now=NOW + timedelta(minutes=11))
+    assert stats.recovered == 0 and stats.sent == 1, stats.as_dict()
+    again = sink.messages(ch)[1:]
+    assert len(again) >= 3
+    text = " ".join(card_text(m) for m in again)
+    assert all(f"Alert {i} " in text for i in range(50))
+    assert store.events.pending(sub.id, 100) == []
 
 
 def test_crash_before_delivery_loses_nothing(
@@ -280,9 +350,12 @@ def test_crash_before_delivery_loses_nothing(
         with pytest.raises(Crash):
             digest.run(store, now=NOW, concurrency=1)
     assert sink.messages(ch) == []
-    stats = digest.run(store, now=NOW + timedelta(days=1))
+    # Sent when the lease ends, not a whole period later.
+    stats = digest.run(store, now=NOW + timedelta(minutes=11))
     assert stats.recovered == 0 and stats.sent == 1, stats.as_dict()
     assert "Disk full" in card_text(sink.messages(ch)[0])
+    saved = store.subscriptions.get(sub.id)
+    assert "_pending" not in saved.cursor and saved.next_run > NOW + timedelta(hours=12)
 
 
 def test_crash_after_handing_to_outbox_does_not_post_again(
@@ -299,8 +372,8 @@ def test_crash_after_handing_to_outbox_does_not_post_again(
 
     with pytest.raises(Crash):
         digest.run(store, now=NOW, after_deliver=die, concurrency=1, sweep_outbox=False)
-    stats = digest.run(store, now=NOW + timedelta(days=1), sweep_outbox=False)
-    assert stats.recovered == 1 and stats.empty == 1, stats.as_dict()
+    stats = digest.run(store, now=NOW + timedelta(minutes=11), sweep_outbox=False)
+    assert stats.recovered == 1 and stats.sent == 0, stats.as_dict()
     assert store.events.pending(sub.id, 10) == []
     assert sink.messages(ch) == []
 
@@ -358,3 +431,59 @@ def test_send_now(store: Any, sink: Any, digest_env: FeedStub) -> None:
     assert saved.next_run == NOW + timedelta(days=3)  # the schedule is untouched
     assert store.events.pending(sub.id, 10) == []
     assert "No digest subscription" in digest.send_now(store, "nope")
+
+
+def test_source_bug_is_recorded_and_isolated(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.digest.feeds import jsonfeed
+
+    def broken(self: Any, sub: Any, ctx: Any) -> Any:
+        raise RuntimeError("token=s3cret in an unexpected place")
+
+    monkeypatch.setattr(jsonfeed.JsonFeed, "gather", broken)
+    ch = make_channel(store, sink)
+    bad = make_sub(store, ch, "json", digest_env.url_for("whatever"))
+    good = make_sub(store, ch, "events", "ok", post_empty=True)
+    stats = digest.run(store, now=NOW)
+    assert stats.failed == 1 and stats.sent == 1, stats.as_dict()
+    saved = store.subscriptions.get(bad.id)
+    assert saved.last_error == "source failed: RuntimeError"  # the type, never the text
+    assert saved.next_run > NOW  # not retried on every tick
+    assert store.subscriptions.get(good.id).last_error is None
+
+
+def test_json_endpoint_with_odd_values(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    import json
+
+    items = [
+        {"id": 1, "title": {"nested": True}, "url": 42, "time": 1e300},
+        {"id": 2, "title": "x" * 5000, "url": "javascript:alert(1)", "time": "not a date"},
+        {"id": 3, "title": "Fine", "time": 1736899200000},
+    ]
+    url = digest_env.put(unique("odd"), json.dumps(items), "application/json")
+    ch = make_channel(store, sink)
+    make_sub(store, ch, "json", url)
+    listed = make_sub(store, ch, "json", url, settings={"fields": ["id", "title"]})
+    stats = digest.run(store, now=NOW)
+    assert stats.sent == 1 and stats.failed == 1, stats.as_dict()
+    text = card_text(sink.messages(ch)[0])
+    assert "Fine" in text and "javascript" not in text and "x" * 300 not in text
+    assert "fields setting" in (store.subscriptions.get(listed.id).last_error or "")
+
+
+def test_commit_survives_a_concurrent_save(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "Disk full", "status": "firing"})
+
+    def pause_meanwhile(claimed: Any, _result: Any) -> None:
+        fresh = store.subscriptions.get(claimed.id)  # the bot's `pause` lands between post and commit
+        fresh.paused = True
+        store.subscriptions.save(fresh)
+
+    stats = digest.run(store, now=NOW, after_deliver=pause_meanwhile, concurrency=1)
+    assert stats.sent == 1, stats.as_dict()
+    saved = store.subscriptions.get(sub.id)
+    assert saved.paused and "_pending" not in saved.cursor and saved.last_run == NOW
+    assert store.events.pending(sub.id, 10) == []

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 
 from tests.conftest import unique
@@ -65,3 +66,32 @@ def test_timer_via_devhost_posts_due_digests(
 def test_admin_trigger_rejects_bad_body(devhost: str) -> None:
     response = requests.post(devhost + "/admin/functions/scheduled_connector", data="[1,", timeout=10)
     assert response.status_code == 400 and "error" in response.json()
+
+
+@pytest.mark.unit
+def test_function_passes_past_due_and_schedule_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from azure.functions.timer import TimerRequest
+
+    import scheduled_connector
+    from shared.digest import run as digest
+
+    seen: list[bool] = []
+
+    def fake_run(**kwargs: Any) -> digest.RunStats:
+        seen.append(kwargs["past_due"])
+        return digest.RunStats(past_due=kwargs["past_due"])
+
+    monkeypatch.setattr(digest, "run", fake_run)
+    context = SimpleNamespace(invocation_id="test")
+    scheduled_connector.main(TimerRequest(past_due=True), context)  # type: ignore[arg-type]
+    scheduled_connector.main(TimerRequest(past_due=False), context)  # type: ignore[arg-type]
+    assert seen == [True, False]
+    binding = json.loads((Path(scheduled_connector.__file__).parent / "function.json").read_text())[
+        "bindings"
+    ][0]
+    assert binding["type"] == "timerTrigger" and binding["schedule"] == "%DIGEST_SCHEDULE%"
+    assert binding["useMonitor"] is True

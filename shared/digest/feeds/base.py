@@ -8,7 +8,7 @@ same content next time instead of losing it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -108,6 +108,38 @@ def remember(seen: list[str], new_ids: list[str], limit: int = SEEN_LIMIT) -> li
         if len(out) >= limit:
             break
     return out
+
+
+def short_text(value: Any, limit: int) -> str | None:
+    """Plain one-line text for a card: whitespace collapsed, cut at `limit`; None for non-scalars."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = " ".join(str(value).split())
+    return text[: limit - 1] + "…" if len(text) > limit else text or None
+
+
+def http_url(value: Any) -> str | None:
+    """Links from a source become Markdown links or buttons; only http(s) ones are kept."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value
+    return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timestamp from source data (ISO 8601 or epoch seconds/ms) in UTC; None when unreadable."""
+    try:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > 1e11 else value  # epoch ms or s
+            parsed = datetime.fromtimestamp(seconds, UTC)
+        elif isinstance(value, str) and value:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 _FEEDS: dict[str, str] = {

@@ -7,10 +7,19 @@ wants the overnight picture, not a replay of every alert.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
-from shared.digest.feeds.base import Entry, Feed, FeedContext, FeedError, Gathered, SubscriptionLike
+from shared.digest.feeds.base import (
+    Entry,
+    Feed,
+    FeedContext,
+    FeedError,
+    Gathered,
+    SubscriptionLike,
+    http_url,
+    parse_time,
+    short_text,
+)
 
 DRAIN_LIMIT = 500
 # Words incoming sources use for "over" vs "still needs attention".
@@ -22,7 +31,7 @@ _NEUTRAL = {"info", "default", "accent", "none", ""}
 
 def _status_of(data: dict[str, Any]) -> str:
     raw = data.get("status") or data.get("state") or ""
-    return str(raw).strip().lower() or "info"
+    return (short_text(raw, 40) or "info").lower()
 
 
 def _headline(statuses: Counter[str], total: int) -> str:
@@ -44,17 +53,6 @@ def _headline(statuses: Counter[str], total: int) -> str:
     return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
 class EventsFeed(Feed):
     source = "events"
 
@@ -69,13 +67,14 @@ class EventsFeed(Feed):
             data = dict(getattr(event, "data", {}) or {})
             status = _status_of(data)
             statuses[status] += 1
+            title = short_text(data.get("title"), 200)
             entries.append(
                 Entry(
                     id=str(event.id),
-                    title=str(data.get("title") or data.get("text") or "(no title)"),
-                    url=data.get("url") or None,
-                    summary=data.get("text") if data.get("title") else None,
-                    published=_time(data.get("time")) or getattr(event, "created", None),
+                    title=title or short_text(data.get("text"), 200) or "(no title)",
+                    url=http_url(data.get("url")),
+                    summary=short_text(data.get("text"), 280) if title else None,
+                    published=parse_time(data.get("time")) or getattr(event, "created", None),
                     status=status,
                 )
             )

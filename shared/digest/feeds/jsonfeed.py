@@ -11,7 +11,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.digest.feeds.base import Entry, Feed, FeedContext, FeedError, Gathered, SubscriptionLike, remember
+from shared.digest.feeds.base import (
+    Entry,
+    Feed,
+    FeedContext,
+    FeedError,
+    Gathered,
+    SubscriptionLike,
+    http_url,
+    parse_time,
+    remember,
+    short_text,
+)
 from shared.digest.fetch import FetchError, fetch, safe_url
 
 DEFAULT_FIELDS = {"id": "id", "title": "title", "url": "url", "summary": "summary", "time": "time"}
@@ -31,32 +42,15 @@ def pluck(data: Any, path: str) -> Any:
     return current
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value  # epoch ms or s
-        return datetime.fromtimestamp(seconds, UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = " ".join(str(value).split())
-    return text[: limit - 1] + "…" if len(text) > limit else text or None
-
-
 class JsonFeed(Feed):
     source = "json"
 
     def gather(self, sub: SubscriptionLike, ctx: FeedContext) -> Gathered:
         cfg = sub.settings or {}
-        fields = {**DEFAULT_FIELDS, **{k: str(v) for k, v in (cfg.get("fields") or {}).items()}}
+        mapping = cfg.get("fields") or {}
+        if not isinstance(mapping, dict):
+            raise FeedError("the fields setting must map id, title, url, summary, time to paths")
+        fields = {**DEFAULT_FIELDS, **{str(k): str(v) for k, v in mapping.items()}}
         try:
             got = fetch(sub.target, accept="application/json")
             data = json.loads(got.body)
@@ -64,7 +58,7 @@ class JsonFeed(Feed):
             raise FeedError(str(exc)) from None
         except ValueError:
             raise FeedError(f"{safe_url(sub.target)} did not answer JSON") from None
-        items = pluck(data, str(cfg.get("items") or "")) if cfg.get("items") else data
+        items = pluck(data, str(cfg["items"])) if cfg.get("items") else data
         if not isinstance(items, list):
             raise FeedError(f"no list at {cfg.get('items') or 'the top level'!r} of the JSON answer")
         cursor = dict(sub.cursor or {})
@@ -73,10 +67,10 @@ class JsonFeed(Feed):
         entries: list[Entry] = []
         current: list[str] = []
         for item in items:
-            title = _text(pluck(item, fields["title"]), 200)
+            title = short_text(pluck(item, fields["title"]), 200)
             raw_id = pluck(item, fields["id"])
             url = pluck(item, fields["url"])
-            entry_id = str(raw_id if raw_id is not None else (url or title or ""))
+            entry_id = str(raw_id if raw_id is not None else (url or title or ""))[:500]
             if not entry_id:
                 continue
             current.append(entry_id)
@@ -86,9 +80,9 @@ class JsonFeed(Feed):
                 Entry(
                     id=entry_id,
                     title=title or entry_id,
-                    url=url if isinstance(url, str) and url.startswith(("http://", "https://")) else None,
-                    summary=_text(pluck(item, fields["summary"]), 280),
-                    published=_time(pluck(item, fields["time"])),
+                    url=http_url(url),
+                    summary=short_text(pluck(item, fields["summary"]), 280),
+                    published=parse_time(pluck(item, fields["time"])),
                 )
             )
         epoch = datetime.min.replace(tzinfo=UTC)

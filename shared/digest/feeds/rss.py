@@ -11,7 +11,17 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.digest.feeds.base import Entry, Feed, FeedContext, FeedError, Gathered, SubscriptionLike, remember
+from shared.digest.feeds.base import (
+    Entry,
+    Feed,
+    FeedContext,
+    FeedError,
+    Gathered,
+    SubscriptionLike,
+    http_url,
+    remember,
+    short_text,
+)
 from shared.digest.fetch import FetchError, fetch, safe_url
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
@@ -42,16 +52,11 @@ def _plain(text: str | None, limit: int = 280) -> str | None:
     import html
     import re
 
-    plain = html.unescape(re.sub(r"<[^>]+>", " ", text))
-    plain = " ".join(plain.split())
-    return plain[: limit - 1] + "…" if len(plain) > limit else plain or None
-
-
-def _http_url(value: Any) -> str | None:
-    """Links from a feed become buttons; only http(s) ones are kept."""
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        return value
-    return None
+    # Block tags separate words; inline ones (<b>, <a>) sit inside them ("<b>2.4</b>." -> "2.4.").
+    spaced = re.sub(
+        r"<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote|hr)\b[^>]*>", " ", text, flags=re.I
+    )
+    return short_text(html.unescape(re.sub(r"<[^>]*>", "", spaced)), limit)
 
 
 class RssFeed(Feed):
@@ -92,7 +97,7 @@ class RssFeed(Feed):
                 Entry(
                     id=entry_id,
                     title=_plain(raw.get("title"), 200) or "(untitled)",
-                    url=_http_url(link),
+                    url=http_url(link),
                     summary=_plain(raw.get("summary")),
                     published=_published(raw),
                 )
@@ -115,6 +120,6 @@ class RssFeed(Feed):
             title=title or feed_title,
             entries=shown,
             more=0 if first_run else max(0, len(entries) - cap),
-            link=_http_url(parsed.feed.get("link")),
+            link=http_url(parsed.feed.get("link")),
             cursor={k: v for k, v in new_cursor.items() if v is not None},
         )

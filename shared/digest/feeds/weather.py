@@ -132,7 +132,9 @@ class WeatherFeed(Feed):
         if not isinstance(daily, dict):
             reason = data.get("reason") if isinstance(data, dict) else None
             raise FeedError(f"weather service gave no daily forecast{': ' + str(reason) if reason else ''}")
-        daily_units = data.get("daily_units") or {}
+        daily_units = data.get("daily_units")
+        if not isinstance(daily_units, dict):
+            daily_units = {}
         t_unit = daily_units.get("temperature_2m_max") or ("°F" if units == "imperial" else "°C")
         p_unit = daily_units.get("precipitation_sum") or ("inch" if units == "imperial" else "mm")
         code = _first(daily.get("weather_code"))
@@ -141,7 +143,8 @@ class WeatherFeed(Feed):
             _first(daily.get("precipitation_sum")),
             _first(daily.get("precipitation_probability_max")),
         )
-        conditions = WMO.get(int(code), f"Code {code}") if isinstance(code, int | float) else "Unknown"
+        known = isinstance(code, int | float) and code == code and abs(code) < 1000  # not NaN or huge
+        conditions = WMO.get(int(code), f"Code {code}") if known else "Unknown"
         facts = [
             ("Today", f"{_num(t_min)} to {_num(t_max)} {t_unit}"),
             ("Conditions", conditions),
