@@ -16,11 +16,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "Account",
     "Activity",
     "ActivityError",
     "ChannelData",
     "Command",
+    "TextTooLong",
     "clean_text",
     "parse_activity",
     "split_command",
@@ -29,6 +31,15 @@ __all__ = [
 
 class ActivityError(ValueError):
     """The body is not an activity we can read; the message says why (safe to show the sender)."""
+
+
+# A command is a line or two; Teams caps a whole message near 28 KB. Longer text is refused
+# rather than cleaned, since cleaning is regex work that must stay far inside the reply deadline.
+MAX_TEXT_CHARS = 16_000
+
+
+class TextTooLong(ActivityError):
+    """The message is a valid activity, but far longer than any command."""
 
 
 class _Loose(BaseModel):
@@ -128,7 +139,14 @@ class Activity(_Loose):
         return found
 
     def command(self) -> Command:
-        return split_command(clean_text(self.text or "", self.bot_mentions()))
+        """The command typed after our @mention; TextTooLong for text no command could need."""
+        text = self.text or ""
+        if len(text) > MAX_TEXT_CHARS:
+            raise TextTooLong(
+                f"That message is too long for a command ({len(text)} characters; "
+                f"the limit is {MAX_TEXT_CHARS})."
+            )
+        return split_command(clean_text(text, self.bot_mentions()))
 
 
 def parse_activity(data: Any) -> Activity:
@@ -145,21 +163,36 @@ def parse_activity(data: Any) -> Activity:
 
 # --- text cleaning -------------------------------------------------------------------------------
 
-_AT_RE = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-_LINK_RE = re.compile(r"<a\b[^>]*?\bhref\s*=\s*([\"'])(.*?)\1[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
-_BREAK_RE = re.compile(r"<\s*(?:br|/p|/div|/li|p|div|li)\b[^>]*>", re.IGNORECASE)
-_TAG_RE = re.compile(r"<[^>]*>")
+# Tags stop at the next `<` and quoted values at their quote, so that a message full of unclosed
+# tags costs at most quadratic, never cubic, time (Teams escapes `<` inside attributes anyway).
+_AT_RE = re.compile(r"<at\b[^<>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LINK_RE = re.compile(
+    r"""<a\b[^<>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^<>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL
+)
+_BREAK_RE = re.compile(r"<\s*(?:br|/p|/div|/li|p|div|li)\b[^<>]*>", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^<>]*>")
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
-# Invisible characters that Teams and keyboards slip into text; they would glue to command words.
+# Invisible characters that Teams and keyboards slip into text (they would glue to command words),
+# and control characters other than whitespace (they would be echoed into cards and records).
 _INVISIBLE = dict.fromkeys(
     map(ord, "\u200b\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 )
+_INVISIBLE.update(dict.fromkeys(c for c in (*range(32), 127) if not chr(c).isspace()))
 
 
 def _mention_name(markup: str) -> str:
     match = _AT_RE.search(markup)
     inner = match.group(1) if match else markup
     return " ".join(html.unescape(_TAG_RE.sub("", inner)).split())
+
+
+def _link_target(match: re.Match[str]) -> str:
+    href = match.group(1) or match.group(2)
+    return f" {html.unescape(href)} " if href else match.group(3)
+
+
+def _visible(markup: str) -> str:
+    return html.unescape(_TAG_RE.sub("", markup)).translate(_INVISIBLE).strip()
 
 
 def clean_text(text: str, own_mentions: set[str] | None = None) -> str:
@@ -175,8 +208,9 @@ def clean_text(text: str, own_mentions: set[str] | None = None) -> str:
     def replace_mention(match: re.Match[str]) -> str:
         nonlocal first
         name = _mention_name(match.group(0))
-        before = html.unescape(_TAG_RE.sub("", text[: match.start()]))
-        is_leading = first and not before.translate(_INVISIBLE).strip()
+        # Only the first mention can be the leading one: looking at the text before every
+        # mention would make a message full of mentions cost quadratic time.
+        is_leading = first and not _visible(text[: match.start()])
         first = False
         if is_leading or name in own:
             return " "
@@ -185,7 +219,7 @@ def clean_text(text: str, own_mentions: set[str] | None = None) -> str:
 
     out = _AT_RE.sub(replace_mention, text)
     # Teams turns typed URLs into links whose text may be shortened: the href is the real value.
-    out = _LINK_RE.sub(lambda m: " " + html.unescape(m.group(2)) + " " if m.group(2) else m.group(3), out)
+    out = _LINK_RE.sub(_link_target, out)
     out = _BREAK_RE.sub(" ", out)
     out = _TAG_RE.sub("", out)
     out = html.unescape(out)

@@ -307,27 +307,37 @@ def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
     return source, target, options
 
 
-def _check_target(ctx: Context, source: str, target: str) -> str:
+def _check_target(ctx: Context, source: str, target: str, channel_name: str) -> tuple[str, str | None]:
+    """The target to store, and a note for the reply when the subscription will stay quiet."""
     if source == "rss":
         parts = urlsplit(target.strip("<>"))
         if parts.scheme not in ("http", "https") or not parts.hostname or " " in target:
             raise CommandError("the feed must be an http(s) URL")
-        return target.strip("<>")
+        return target.strip("<>"), None
     if source == "weather":
         if len(target) > 100:
             raise CommandError("the place name is too long")
-        return target
+        return target, None
     from shared.store.errors import NotFound
 
     try:
         route = ctx.store.routes.get(target)
     except NotFound:
         route = None
-    if route is None:
+    # Only routes that feed this channel: another channel's (or team's) alerts are not ours to
+    # read, and the answer does not tell those apart from routes that do not exist.
+    if route is None or channel_name not in route.channels:
         raise CommandError(
-            f'there is no incoming route "{md_escape(target[:60])}"', hint="**routes** lists them."
+            f'there is no incoming route "{md_escape(target[:60])}" for this channel',
+            hint="**routes** lists them.",
         )
-    return str(route.name)
+    note = None
+    if route.mode != "digest":
+        note = (
+            f"Route **{md_escape(route.name)}** posts at once, so this digest stays empty until an "
+            "operator switches the route to digest mode."
+        )
+    return str(route.name), note
 
 
 def _new_subscription_id() -> str:
@@ -352,11 +362,11 @@ def cmd_subscribe(ctx: Context) -> Reply:
     try:
         times = sched.parse_times(options.get("at", "08:00"))
         days = sched.parse_days(options.get("on", "daily"))
-        tz = sched.check_tz(options.get("tz") or ctx.activity.client_timezone or "UTC")
+        tz = sched.check_tz(options.get("tz") or _client_tz(ctx) or "UTC")
     except ValueError as exc:
         raise CommandError(md_escape(exc)) from None
     channel = ctx.linked_channel()
-    target = _check_target(ctx, source, target)
+    target, note = _check_target(ctx, source, target, channel.name)
     from shared.store.models import Schedule, Subscription
 
     schedule = Schedule(times=times, days=days, tz=tz, cron=None)
@@ -379,8 +389,22 @@ def cmd_subscribe(ctx: Context) -> Reply:
             ("Next", _when(sub.next_run, tz)),
         ]
     )
+    if note:
+        reply.add(note)
     reply.add(f"**digest {sub.id} now** sends one right away; **unsubscribe {sub.id}** stops it.")
     return reply
+
+
+def _client_tz(ctx: Context) -> str | None:
+    """The sender's Teams time zone when it is a real IANA zone: the user never typed it, so a
+    zone Teams got wrong falls back to UTC instead of failing the command."""
+    from shared.digest.schedule import check_tz
+
+    zone = ctx.activity.client_timezone
+    try:
+        return check_tz(zone) if zone else None
+    except ValueError:
+        return None
 
 
 def _when(value: datetime | None, tz: str = "UTC") -> str:

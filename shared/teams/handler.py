@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def _error(status: int, message: str) -> HttpReply:
 
 
 UNAUTHORIZED = _error(401, "unauthorized")
-EMPTY_REPLY = HttpReply(200, b'{"type":"message"}')
+EMPTY_REPLY = HttpReply(200, json.dumps({"type": "message"}).encode())
 
 
 def _text_reply(text: str) -> HttpReply:
@@ -193,12 +194,14 @@ class OutgoingBot:
         log.warning("outgoing: deadline reached for team %r (command %r)", team[:64], exchange.command or "?")
         if exchange.channel:
             return _text_reply(
-                "Still working on that: my storage is slow right now. "
+                "Still working on that: it takes longer than Teams waits for an answer. "
                 "I'll post the answer in this channel when it's done."
             )
+        # The work goes on, but its answer has nowhere to go: a blind retry could do it twice.
         return _text_reply(
-            "Still working on that: my storage is slow right now. "
-            "If no answer appears here within a minute, please try again."
+            "Still working on that: it takes longer than Teams waits for an answer, and this channel "
+            "has no Workflows link for me to post the result later. In a minute, check with "
+            "'status' or 'subscriptions' before trying again."
         )
 
     # --- worker side ------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ class OutgoingBot:
                 log.warning("outgoing: store unavailable for team %r: %s", team[:64], exc)
                 outcome = _Outcome(_text_reply(UNAVAILABLE_TEXT))
             else:
-                log.exception("outgoing: command %r failed for team %r", exchange.command, team[:64])
+                _log_failure(f"outgoing: command {exchange.command!r} failed for team {team[:64]!r}", exc)
         answered = exchange.finish(outcome.answer)
         if outcome.claimed is not None:
             # After the answer, not before: marking the claim done costs round trips Teams need not wait for.
@@ -230,12 +233,14 @@ class OutgoingBot:
             data = json.loads(body)
         except (UnicodeDecodeError, ValueError):
             return _Outcome(_error(400, "the body is not valid JSON"))
+        except RecursionError:  # thousands of nested brackets: valid JSON, but no activity
+            return _Outcome(_error(400, "the body is nested too deeply to be a Teams activity"))
         if not isinstance(data, dict):
             return _Outcome(_error(400, "the body must be a JSON object (a Teams activity)"))
         if data.get("type") != "message":
             return _Outcome(EMPTY_REPLY)
 
-        from shared.teams.activity import ActivityError, parse_activity
+        from shared.teams.activity import ActivityError, TextTooLong, parse_activity
 
         try:
             activity = parse_activity(data)
@@ -245,7 +250,10 @@ class OutgoingBot:
             return _Outcome(_error(400, "the activity has no id"))
         if not verifier.is_fresh(activity.timestamp):
             return _Outcome(_error(401, "the activity timestamp is missing or outside the accepted window"))
-        ctx = self._context(exchange, team, activity)
+        try:
+            ctx = self._context(exchange, team, activity)
+        except TextTooLong as exc:  # a real message from Teams: answer it, in words
+            return _Outcome(_text_reply(str(exc)))
         key = f"{team}/{activity.id}"
         ttl = int(self._window() * 2) + 60  # outlives every replay the window still lets through
         if not self.gate.claim(key, ttl):
@@ -288,14 +296,21 @@ class OutgoingBot:
 
             result = deliver(self.store_factory(), channel, render_card(reply))
             log.info("outgoing: late answer for %s: %s", channel, getattr(result, "state", "?"))
-        except Exception:
-            log.exception("outgoing: could not post a late answer to channel %s", channel)
+        except Exception as exc:
+            _log_failure(f"outgoing: could not post a late answer to channel {channel}", exc)
 
 
 def _render(reply: Any) -> bytes:
     from shared.teams.replies import render_reply
 
     return render_reply(reply)
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log where it failed but not the exception's text: messages (pydantic's above all) quote
+    their input, which here may be a team token or a channel's webhook URL."""
+    where = "".join(traceback.format_tb(exc.__traceback__)[-4:]).rstrip()
+    log.error("%s: %s\n%s", what, type(exc).__name__, where)
 
 
 def _quietly(action: Callable[[str], None], key: str) -> None:

@@ -14,6 +14,20 @@ from typing import Any
 
 BOT_ID = "28:c9e8c047-2a74-40a2-b28a-b162d5f5327c"
 
+# Every command word the bot has (issue 4), as `help` must list them.
+COMMANDS = (
+    "help",
+    "connect",
+    "subscribe",
+    "subscriptions",
+    "unsubscribe",
+    "pause",
+    "resume",
+    "digest",
+    "routes",
+    "status",
+)
+
 
 def new_token() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()

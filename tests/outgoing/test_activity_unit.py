@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from shared.teams.activity import ActivityError, clean_text, parse_activity, split_command
+from shared.teams.activity import (
+    MAX_TEXT_CHARS,
+    ActivityError,
+    TextTooLong,
+    clean_text,
+    parse_activity,
+    split_command,
+)
 from tests.conftest import shared_path
 from tests.outgoing.helpers import activity
 
@@ -85,6 +92,8 @@ def test_wrong_field_type_names_the_field() -> None:
         ),
         ("  <at>Bot</at>   HELP   me  ", "HELP me"),
         ("<at>Bot</at> Cafe\u0301", "Café"),
+        ("<at>Bot</at> he\x00lp\x07 me\tnow\nplease", "help me now please"),
+        ("<at>Bot</at> <a href='https://ex.com/x'>ex.com</a>", "https://ex.com/x"),
     ],
 )
 def test_clean_text(text: str, expected: str) -> None:
@@ -104,3 +113,23 @@ def test_split_command() -> None:
     assert command.args == ["weather", "New", "York", "at", "08:00"]
     assert command.rest == "weather New York at 08:00"
     assert split_command("").name == ""
+
+
+@pytest.mark.timeout(30)  # a guard against quadratic or worse regex work, not a speed target
+@pytest.mark.parametrize(
+    "filler",
+    ["<at>x</at>", "<at>x", '<a href="x">', "<a href='", "<", "<p>", "&amp;"],
+)
+def test_hostile_markup_up_to_the_limit_is_cleaned(filler: str) -> None:
+    text = "<at>Bot</at> help " + filler * ((MAX_TEXT_CHARS - 20) // len(filler))
+    assert len(text) <= MAX_TEXT_CHARS
+    data = activity("")
+    data["text"] = text
+    assert parse_activity(data).command().name == "help"
+
+
+def test_text_over_the_limit_is_refused_not_cleaned() -> None:
+    data = activity("")
+    data["text"] = "<at>Bot</at> help " + "<at>x</at>" * MAX_TEXT_CHARS
+    with pytest.raises(TextTooLong, match="too long"):
+        parse_activity(data).command()

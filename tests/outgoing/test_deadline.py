@@ -110,6 +110,7 @@ def test_slow_store_without_a_link_still_answers_in_time(
     assert answer.status == 200
     assert answer.elapsed < DEADLINE + 0.5
     assert "Still working" in answer.json["text"]
+    assert "no Workflows link" in answer.json["text"]  # so nobody waits for a post that never comes
 
 
 def test_store_down_answers_temporarily_unavailable(down_host: str) -> None:

@@ -14,7 +14,7 @@ from shared.teams import handler
 from shared.teams.commands import Commands, Context, registry
 from shared.teams.handler import OutgoingBot
 from shared.teams.replies import Reply, render_text
-from tests.outgoing.helpers import activity, encode, new_token, sign
+from tests.outgoing.helpers import COMMANDS, activity, encode, new_token, sign, stale
 
 pytestmark = pytest.mark.unit
 
@@ -161,19 +161,7 @@ def test_registry_is_bolt_style() -> None:
 
 
 def test_every_command_has_a_help_line() -> None:
-    names = {entry.name for entry in registry.entries()}
-    assert names == {
-        "help",
-        "connect",
-        "subscribe",
-        "subscriptions",
-        "unsubscribe",
-        "pause",
-        "resume",
-        "digest",
-        "routes",
-        "status",
-    }
+    assert [entry.name for entry in registry.entries()] == list(COMMANDS)
     assert registry.get("list") is registry.get("subscriptions")
     assert all(entry.summary and entry.usage for entry in registry.entries())
 
@@ -190,3 +178,38 @@ def test_pasted_url_is_not_echoed_as_an_unknown_command() -> None:
     answer = bot.handle("team", header, body)
     assert answer.status == 200
     assert b"logic.azure.com" not in answer.body and b"topsecret" not in answer.body
+
+
+def test_replay_window_and_deadline_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = new_token()
+    bot = OutgoingBot(MemoryGate(token), lambda: None)
+    monkeypatch.delenv("OUTGOING_DEADLINE_SECONDS", raising=False)
+    monkeypatch.delenv("OUTGOING_REPLAY_WINDOW_SECONDS", raising=False)
+    assert bot._deadline() == 4.0 and bot._window() == 300.0
+    body = encode(activity("help", timestamp=stale(2)))
+    assert bot.handle("team", sign(token, body), body).status == 200
+    monkeypatch.setenv("OUTGOING_REPLAY_WINDOW_SECONDS", "60")
+    body = encode(activity("help", timestamp=stale(2)))
+    answer = bot.handle("team", sign(token, body), body)
+    assert answer.status == 401 and b"timestamp" in answer.body
+
+
+def test_failures_are_logged_without_the_exception_text(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Exception texts quote their input (pydantic's do), which may be a token or a webhook URL."""
+    bot, gate = make()
+
+    url = "https://prod-01.westeurope.logic.azure.com/x?sig=" + "s3cr3t"
+
+    def boom(ctx: Context) -> Reply:
+        raise ValueError(f"input_value={url!r}")
+
+    monkeypatch.setattr(registry, "dispatch", boom)
+    header, body = signed(gate)
+    with caplog.at_level("INFO", logger="shared.teams.handler"):
+        bot.handle("team", header, body)
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "ValueError" in logged and "boom" in logged
+    assert "s3cr3t" not in logged
+    assert all(r.exc_info is None for r in caplog.records)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.outgoing.cards import check_reply
 from tests.outgoing.conftest import Bot, register_team
-from tests.outgoing.helpers import activity, encode, new_token, sign, stale
+from tests.outgoing.helpers import COMMANDS, activity, encode, new_token, sign, stale
 
 GENERIC_401 = {"error": "unauthorized"}
 
@@ -20,17 +20,7 @@ def test_valid_help(bot: Bot) -> None:
     answer = bot.say("help")
     assert answer.status == 200, answer.body
     card = check_reply(answer.json)
-    for word in (
-        "connect",
-        "subscribe",
-        "subscriptions",
-        "unsubscribe",
-        "pause",
-        "resume",
-        "digest",
-        "routes",
-        "status",
-    ):
+    for word in COMMANDS:
         assert f"**{word}" in json.dumps(card), word
 
 
@@ -134,6 +124,8 @@ def test_empty_body(bot: Bot, body: bytes) -> None:
         (b"[1, 2, 3]", "JSON object"),
         (b'{"type":"message","id":"1","timestamp":"not a time"}', "timestamp"),
         (b'{"type":"message","timestamp":"2026-01-01T00:00:00Z","text":"x"}', "no id"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        (b'{"type":"message","id":"1","from":"Ada"}', "invalid activity field from"),
     ],
 )
 def test_signed_malformed_bodies_are_400(bot: Bot, body: bytes, reason: str) -> None:
@@ -187,3 +179,9 @@ def test_secrets_are_not_in_the_reply(bot: Bot) -> None:
     answer = bot.say("help")
     assert bot.token.encode() not in answer.body
     assert base64.b64decode(bot.token) not in answer.body
+
+
+def test_text_longer_than_any_command_gets_a_readable_answer(bot: Bot) -> None:
+    answer = bot.say("help " + "<at>x</at>" * 5000)
+    assert answer.status == 200
+    assert "too long for a command" in answer.json["text"]

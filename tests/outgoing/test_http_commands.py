@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import unique
 from tests.outgoing.cards import check_reply
 from tests.outgoing.conftest import Bot
+from tools import stack
 
 
 def card_of(answer: Any) -> str:
@@ -126,6 +127,11 @@ def test_subscribe_weather_with_options_and_unicode(connected: Bot, app_store: A
     assert sub.schedule.tz == "Europe/Berlin"
 
 
+def test_subscribe_with_a_bogus_client_time_zone_falls_back_to_utc(connected: Bot, app_store: Any) -> None:
+    sub_id = subscribe(connected, "weather Oslo", timezone="Not/AZone")
+    assert app_store.subscriptions.get(sub_id).schedule.tz == "UTC"
+
+
 def test_subscribe_right_to_left_place(connected: Bot, app_store: Any) -> None:
     sub_id = subscribe(connected, "weather القاهرة")
     assert app_store.subscriptions.get(sub_id).target == "القاهرة"
@@ -143,6 +149,20 @@ def test_subscribe_events_needs_an_existing_route(connected: Bot, app_store: Any
     )
     sub_id = subscribe(connected, f"events {route} at 09:00")
     assert app_store.subscriptions.get(sub_id).target == route
+
+
+def test_subscribe_events_only_to_routes_of_this_channel(connected: Bot, app_store: Any) -> None:
+    from shared.store.models import Route
+
+    elsewhere, immediate = unique("r"), unique("r")
+    app_store.routes.add(Route(name=elsewhere, source="generic", channels=["someone-else"], mode="digest"))
+    app_store.routes.add(Route(name=immediate, source="generic", channels=[connected.team + "-ch"]))
+    text = card_of(connected.say(f"subscribe events {elsewhere}"))
+    assert "no incoming route" in text
+    assert app_store.subscriptions.list(channel=connected.team + "-ch") == []
+    answer = connected.say(f"subscribe events {immediate}")
+    assert answer.json["text"] == "Subscribed"
+    assert "stays empty" in card_of(answer)
 
 
 @pytest.mark.parametrize(
@@ -300,3 +320,11 @@ def test_status_shows_link_subscriptions_routes_deliveries(connected: Bot, app_s
     assert route in text
     assert "202 accepted" in text
     assert "Outbox backlog" in text
+
+
+def test_digest_now_says_when_the_feed_cannot_be_read(connected: Bot) -> None:
+    sub_id = subscribe(connected, f"rss http://127.0.0.1:{stack.free_port()}/feed.xml")  # nobody listens
+    answer = connected.say(f"digest {sub_id} now")
+    text = card_of(answer)
+    assert answer.json["text"] == "Digest not sent", text
+    assert answer.card["body"][0]["style"] == "warning"
