@@ -1,5 +1,6 @@
 # Every target installs what it needs on first use and is quick when everything is there.
-PYTHON ?= python3
+# Python 3.11 (the Functions runtime we deploy to): python3.11 when on PATH, else python3 if it is 3.11.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 IAC_VENV := .venv-iac
@@ -12,6 +13,8 @@ NODE_STAMP := node_modules/.installed
 all: test
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "make: $(PYTHON) is not Python 3.11; install it or run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
@@ -34,8 +37,9 @@ deps: $(VENV_STAMP) $(NODE_STAMP) local.settings.json
 demo: deps
 	$(PY) -m tools.demo
 
+# SERVE_ARGS: options of tools/serve.py, e.g. --devhost (bench/bench_stack_ready.py uses them).
 serve: deps
-	$(PY) -m tools.serve
+	$(PY) -m tools.serve $(SERVE_ARGS)
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

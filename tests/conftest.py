@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,10 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Functions and tools read settings from the environment; keep a developer's shell from leaking in.
     for name in ("TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage", "TABLE_PREFIX"):
         os.environ.pop(name, None)
+    # SIGTERM (a CI timeout, `kill`) and SIGHUP would end pytest without teardown and orphan Azurite
+    # and the dev host; as an interrupt, pytest still stops every session fixture's process.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
 
 
 def shared_path(*parts: str) -> Path:
@@ -88,7 +98,10 @@ def start_devhost(settings: dict[str, str], port: int) -> stack.ManagedProcess:
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
     env.update(settings)
     env["DEVHOST_SETTINGS_FILE"] = str(settings_file)
-    return stack.devhost_process(port, env, settings_file=settings_file, extra_args=["--no-timers"]).start()
+    try:
+        return stack.devhost_process(port, env, settings_file=settings_file, extra_args=["--no-timers"]).start()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # read once at start-up, before the port opens
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,10 @@
 Starts Azurite (in memory), the Teams sink and the dev host on free ports, runs each part's demo
 step (shared core, outgoing bot, incoming proxy, scheduled digests) and prints what reached each
 channel of the sink. Exits non-zero when a step fails, so the demo doubles as a smoke test.
+
+Settings are the Values of local.settings.json (what the functions, the admin CLI and `make serve`
+read), with the addresses of this run's own stack on top: the demo never touches the data of a
+`make serve` running beside it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -122,15 +128,35 @@ def run_steps(ctx: DemoContext) -> list[str]:
     return failed
 
 
+def local_values(path: Path) -> dict[str, str]:
+    """The Values of local.settings.json (none when it does not exist yet), less the dev host's own
+    knobs (keys, state folder): the demo runs its own dev host and calls its admin endpoint."""
+    values = stack.read_settings_values(path) if path.is_file() else {}
+    return {name: value for name, value in values.items() if not name.startswith("DEVHOST_")}
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
     from tools.feed_stub import FeedStub
     from tools.teams_sink import TeamsSink
 
+    # `kill` or a closed terminal unwinds like Ctrl-C, so the `with` blocks stop every process.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        values = local_values(stack.ROOT / "local.settings.json")
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     print("== Starting the local stack (Azurite in memory, Teams sink, dev host, feed and weather stand-ins)")
     with stack.Azurite() as azurite, FeedStub() as feeds:
         sink = TeamsSink(windows=[]).start()
         port = stack.free_port()
         settings = {
+            **values,
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "AzureWebJobsStorage": azurite.connection_string,
             "TEAMS_STORAGE": azurite.connection_string,
@@ -150,8 +176,8 @@ def main() -> int:
         host = stack.devhost_process(
             port, ctx_env, settings_file=settings_file, quiet=False, extra_args=["--no-timers"]
         )
-        host.start()
         try:
+            host.start()
             os.environ.update(settings)
             ctx = DemoContext(devhost_url=f"http://127.0.0.1:{port}", sink=sink, settings=settings)
             ctx.extras["feed_stub"] = feeds
@@ -163,6 +189,7 @@ def main() -> int:
         finally:
             host.stop()
             sink.stop()
+            shutil.rmtree(settings_dir, ignore_errors=True)
     if failed:
         print(f"\nDemo finished with failures in: {', '.join(failed)}")
         return 1

@@ -32,7 +32,9 @@ Settings (environment variables; `Values` of local.settings.json work too):
 
 Behaviour shared with the real host: `Values` never override variables already in the environment;
 route templates (`{x}`, `{x?}`, `{x=default}`, `{id:int}` and the other ASP.NET constraints,
-`{*rest}`), case-insensitive literals, 404 / 405 / 401, `authLevel` defaulting to `function`;
+`{*rest}`), case-insensitive literals, 404 for an unknown path and for a method the function does
+not list (as the host's routing does), 401 without the key, 405 for the admin API's wrong method,
+`authLevel` defaulting to `function`;
 functions are imported once with the app root on `sys.path`; parameters are bound by binding name
 (plus `context`); timers follow 6-field NCRONTAB (seconds first) or `hh:mm:ss`, with `%SETTING%`
 resolved, `runOnStartup`, `useMonitor` and `past_due`; one run of a timer at a time.
@@ -85,6 +87,8 @@ import azure.functions as func
 from azure.functions import _abc as func_abc
 from azure.functions.timer import TimerRequest
 
+from tools import stack
+
 LOG = logging.getLogger("devhost")
 
 DEFAULT_PORT = 7071
@@ -112,30 +116,9 @@ class ConfigError(Exception):
 def read_settings_file(path: Path) -> dict[str, str]:
     """The `Values` of a local.settings.json, as strings (what `func start` exports)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    except json.JSONDecodeError as exc:
-        problem = f"invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
-        raise ConfigError([f"{path}: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}: expected a JSON object with a 'Values' object"])
-    if data.get("IsEncrypted") is True:
-        raise ConfigError([f"{path}: IsEncrypted is true; the dev host reads plain settings only"])
-    values = data.get("Values", {})
-    if not isinstance(values, dict):
-        raise ConfigError([f"{path}: 'Values' must be an object of strings"])
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            out[name] = str(value)
-        else:
-            raise ConfigError([f"{path}: Values.{name} must be a string"])
-    return out
+        return stack.read_settings_values(path)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
 
 
 def local_http_port(path: Path) -> int | None:
@@ -1059,14 +1042,12 @@ class DevHost:
             result = self._invoke_http(fn, method, path, environ, query, values)
             self._log(fn.name, method, result[0], started)
             return result
-        if allowed:
-            status, headers, body = _json_body(
-                405, "method not allowed", f"use one of: {', '.join(sorted(allowed))}"
-            )
-            headers.append(("Allow", ", ".join(sorted(allowed))))
-            self._log("-", method, status, started)
-            return status, headers, body
         self._log("-", method, 404, started)
+        if allowed:
+            # The Functions host's routing treats `methods` as a route constraint: a known path with
+            # another method is a 404 there (azure-functions-host#10098), so it is one here too.
+            detail = f"no function matches {method} on this path; it accepts {', '.join(sorted(allowed))}"
+            return _json_body(404, "not found", detail)
         return _json_body(404, "not found", "no function matches this path")
 
     def _log(self, name: str, method: str, status: int | str, started: float) -> None:

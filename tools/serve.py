@@ -56,11 +56,9 @@ def ensure_settings(path: Path, example: Path) -> bool:
 
 def read_values(path: Path) -> dict[str, str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"serve: cannot read {path}: {exc}") from None
-    values = data.get("Values", {}) if isinstance(data, dict) else {}
-    return {k: str(v) for k, v in values.items() if v is not None} if isinstance(values, dict) else {}
+        return stack.read_settings_values(path)
+    except ValueError as exc:
+        raise SystemExit(f"serve: {exc}") from None
 
 
 def app_environment(
@@ -132,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C, `kill` and a closed terminal all stop the children: they run in their own sessions.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
 
     started = time.monotonic()
     azurite = stack.Azurite(

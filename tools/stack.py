@@ -6,6 +6,7 @@ things the same way and leave no process behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -25,6 +25,38 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 class StackError(RuntimeError):
     """A process of the local stack could not be started."""
+
+
+def read_settings_values(path: Path) -> dict[str, str]:
+    """The `Values` of a local.settings.json as strings, what `func start` exports.
+
+    The one reader of that file for the dev host, `make serve` and the demo; ValueError says what is
+    wrong, naming the file.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with a 'Values' object")
+    if data.get("IsEncrypted") is True:
+        raise ValueError(f"{path}: IsEncrypted is true; only plain settings can be read")
+    values = data.get("Values", {})
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: 'Values' must be an object of strings")
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            out[name] = str(value)
+        else:
+            raise ValueError(f"{path}: Values.{name} must be a string")
+    return out
 
 
 def python_exe() -> str:
@@ -141,12 +173,7 @@ class ManagedProcess:
     def __enter__(self) -> ManagedProcess:
         return self if self.running() else self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -232,12 +259,7 @@ class Azurite:
     def __enter__(self) -> Azurite:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

@@ -51,11 +51,13 @@ def test_catch_all(open_host: RunningHost, http: requests.Session) -> None:
     assert http.delete(open_host.url + "/api/files/x").json() == {"path": "x", "method": "DELETE"}
 
 
-def test_methods_405_and_allow(open_host: RunningHost, http: requests.Session) -> None:
+def test_unlisted_method_is_404_like_the_real_host(open_host: RunningHost, http: requests.Session) -> None:
+    # The Functions host routes on `methods` too: a known path with another method is a 404 there.
     resp = http.post(open_host.url + "/api/items/1")
-    assert resp.status_code == 405
-    assert resp.headers["Allow"] == "DELETE, GET"
-    assert "DELETE, GET" in resp.json()["detail"]
+    assert resp.status_code == 404
+    assert resp.json()["error"] == "not found"
+    assert "accepts DELETE, GET" in resp.json()["detail"]
+    assert http.head(open_host.url + "/api/items/1").status_code == 404  # GET does not imply HEAD
     assert http.delete(open_host.url + "/api/items/1").json()["method"] == "DELETE"
 
 
@@ -67,7 +69,7 @@ def test_unknown_path_404_json(open_host: RunningHost, http: requests.Session) -
 
 def test_function_without_route_uses_its_name(open_host: RunningHost, http: requests.Session) -> None:
     assert http.post(open_host.url + "/api/echo", data=b"x").status_code == 200
-    assert http.get(open_host.url + "/api/echo").status_code == 405
+    assert http.get(open_host.url + "/api/echo").status_code == 404
 
 
 def test_request_is_a_real_http_request(open_host: RunningHost, http: requests.Session) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import requests
 
-from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY, RunningHost
+from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY, RunningHost, start_host
 
 
 def test_function_level_needs_a_key(keyed_host: RunningHost, http: requests.Session) -> None:
@@ -44,3 +46,18 @@ def test_keys_never_logged(keyed_host: RunningHost, http: requests.Session) -> N
 def test_without_keys_everything_is_open(open_host: RunningHost, http: requests.Session) -> None:
     assert http.get(open_host.url + "/api/secure").text == "secret ok"
     assert http.get(open_host.url + "/api/ops/reset").text == "admin ok"
+
+
+def test_keys_from_the_settings_file(tmp_path: Path, http: requests.Session) -> None:
+    """Keys in local.settings.json Values work like keys in the environment (as app settings would)."""
+    host = start_host(tmp_path, settings={"DEVHOST_FUNCTION_KEY": "file-fkey", "DEVHOST_MASTER_KEY": "file-mkey"})
+    try:
+        assert http.get(host.url + "/api/secure").status_code == 401
+        assert http.get(host.url + "/api/secure", params={"code": "file-fkey"}).text == "secret ok"
+        assert http.get(host.url + "/api/ops/reset", params={"code": "file-fkey"}).status_code == 401
+        assert http.get(host.url + "/api/ops/reset", headers={"x-functions-key": "file-mkey"}).text == "admin ok"
+        assert http.post(host.url + "/admin/functions/tick", json={}).status_code == 401
+        ran = http.post(host.url + "/admin/functions/tick", json={}, headers={"x-functions-key": "file-mkey"})
+        assert ran.status_code == 202
+    finally:
+        host.stop()

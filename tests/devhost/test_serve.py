@@ -14,7 +14,8 @@ import requests
 
 from tests.devhost.conftest import base_env
 from tools import stack
-from tools.serve import app_environment, ensure_settings
+from tools.demo import local_values
+from tools.serve import app_environment, ensure_settings, read_values
 
 
 @pytest.mark.unit
@@ -44,6 +45,21 @@ def test_ensure_settings_copies_the_example_once(tmp_path: Path) -> None:
     target.write_text('{"Values": {"A": "mine"}}')
     assert ensure_settings(target, example) is False
     assert json.loads(target.read_text())["Values"]["A"] == "mine"
+
+
+@pytest.mark.unit
+def test_serve_and_demo_read_local_settings_like_the_dev_host(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {"WEATHER_UNITS": "imperial", "N": 3, "DEVHOST_MASTER_KEY": "k"}}))
+    assert read_values(path) == {"WEATHER_UNITS": "imperial", "N": "3", "DEVHOST_MASTER_KEY": "k"}
+    # The demo runs its own dev host and calls its admin endpoint: the local keys are not for it.
+    assert local_values(path) == {"WEATHER_UNITS": "imperial", "N": "3"}
+    assert local_values(tmp_path / "absent.json") == {}
+    path.write_text('{"Values": {')
+    with pytest.raises(SystemExit, match=r"serve: .*local.settings.json: invalid JSON: line 1"):
+        read_values(path)
+    with pytest.raises(ValueError, match="invalid JSON"):
+        local_values(path)
 
 
 @pytest.mark.slow

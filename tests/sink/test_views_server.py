@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +61,19 @@ def test_memory_is_bounded_per_channel_and_in_channels(
     post(http, sink.legacy_url("c"), {"text": "c"})
     assert sink.channels() == ["b", "c"]
     assert sink.messages("a") == []
+
+
+def test_stored_bodies_are_bounded_in_bytes_across_channels(
+    make_sink: Callable[..., TeamsSink], http: requests.Session
+) -> None:
+    sink = make_sink(max_stored_bytes=100)
+    bodies = [{"text": "x" * 20 + str(n)} for n in range(6)]  # 32 bytes each on the wire
+    for number, body in enumerate(bodies):
+        post(http, sink.legacy_url("ab"[number % 2]), body)
+    kept = sink.messages("a") + sink.messages("b")
+    assert sorted(kept, key=lambda b: b["text"]) == bodies[3:]  # the oldest went first, whatever the channel
+    assert sum(r["size"] for ch in ("a", "b") for r in sink.records(ch)) <= 100
+    assert len(sink.requests("a")) == 3  # the request log is not what the byte bound trims
 
 
 def test_keep_alive_reuses_one_connection(quiet_sink: TeamsSink, http: requests.Session) -> None:
@@ -182,3 +197,20 @@ def test_hang_ups_and_pathological_json_leave_no_traceback(
     response = http.post(sink.workflow_url("h"), data=deep, timeout=5)
     assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_bad_or_busy_port_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAMS_SINK_PORT", "not-a-port")
+    with pytest.raises(SystemExit) as usage:
+        _parse([])
+    assert usage.value.code == 2
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [stack.python_exe(), "-m", "tools.teams_sink", "--port", str(port)],
+            capture_output=True, text=True, timeout=30, cwd=str(stack.ROOT),
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr

@@ -13,10 +13,21 @@ from tools.teams_sink.rules import MAX_BYTES
 from tools.teams_sink.server import TeamsSink
 
 
+def port(text: str) -> int:
+    """A TCP port (0 picks a free one); argparse turns the ValueError into a usage error."""
+    number = int(text)
+    if not 0 <= number < 65536:
+        raise ValueError(text)
+    return number
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.teams_sink", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TEAMS_SINK_PORT") or 7072))
+    parser.add_argument(
+        "--port", type=port, default=os.environ.get("TEAMS_SINK_PORT") or "7072",
+        help="default: $TEAMS_SINK_PORT or 7072",
+    )
     parser.add_argument("--no-throttle", action="store_true", help="no rate windows at all")
     parser.add_argument(
         "--delay", type=float, default=0.0, help="seconds to wait before every webhook answer"
@@ -47,10 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     try:
         sink.serve_forever()
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the port is taken, or the address is not ours
+        where = f"{args.host}:{args.port}"
+        print(f"teams_sink: error: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from tools.teams_sink import page, rules
 from tools.teams_sink.rules import Rejection
-from tools.teams_sink.state import LEGACY, WORKFLOW, Fault, SinkState, make_fault
+from tools.teams_sink.state import LEGACY, MAX_STORED_BYTES, WORKFLOW, Fault, SinkState, make_fault
 from tools.teams_sink.throttle import retry_after_header
 
 log = logging.getLogger("tools.teams_sink")
@@ -437,6 +437,7 @@ class TeamsSink:
         max_channels: int = 100,
         max_version: tuple[int, int] = rules.MAX_VERSION,
         idle_timeout: float = 30.0,
+        max_stored_bytes: int = MAX_STORED_BYTES,
     ) -> None:
         self.host = host
         self._port = port
@@ -448,6 +449,7 @@ class TeamsSink:
             delay=delay,
             max_channels=max_channels,
             max_version=max_version,
+            max_stored_bytes=max_stored_bytes,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -19,6 +19,9 @@ from tools.teams_sink.throttle import TEAMS_WINDOWS, WindowCounter, normalise_wi
 
 WORKFLOW = "workflow"
 LEGACY = "legacy"
+# Accepted bodies kept in all, by their size on the wire: `keep` x `max_channels` alone would allow
+# gigabytes (20 000 messages of up to 28 KB, larger again as Python objects).
+MAX_STORED_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Limits:
 class _Channel:
     messages: deque[dict[str, Any]]
     requests: deque[dict[str, Any]]
+    stored: int = 0  # wire bytes of `messages`
     faults: deque[_PendingFault] = field(default_factory=deque)
     counters: dict[str, WindowCounter] = field(default_factory=dict)
 
@@ -105,7 +109,8 @@ def check_delay(delay: Any) -> float:
 
 
 class SinkState:
-    """Everything the sink remembers, with the last `keep` entries per channel and `max_channels` channels."""
+    """Everything the sink remembers, bounded: the last `keep` entries per channel, `max_channels`
+    channels, and at most `max_stored_bytes` of accepted bodies in all (oldest dropped first)."""
 
     def __init__(
         self,
@@ -116,9 +121,12 @@ class SinkState:
         delay: float = 0.0,
         max_channels: int = 100,
         max_version: tuple[int, int] = MAX_VERSION,
+        max_stored_bytes: int = MAX_STORED_BYTES,
     ) -> None:
-        if keep < 1 or max_channels < 1 or max_bytes < 1:
-            raise ValueError("keep, max_channels and max_bytes must be >= 1")
+        if keep < 1 or max_channels < 1 or max_bytes < 1 or max_stored_bytes < 1:
+            raise ValueError("keep, max_channels, max_bytes and max_stored_bytes must be >= 1")
+        self.max_stored_bytes = max_stored_bytes
+        self._stored = 0
         self.max_bytes = max_bytes
         self.keep = keep
         self.max_channels = max_channels
@@ -134,10 +142,10 @@ class SinkState:
     def _channel(self, name: str) -> _Channel:
         channel = self._channels.get(name)
         if channel is None:
-            channel = _Channel(messages=deque(maxlen=self.keep), requests=deque(maxlen=self.keep))
+            channel = _Channel(messages=deque(), requests=deque(maxlen=self.keep))
             self._channels[name] = channel
             while len(self._channels) > self.max_channels:
-                self._channels.popitem(last=False)
+                self._stored -= self._channels.popitem(last=False)[1].stored
         else:
             self._channels.move_to_end(name)
         return channel
@@ -198,9 +206,29 @@ class SinkState:
             )
             if accepted:
                 channel.messages.append(
-                    {"channel": name, "mode": mode, "time": iso, "ts": stamp, "body": body}
+                    {"channel": name, "mode": mode, "time": iso, "ts": stamp, "body": body, "size": size}
                 )
+                channel.stored += size
+                self._stored += size
+                if len(channel.messages) > self.keep:
+                    self._drop_oldest(channel)
+                while self._stored > self.max_stored_bytes and self._drop_oldest(self._oldest_holder()):
+                    pass
                 self._arrived.notify_all()
+
+    def _drop_oldest(self, channel: _Channel | None) -> bool:
+        """Forget the channel's oldest message (lock held); False when there was none."""
+        if channel is None or not channel.messages:
+            return False
+        size = int(channel.messages.popleft()["size"])
+        channel.stored -= size
+        self._stored -= size
+        return True
+
+    def _oldest_holder(self) -> _Channel | None:
+        """The channel holding the oldest message of all (lock held)."""
+        holders = [channel for channel in self._channels.values() if channel.messages]
+        return min(holders, key=lambda channel: float(channel.messages[0]["ts"]), default=None)
 
     # -- used by TeamsSink and the control endpoints --
 
@@ -224,6 +252,7 @@ class SinkState:
     def reset(self) -> None:
         with self._lock:
             self._channels.clear()
+            self._stored = 0
             self.limits = Limits(self._initial.windows, self._initial.delay)
 
     def records(self, name: str) -> list[dict[str, Any]]:
