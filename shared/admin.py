@@ -133,15 +133,6 @@ def check_url(url: str) -> None:
         raise UsageError(f"channel URL not allowed: {exc}") from None
 
 
-def base_url() -> str:
-    base = settings.get("PUBLIC_BASE_URL", "http://127.0.0.1:7071") or "http://127.0.0.1:7071"
-    return base.rstrip("/")
-
-
-def public_url(route_name: str) -> str:
-    return f"{base_url()}/api/incoming/{route_name}"
-
-
 # --- teams ---------------------------------------------------------------------------------------
 
 
@@ -150,7 +141,7 @@ def team_row(team: Team) -> dict[str, Any]:
         "key": team.key,
         "name": team.name,
         "tokens": len(team.tokens),
-        "url": f"{base_url()}/api/outgoing/{team.key}",
+        "url": settings.public_url("outgoing", team.key),
         "created": iso(team.created),
     }
 
@@ -277,7 +268,7 @@ def route_row(route: Route) -> dict[str, Any]:
         "auth": route.auth,
         "mode": route.mode,
         "channels": ",".join(route.channels),
-        "url": public_url(route.name),
+        "url": settings.public_url("incoming", route.name),
         "created": iso(route.created),
     }
 

@@ -368,9 +368,10 @@ def _handle(
     key = notice.dedupe_id if flag(settings.get("dedupe")) else None
     if key:
         window = int(settings.get("dedupe_window_seconds") or notice.dedupe_window or DEFAULT_DEDUPE_WINDOW)
-        if not store.dedupe.claim(scope, key, window):
-            record = store.dedupe.get(scope, key)
-            if record is not None and getattr(record, "status", "") == "IN_PROGRESS":
+        # The record holding the key comes back with the failed claim: no second read to classify it.
+        record = store.dedupe.try_claim(scope, key, window)
+        if record is not None:
+            if getattr(record, "status", "") == "IN_PROGRESS":
                 # The first attempt is still being handled (or died mid-way): ask for a later retry.
                 return unavailable(
                     "an identical post is being processed, retry later", IN_PROGRESS_RETRY_SECONDS

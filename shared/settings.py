@@ -85,3 +85,11 @@ def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]
             os.environ[key] = text
             loaded[key] = text
     return loaded
+
+
+def public_url(*segments: str) -> str:
+    """An address of this app as its callers see it (`PUBLIC_BASE_URL`), path segments escaped."""
+    from urllib.parse import quote
+
+    base = (get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071").rstrip("/")
+    return "/".join([base, "api", *(quote(segment, safe="") for segment in segments)])

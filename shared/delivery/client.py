@@ -288,11 +288,16 @@ def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartRes
 def _attempt_part(
     store: Any, channel: str, url: str, key: str, part: Part, cfg: Config, deadline: float
 ) -> PartResult:
-    """One part under its idempotency key: skip when already accepted, claim, post, record."""
+    """One part under its idempotency key: skip when already accepted, claim, post, record.
+
+    Two store writes for a new part (claim, then acceptance); a taken key costs one read more,
+    and the record read there already says whether the part was accepted.
+    """
     dkey = dedupe_key(channel, key, part.number)
     lease = int(max(60.0, cfg.budget_seconds + 3 * cfg.timeout))
-    if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
-        if already_accepted(store, dkey):
+    holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
+    if holder is not None:
+        if is_accepted(holder):
             return PartResult("accepted", "already accepted earlier")
         return PartResult("queued", "another run is sending this part", wait=float(lease))
     try:
@@ -307,13 +312,20 @@ def _attempt_part(
     return result
 
 
+def is_accepted(record: Any) -> bool:
+    """Whether a dedupe record (or None) says the part was accepted."""
+    return record is not None and getattr(record, "status", None) == "COMPLETED"
+
+
 def already_accepted(store: Any, dkey: str) -> bool:
-    existing = store.dedupe.get(DEDUPE_SCOPE, dkey)
-    return existing is not None and getattr(existing, "status", None) == "COMPLETED"
+    return is_accepted(store.dedupe.get(DEDUPE_SCOPE, dkey))
 
 
 def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
-    """Record acceptance; from here on this part is never posted again."""
+    """Record acceptance; from here on this part is never posted again.
+
+    A blind write (no read): the caller holds the claim, and with a TTL the record is written whole.
+    """
     data = {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
     # Kept well past the outbox's give-up age, so no retry can outlive the record that stops it.
     store.dedupe.complete(DEDUPE_SCOPE, dkey, data, ttl_seconds=ACCEPTED_TTL_SECONDS)

@@ -27,6 +27,7 @@ from shared.delivery.client import (
     already_accepted,
     backoff,
     dedupe_key,
+    is_accepted,
     mark_accepted,
     part_order,
     post,
@@ -122,9 +123,10 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
     from shared.store.errors import NotFound
 
     key, number = split_item_key(item.idempotency_key)
-    age = (now - _utc(item.created)).total_seconds()
-    # The age rule needs one attempt first: a dead letter an operator requeued keeps its old
-    # `created` but has attempts reset to 0, and deserves a try.
+    # A requeued dead letter counts its age from the requeue (store.outbox.requeue sets it).
+    age = (now - _utc(item.requeued_at or item.created)).total_seconds()
+    # Every item gets one attempt before the age rule: split pieces inherit their parent's
+    # `created`, and waits for the rate limiter are not attempts.
     if item.attempts >= cfg.max_attempts or (item.attempts > 0 and age >= cfg.max_age_seconds):
         why = f"{item.attempts} attempts" if item.attempts >= cfg.max_attempts else f"{age / 3600:.0f} h"
         _dead(store, item, f"gave up after {why}; last error: {item.last_error or 'none'}", stats)
@@ -159,8 +161,9 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return False
 
     lease = int(max(60.0, 3 * cfg.timeout))
-    if not store.dedupe.claim(DEDUPE_SCOPE, dkey, lease):
-        if already_accepted(store, dkey):  # accepted since the check above
+    holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
+    if holder is not None:
+        if is_accepted(holder):  # accepted since the check above
             store.outbox.complete(item)
             stats.skipped += 1
             return True

@@ -178,6 +178,8 @@ class OutboxItem(Record):
     next_attempt: UtcDatetime = Field(default_factory=utcnow)
     last_error: str | None = None
     created: UtcDatetime = Field(default_factory=utcnow)
+    # Set by `requeue`: the give-up age counts from here, while `created` keeps the parts' order.
+    requeued_at: UtcDatetime | None = None
     dead: bool = False
     reason: str | None = None
 

@@ -103,10 +103,22 @@ class OutboxRepository:
         return [self._record(e) for e in self.table.partition(DEAD if dead else PENDING, limit=limit)]
 
     def requeue(self, item_id: str) -> OutboxItem:
-        """Put a dead letter back in the queue, due now, with its attempts reset."""
+        """Put a dead letter back in the queue, due now, with its attempts reset.
+
+        `requeued_at` restarts the give-up age, so an old letter gets a full retry window; `created`
+        stays, because the sweep orders the parts of a message by it.
+        """
         dead = self.get(item_id, dead=True)
+        now = utcnow()
         again = dead.model_copy(
-            update={"dead": False, "reason": None, "attempts": 0, "next_attempt": utcnow(), "etag": None}
+            update={
+                "dead": False,
+                "reason": None,
+                "attempts": 0,
+                "next_attempt": now,
+                "requeued_at": now,
+                "etag": None,
+            }
         )
         etag = self.table.upsert(self._entity(again))
         self.table.delete(DEAD, escape(item_id))

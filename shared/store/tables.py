@@ -256,17 +256,20 @@ class Table:
         result = self._write(f"save to {self.logical}", lambda c: c.upsert_entity(entity, mode=mode))
         return str(result.get("etag", ""))
 
-    def update(self, entity: Mapping[str, Any], etag: str, *, merge: bool = False) -> str:
-        """Replace (or merge) only if the row still has `etag`; Conflict otherwise, NotFound if gone."""
+    def update(self, entity: Mapping[str, Any], etag: str | None, *, merge: bool = False) -> str:
+        """Replace (or merge) only if the row still has `etag`; Conflict otherwise, NotFound if gone.
+
+        `etag=None` updates whatever version is there (If-Match: *): still NotFound if the row is
+        gone, so a caller can change a row it owns without reading it first.
+        """
         from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
 
         mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
+        condition = MatchConditions.Unconditionally if etag is None else MatchConditions.IfNotModified
         result = self._write(
             f"update {self.logical}",
-            lambda c: c.update_entity(
-                entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified
-            ),
+            lambda c: c.update_entity(entity, mode=mode, etag=etag, match_condition=condition),
         )
         return str(result.get("etag", ""))
 

@@ -520,19 +520,13 @@ def cmd_digest(ctx: Context) -> Reply:
 # --- routes and status -----------------------------------------------------------------------------
 
 
-def route_url(route_name: str) -> str:
-    from urllib.parse import quote
-
-    base = (settings.get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071").rstrip("/")
-    return f"{base}/api/incoming/{quote(route_name, safe='')}"
-
-
 def _route_lines(ctx: Context, channel_name: str) -> list[str]:
     routes = ctx.store.routes.for_channel(channel_name)
     lines = []
     for route in routes:
         mode = getattr(route, "mode", "immediate")
-        lines.append(f"**{md_escape(route.name)}** ({route.source}, {mode}): {route_url(route.name)}")
+        url = settings.public_url("incoming", route.name)
+        lines.append(f"**{md_escape(route.name)}** ({route.source}, {mode}): {url}")
     return lines
 
 

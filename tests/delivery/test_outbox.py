@@ -91,6 +91,20 @@ def test_requeued_dead_letter_gets_another_try(store: Any, sink: Any, channel: s
     assert len(sink.messages(channel)) == 1
 
 
+def test_requeued_dead_letter_gets_a_full_retry_window(store: Any, sink: Any, channel: str) -> None:
+    """Its age counts from the requeue: one failed try after it is not the end."""
+    queue(store, channel, "old", [card()], attempts=1, created=datetime.now(UTC) - timedelta(hours=30))
+    assert sweep(store, now=later(1)).dead == 1
+    [dead] = store.outbox.list(dead=True)
+    store.outbox.requeue(dead.id)
+    sink.fault(channel, 1, status=503)
+    assert sweep(store, now=later(1)).requeued == 1
+    stats = sweep(store, now=later(3 * 3600))
+    assert (stats.sent, stats.dead) == (1, 0)
+    assert len(sink.messages(channel)) == 1
+    assert store.outbox.list(dead=True) == [] and store.outbox.backlog() == 0
+
+
 def test_permanent_error_in_sweep_is_dead(store: Any, sink: Any, channel: str) -> None:
     queue(store, channel, "k", [card()])
     sink.fault(channel, 1, status=403)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.store import Conflict, NotFound, Store
-from shared.store.models import Channel, OutboxItem, Route, Schedule, Subscription, Team
+from shared.store.models import Channel, OutboxItem, Route, Schedule, Subscription, Team, utcnow
 
 
 def token() -> str:
@@ -263,6 +263,8 @@ def test_outbox_lifecycle(store: Store) -> None:
     assert [i.id for i in store.outbox.list()] == [b.id]
     requeued = store.outbox.requeue(a.id)
     assert requeued.attempts == 0 and not requeued.dead and store.outbox.list(dead=True) == []
+    stored = store.outbox.get(a.id)
+    assert stored.requeued_at is not None and stored.requeued_at > stored.created
 
     assert store.outbox.retry_now(NOW) == 2
     assert {i.id for i in store.outbox.due(NOW)} == {a.id, b.id}
@@ -309,6 +311,41 @@ def test_dedupe_claim_complete_release_and_expiry(store: Store) -> None:
     for t in threads:
         t.join()
     assert results.count(True) == 1
+
+
+def test_dedupe_hot_path_reads_nothing(store: Store) -> None:
+    """A new key costs one insert and one write to complete it: no read on the way."""
+    store.reads.clear()
+    assert store.dedupe.try_claim("incoming:r", "k1", 60) is None
+    store.dedupe.complete("incoming:r", "k1", {"status": "accepted"})
+    assert store.dedupe.try_claim("deliver", "k1#1/1", 60) is None
+    store.dedupe.complete("deliver", "k1#1/1", {"status": 202}, ttl_seconds=3600)
+    assert store.reads["dedupe"] == 0
+
+    # A taken key hands back its holder with the failed claim (one read, no second lookup).
+    holder = store.dedupe.try_claim("incoming:r", "k1", 60)
+    assert holder is not None and holder.status == "COMPLETED" and holder.data == {"status": "accepted"}
+    assert store.reads["dedupe"] == 1
+    assert store.dedupe.try_claim("deliver", "k2", 60) is None
+    holder = store.dedupe.try_claim("deliver", "k2", 60)
+    assert holder is not None and holder.status == "IN_PROGRESS"
+
+
+def test_dedupe_complete_keeps_the_claimed_expiry(store: Store) -> None:
+    store.dedupe.claim("s", "short", 30)
+    claimed = store.dedupe.get("s", "short")
+    store.dedupe.complete("s", "short", {"n": 1})
+    done = store.dedupe.get("s", "short")
+    assert claimed is not None and done is not None
+    assert done.expires == claimed.expires and done.status == "COMPLETED" and done.data == {"n": 1}
+
+    # With a TTL the expiry is renewed; a record released meanwhile is written again.
+    store.dedupe.complete("s", "short", {"n": 2}, ttl_seconds=7200)
+    renewed = store.dedupe.get("s", "short")
+    assert renewed is not None and renewed.expires > claimed.expires + timedelta(minutes=59)
+    store.dedupe.complete("s", "gone", None)
+    back = store.dedupe.get("s", "gone")
+    assert back is not None and back.status == "COMPLETED" and back.expires > utcnow() + timedelta(hours=23)
 
 
 def test_deliveries_recent_newest_first(store: Store) -> None:
