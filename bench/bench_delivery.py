@@ -6,7 +6,10 @@ overshoots would see 429s), then:
 - baseline: raw `requests.post` of the same envelopes to the same sink, same threads, no store,
   no limiter, sink throttling off;
 - delivery: `client.deliver` for every message (store lookups, idempotency records, limiter,
-  outbox hand-off when a destination's budget is spent).
+  outbox hand-off when a destination's budget is spent);
+- the delivery log: the same no-limits run with the log written inline on the request thread (as
+  it was) and in the background (`shared.delivery.history`, as it is), and how long the
+  background writer then needs to catch up.
 
 Prints messages/s of both and their ratio, how many messages the limiter queued, how many 429s
 Teams (the sink) answered, and p50/p99 per post. Bounded: a few hundred messages, under a minute.
@@ -89,6 +92,40 @@ def run_delivery(store: Any, jobs: list[tuple[str, dict[str, Any]]], threads: in
     return time.perf_counter() - started, outcomes
 
 
+def summary(latencies: list[float]) -> str:
+    return (
+        f"p50 {1000 * statistics.median(latencies or [0]):6.1f} ms"
+        f"   p99 {1000 * percentile(latencies, 0.99):6.1f} ms"
+    )
+
+
+def run_log_comparison(store: Any, jobs: list[tuple[str, dict[str, Any]]], threads: int) -> list[str]:
+    """The same deliveries with the log written inline, then in the background; lines to print."""
+    from shared.delivery import history
+
+    def inline(store: Any, channel: str, ok: bool, detail: str) -> None:
+        store.deliveries.record(channel, ok, detail)
+
+    background = history.record
+    history.record = inline
+    try:
+        seconds, outcomes = run_delivery(store, jobs, threads)
+    finally:
+        history.record = background
+    inline_latencies = [lat for result, lat in outcomes if result.state == "accepted"]
+    seconds_bg, outcomes_bg = run_delivery(store, jobs, threads)
+    started = time.perf_counter()
+    flushed = history.flush(60.0)
+    catch_up = time.perf_counter() - started
+    bg_latencies = [lat for result, lat in outcomes_bg if result.state == "accepted"]
+    return [
+        f"log inline (as before):     {len(inline_latencies) / seconds:8.1f} msg/s   {summary(inline_latencies)}",
+        f"log in background (now):    {len(bg_latencies) / seconds_bg:8.1f} msg/s   {summary(bg_latencies)}",
+        f"background log done {1000 * catch_up:.0f} ms after the last answer "
+        f"({'all written' if flushed else 'NOT all written'}, {history.WRITER.dropped} dropped)",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-destination", type=int, default=40, help="messages per destination (max 200)")
@@ -98,13 +135,14 @@ def main() -> None:
     per_destination = max(1, min(200, args.per_destination))
     threads = max(1, min(32, args.threads))
 
+    from shared.delivery import history
     from shared.delivery.ratelimit import LIMITER, windows_for
     from shared.store import open_store
     from shared.store.models import Channel
     from tools import stack
     from tools.teams_sink import TeamsSink
 
-    with stack.Azurite() as azurite, TeamsSink(keep=200, max_channels=2 * DESTINATIONS) as sink:
+    with stack.Azurite() as azurite, TeamsSink(keep=200, max_channels=4 * DESTINATIONS) as sink:
         os.environ["DELIVERY_EXTRA_ALLOWED_URLS"] = sink.url + "/"
         os.environ.setdefault("DELIVERY_BUDGET_SECONDS", "8")
         store = open_store(connection=azurite.connection_string, prefix="bench" + str(os.getpid()))
@@ -133,6 +171,7 @@ def main() -> None:
             store.channels.add(Channel(name=name, url=sink.workflow_url(name)))
         free_seconds, free_outcomes = run_delivery(store, free_jobs, threads)
         free_latencies = [lat for result, lat in free_outcomes if result.state == "accepted"]
+        log_lines = run_log_comparison(store, free_jobs, threads)
         del os.environ["DELIVERY_RATE_WORKFLOWS"]
         LIMITER.reset()
 
@@ -162,6 +201,8 @@ def main() -> None:
             f"client.deliver, limits on:  {rate:8.1f} msg/s   p50 {1000 * statistics.median(accepted or [0]):6.1f} ms"
             f"   p99 {1000 * percentile(accepted, 0.99):6.1f} ms"
         )
+        for line in log_lines:
+            print(line)
         print(f"ratio no-limits/baseline:   {free_rate / base_rate:8.3f}")
         print(
             f"ratio limits-on/baseline:   {rate / base_rate:8.3f}   (bounded by {DESTINATIONS} x 4/s by design)"
@@ -170,6 +211,7 @@ def main() -> None:
             f"limits on: accepted {len(accepted)}, queued by the limiter {queued}, dead {dead}; "
             f"sink received {received}, sink 429s {throttled}; outbox backlog {store.outbox.backlog()}"
         )
+        history.flush(30.0)  # the log writer must not recreate the tables after they are dropped
         store.drop_tables()
 
 

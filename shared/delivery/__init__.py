@@ -1,4 +1,5 @@
-"""Everything that posts to Teams: allowlist, answer classification, rate limits, retries, outbox.
+"""Everything that posts to Teams: allowlist, answer classification, rate limits, retries, outbox,
+and the delivery log (`history`).
 
 Submodules are imported by callers as needed (`from shared.delivery import client`), so importing
 the package itself costs nothing on a cold start.

@@ -4,13 +4,17 @@
 message was accepted, is waiting in the outbox, or is dead (with the reason). It only raises when
 the store itself is unavailable (callers answer 503).
 
-Exactly-once as far as we can know it: every part of a message has an idempotency key (message key
-+ channel + part number) in the store's dedupe table. A part whose acceptance is recorded there is
-never posted again, by this call, a retry of the caller, or the outbox sweep. The one gap Teams
-leaves open is a post that arrives but whose answer we never see (timeout, crash in between): we
-post it again, since losing an alert is worse than showing it twice.
+Never twice once accepted: every part of a message has an idempotency key (message key + channel
++ part number) in the store's dedupe table. A part whose acceptance is recorded there is never
+posted again, by this call, a retry of the caller, or the outbox sweep.
+
+Not exactly-once: a post whose answer never arrives (read timeout, dropped connection, a crash
+between the POST and the record) is posted again, so the channel may show that message twice.
+Teams' webhooks take no idempotency key, so nothing on our side can tell "arrived, answer lost"
+from "never arrived"; we choose at-least-once, since losing an alert is worse than showing it twice.
 
 Webhook URLs are secrets: logs and Result details name the channel and `allowlist.mask(url)` only.
+The delivery log for the bot's `status` is written in the background (`history`), off the answer path.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared import settings
-from shared.delivery import allowlist
+from shared.delivery import allowlist, history
 from shared.delivery.classify import Kind, Outcome, classify_exception, classify_response
 from shared.delivery.ratelimit import LIMITER, windows_for
 
@@ -80,16 +84,17 @@ class Config:
 
     @classmethod
     def load(cls) -> Config:
-        timeout = settings.get_float("DELIVERY_TIMEOUT_SECONDS", 10.0)
+        # Clamped: requests refuses a timeout <= 0 with a ValueError, which nothing here expects.
+        timeout = min(max(0.5, settings.get_float("DELIVERY_TIMEOUT_SECONDS", 10.0)), 120.0)
         return cls(
             timeout=timeout,
             connect_timeout=min(timeout, 5.0),
             max_attempts=max(1, settings.get_int("DELIVERY_MAX_ATTEMPTS", 8)),
             inline_attempts=max(1, settings.get_int("DELIVERY_INLINE_ATTEMPTS", 3)),
-            budget_seconds=settings.get_float("DELIVERY_BUDGET_SECONDS", 8.0),
+            budget_seconds=max(0.0, settings.get_float("DELIVERY_BUDGET_SECONDS", 8.0)),
             margin_bytes=min(max(0, settings.get_int("DELIVERY_MARGIN_BYTES", 2048)), 16384),
             max_threads=min(32, max(1, settings.get_int("DELIVERY_MAX_THREADS", 8))),
-            max_age_seconds=settings.get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0),
+            max_age_seconds=max(0.0, settings.get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0)),
         )
 
 
@@ -160,7 +165,23 @@ def post(url: str, body: bytes, timeout: float, connect_timeout: float | None = 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform over [0, min(cap, base * 2^attempt)] (spreads retries of many senders)."""
-    return random.uniform(0.0, min(cap, base * (2 ** max(0, attempt))))  # noqa: S311 (not crypto)
+    return random.uniform(0.0, min(cap, base * (2 ** min(max(0, attempt), 32))))  # noqa: S311 (not crypto)
+
+
+def retry_delay(url: str, outcome: Outcome, attempt: int, base: float, cap: float) -> float:
+    """Seconds before the next try after a retryable answer: backoff, but never before Retry-After.
+
+    A 429 also holds the destination back in the process-wide limiter (Retry-After, or the default
+    cool-down when Teams gave none), so other threads and the sweep back off too.
+    """
+    delay = backoff(attempt, base, cap)
+    if outcome.kind is Kind.THROTTLED:
+        hold = outcome.retry_after if outcome.retry_after is not None else DEFAULT_THROTTLE_SECONDS
+        LIMITER.block(url, hold)
+        return max(delay, hold)
+    if outcome.retry_after is not None:
+        return max(delay, outcome.retry_after)
+    return delay
 
 
 # --- message parts ----------------------------------------------------------------------------
@@ -216,16 +237,27 @@ def make_parts(card: Any, max_bytes: int, prefix: str = "") -> list[Part]:
 
 
 def split_part(part: Part, max_bytes: int) -> list[Part] | None:
-    """Split a part that Teams refused as too large into smaller ones; None when it cannot get smaller."""
-    from shared.cards import envelopes
+    """Split a part that Teams refused as too large into smaller ones; None when it cannot get smaller.
 
-    cards = envelopes.cards_of(json.loads(part.body))
+    None also when the card's header, actions and mentions alone fill the smaller cap (`limits.fit`
+    raises CardRuleError then): the part becomes a dead letter with that reason instead of an error.
+    """
+    from shared.cards import envelopes
+    from shared.cards.limits import CardRuleError
+
+    try:
+        cards = envelopes.cards_of(json.loads(part.body))
+    except ValueError:
+        return None
     if not cards:
         return None
     smaller = max(1024, min(max_bytes, len(part.body)) // 2)
     pieces: list[Part] = []
-    for card in cards:
-        pieces.extend(make_parts(card, smaller))
+    try:
+        for card in cards:
+            pieces.extend(make_parts(card, smaller))
+    except CardRuleError:
+        return None
     if len(pieces) <= 1:
         return None
     n = len(pieces)
@@ -244,10 +276,6 @@ class PartResult:
     parts: list[Part] = field(default_factory=list)
 
 
-def _limiter_key(url: str) -> str:
-    return url
-
-
 def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartResult:
     """Post with bounded retries inside the caller's time budget; hand back a wait when out of it."""
     legacy = allowlist.is_legacy(url)
@@ -255,7 +283,7 @@ def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartRes
     attempt = 0
     last: Outcome | None = None
     while True:
-        wait = LIMITER.acquire(_limiter_key(url), windows)
+        wait = LIMITER.acquire(url, windows)
         now = time.monotonic()
         if wait > 0:
             if wait <= MAX_INLINE_LIMITER_WAIT and now + wait < deadline:
@@ -273,13 +301,7 @@ def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartRes
             return PartResult("dead", outcome.reason, outcome)
         if outcome.kind is Kind.TOO_LARGE:
             return PartResult("split", outcome.reason, outcome)
-        delay = backoff(attempt, 0.5, 4.0)
-        if outcome.kind is Kind.THROTTLED:
-            hold = outcome.retry_after if outcome.retry_after is not None else DEFAULT_THROTTLE_SECONDS
-            LIMITER.block(_limiter_key(url), hold)
-            delay = max(delay, hold)
-        elif outcome.retry_after is not None:
-            delay = max(delay, outcome.retry_after)
+        delay = retry_delay(url, outcome, attempt, 0.5, 4.0)
         if attempt >= cfg.inline_attempts or time.monotonic() + delay >= deadline:
             return PartResult("queued", outcome.reason, outcome, wait=delay)
         time.sleep(delay)
@@ -334,7 +356,15 @@ def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
 # --- outbox hand-off --------------------------------------------------------------------------
 
 
-def _outbox_item(channel: str, key: str, part: Part, next_attempt: datetime, error: str | None) -> Any:
+def outbox_item(
+    channel: str,
+    key: str,
+    part: Part,
+    next_attempt: datetime,
+    error: str | None,
+    created: datetime | None = None,
+) -> Any:
+    """An outbox item for one part; `created` (default now) orders the parts of a message."""
     from shared.store.models import OutboxItem
 
     return OutboxItem(
@@ -344,6 +374,7 @@ def _outbox_item(channel: str, key: str, part: Part, next_attempt: datetime, err
         attempts=0,
         next_attempt=next_attempt,
         last_error=error,
+        created=created or datetime.now(UTC),
     )
 
 
@@ -353,7 +384,7 @@ def queue_parts(
     next_attempt = datetime.now(UTC) + timedelta(seconds=max(0.0, wait))
     count = 0
     for part in parts:
-        store.outbox.add(_outbox_item(channel, key, part, next_attempt, error))
+        store.outbox.add(outbox_item(channel, key, part, next_attempt, error))
         count += 1
     return count
 
@@ -362,7 +393,7 @@ def dead_letter_parts(store: Any, channel: str, key: str, parts: Iterable[Part],
     """Keep refused parts as dead letters, so an operator can see the reason and requeue after a fix."""
     count = 0
     for part in parts:
-        item = _outbox_item(channel, key, part, datetime.now(UTC), reason)
+        item = outbox_item(channel, key, part, datetime.now(UTC), reason)
         store.outbox.add(item.model_copy(update={"dead": True, "reason": reason[:1000]}))
         count += 1
     return count
@@ -372,10 +403,7 @@ def dead_letter_parts(store: Any, channel: str, key: str, parts: Iterable[Part],
 
 
 def _finish(store: Any, channel: str, result: Result) -> Result:
-    try:
-        store.deliveries.record(channel, result.ok, f"{result.state}: {result.detail}")
-    except Exception as exc:  # the delivery happened (or not) either way; a lost record is not worth a 500
-        log.warning("could not record the delivery outcome for channel %s (%s)", channel, type(exc).__name__)
+    history.record(store, channel, result.ok, f"{result.state}: {result.detail}")
     level = logging.WARNING if result.state == "dead" else logging.INFO
     log.log(
         level, "delivery to channel %s: %s (%d parts) %s", channel, result.state, result.parts, result.detail

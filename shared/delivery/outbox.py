@@ -7,6 +7,10 @@ then removed, rescheduled with exponential backoff and full jitter (never earlie
 Retry-After or the rate limiter allow), split when Teams says it is too large, or turned into a dead
 letter with its reason after `DELIVERY_MAX_ATTEMPTS` attempts or `DELIVERY_MAX_AGE_SECONDS` (24 h).
 Parts of one message go out in order: a later part waits while an earlier one is still queued.
+
+At-least-once, like the inline path: a post whose answer is lost (timeout, dropped connection, a
+crash before the acceptance is recorded) is posted again on a later sweep, so Teams may show it
+twice; once acceptance is recorded, never again.
 """
 
 from __future__ import annotations
@@ -17,20 +21,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.delivery import allowlist
+from shared.delivery import allowlist, history
 from shared.delivery.classify import Kind
 from shared.delivery.client import (
     DEDUPE_SCOPE,
-    DEFAULT_THROTTLE_SECONDS,
     Config,
     Part,
     already_accepted,
-    backoff,
     dedupe_key,
     is_accepted,
     mark_accepted,
+    outbox_item,
     part_order,
     post,
+    retry_delay,
     split_item_key,
     split_part,
 )
@@ -57,17 +61,10 @@ def _utc(value: datetime | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _record(store: Any, channel: str, ok: bool, detail: str) -> None:
-    try:
-        store.deliveries.record(channel, ok, detail)
-    except Exception as exc:
-        log.warning("could not record the delivery outcome for channel %s (%s)", channel, type(exc).__name__)
-
-
 def _dead(store: Any, item: Any, reason: str, stats: SweepStats) -> None:
     store.outbox.dead_letter(item, reason)
     stats.dead += 1
-    _record(store, item.channel, False, f"dead: {reason}")
+    history.record(store, item.channel, False, f"dead: {reason}")
     log.warning("outbox item %s for channel %s is a dead letter: %s", item.id, item.channel, reason)
 
 
@@ -174,7 +171,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         mark_accepted(store, dkey, outcome)  # before removing the item: a crash in between is healed above
         store.outbox.complete(item)
         stats.sent += 1
-        _record(store, item.channel, True, f"accepted from the outbox (part {number})")
+        history.record(store, item.channel, True, f"accepted from the outbox (part {number})")
         return True
     store.dedupe.release(DEDUPE_SCOPE, dkey)
 
@@ -186,20 +183,9 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         if smaller is None:
             _dead(store, item, f"too large for Teams and cannot be split further ({outcome.reason})", stats)
             return True
-        from shared.store.models import OutboxItem
-
         for piece in smaller:
-            store.outbox.add(
-                OutboxItem(
-                    channel=item.channel,
-                    message=piece.text,
-                    idempotency_key=f"{key}#{piece.number}",
-                    attempts=0,
-                    next_attempt=now,
-                    last_error=outcome.reason,
-                    created=_utc(item.created),
-                )
-            )
+            # The parent's `created`: the pieces keep its place among the message's parts.
+            store.outbox.add(outbox_item(item.channel, key, piece, now, outcome.reason, _utc(item.created)))
         store.outbox.complete(item)
         stats.requeued += 1
         return False
@@ -208,13 +194,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
     if attempts >= cfg.max_attempts:
         _dead(store, item, f"gave up after {attempts} attempts; last error: {outcome.reason}", stats)
         return True
-    delay = backoff(attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
-    if outcome.kind is Kind.THROTTLED:
-        hold = outcome.retry_after if outcome.retry_after is not None else DEFAULT_THROTTLE_SECONDS
-        LIMITER.block(url, hold)
-        delay = max(delay, hold)
-    elif outcome.retry_after is not None:
-        delay = max(delay, outcome.retry_after)
+    delay = retry_delay(url, outcome, attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
     _reschedule(store, item, now, delay, outcome.reason)
     stats.requeued += 1
     return False

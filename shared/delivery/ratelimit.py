@@ -2,9 +2,13 @@
 
 Each destination has a set of windows ("at most N posts in any S seconds"); a post is allowed only
 when every window has room. Counting is a sliding log of send times per destination, shared by all
-threads of the process (one lock; the fan-out uses threads). It is not shared between processes or
-scaled-out instances: with N instances the effective ceiling is N times the budget, which is why
-the defaults below are conservative.
+threads of the process (one lock; the fan-out uses threads).
+
+The count is per process, in memory: it is not shared between worker processes
+(FUNCTIONS_WORKER_PROCESS_COUNT, 1 by default) or scaled-out instances, and starts from zero after
+a restart. The ceiling Teams can see is therefore the budget times the number of processes running
+at once, which is why the defaults below are conservative and why a 429 still goes through the
+normal retry path.
 
 Legacy connector URLs (`DELIVERY_RATE_LEGACY`, default `4/1,60/30,100/3600,150/7200,1800/86400`):
 the thresholds Microsoft documented for incoming webhooks: 4 per second, 60 per 30 s, 100 per hour,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.delivery import history
 from shared.delivery.ratelimit import LIMITER
 from tests.conftest import unique
 
@@ -30,6 +31,19 @@ def card(title: str = "Deploy finished", facts: int = 2) -> dict[str, Any]:
     }
 
 
+def with_actions(base: dict[str, Any], count: int = 5) -> dict[str, Any]:
+    """`base` with long-titled link buttons: card-level content that every split part must repeat."""
+    actions = [
+        {
+            "type": "Action.OpenUrl",
+            "title": f"Open dashboard number {i} for the whole team",
+            "url": f"https://example.com/{'d' * 180}{i}",
+        }
+        for i in range(count)
+    ]
+    return {**base, "actions": actions}
+
+
 def secret_url(sink: Any, channel: str, legacy: bool = False) -> str:
     """A sink URL shaped like a real Workflows URL, with a secret `sig` that must never leak."""
     base = sink.legacy_url(channel) if legacy else sink.workflow_url(channel)
@@ -50,6 +64,7 @@ def env(monkeypatch: pytest.MonkeyPatch, sink: Any) -> Iterator[None]:
     sink.reset()
     sink.set_limits(windows=[])
     yield
+    history.flush()  # no log write of this test may land in the next one
     LIMITER.reset()
     sink.reset()
 

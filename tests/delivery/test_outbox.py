@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import client
+from shared.delivery import client, history
 from shared.delivery.outbox import SweepStats, sweep
 from shared.store.models import Channel, OutboxItem
 from tests.conftest import unique
-from tests.delivery.conftest import SECRET_SIG, card, secret_url
+from tests.delivery.conftest import SECRET_SIG, card, secret_url, with_actions
 
 
 def later(seconds: float = 3600) -> datetime:
@@ -70,6 +70,7 @@ def test_attempt_limit_makes_a_dead_letter(
     assert stats.dead == 1
     [dead] = store.outbox.list(dead=True)
     assert "gave up after 2 attempts" in (dead.reason or "") and "HTTP 500" in (dead.reason or "")
+    assert history.flush()
     assert not store.deliveries.recent(channel)[0].ok
 
 
@@ -124,6 +125,32 @@ def test_sweep_splits_on_413(store: Any, sink: Any, channel: str) -> None:
     assert len(sink.messages(channel)) == len(keys)
 
 
+def test_sweep_413_that_cannot_be_split_is_dead(store: Any, sink: Any, channel: str) -> None:
+    queue(store, channel, "big", [with_actions(card(facts=20))])
+    sink.fault(channel, 1, status=413)
+    stats = sweep(store, now=later(1))
+    assert (stats.sent, stats.requeued, stats.dead) == (0, 0, 1)
+    [dead] = store.outbox.list(dead=True)
+    assert "cannot be split further" in (dead.reason or "") and "413" in (dead.reason or "")
+    assert store.outbox.backlog() == 0
+
+
+def test_429_in_the_sweep_honours_retry_after_and_holds_the_destination(
+    store: Any, sink: Any, channel: str
+) -> None:
+    queue(store, channel, "a", [card("first")])
+    queue(store, channel, "b", [card("second")])
+    sink.fault(channel, 1, status=429)  # Retry-After: 1
+    now = later(1)
+    stats = sweep(store, now=now)
+    # "b" is not posted into the throttled destination: the limiter holds it back as well.
+    assert (stats.sent, stats.requeued, stats.skipped) == (0, 1, 1)
+    assert [r["status"] for r in sink.requests(channel)] == [429]
+    first = next(i for i in store.outbox.list() if i.idempotency_key == "a#1/1")
+    assert first.attempts == 1 and first.next_attempt >= now + timedelta(seconds=1)
+    assert first.next_attempt <= now + timedelta(seconds=61)  # full jitter over [0, 60] s, at least 1 s
+
+
 def test_parts_go_out_in_order(store: Any, sink: Any, channel: str) -> None:
     queue(store, channel, "m", [card(f"part {i}") for i in range(1, 4)])
     sink.fault(channel, 1, status=503)  # part 1 fails this round: 2 and 3 must wait for it
@@ -169,6 +196,7 @@ def test_urls_never_in_logs_or_details(
     sink.fault(names[5], 1, status=500)
     results = client.deliver_many(store, [*names, evil], card())
     sweep(store, now=later(7200))
+    assert history.flush()
     texts = [r.detail for r in results.values()]
     texts += [d.detail for n in [*names, evil] for d in store.deliveries.recent(n)]
     texts += [
