@@ -19,7 +19,22 @@ SETTING_READERS = {"get", "require", "get_int", "get_float", "get_bool", "get_li
 # Connection settings: named by the Functions conventions, set differently locally (connection string)
 # and in Azure (identity-based `__tableServiceUri`), so they are checked on their own below.
 CONNECTION = {"TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage"}
-OS_VARIABLES = {"USER", "USERNAME", "HOME", "PATH", "TZ"}
+# Standard variables of the OS and of `requests` (proxies, CA bundles): not app settings of ours.
+OS_VARIABLES = {
+    "USER",
+    "USERNAME",
+    "HOME",
+    "PATH",
+    "TZ",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+}
 PLATFORM_LOCAL = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "TEAMS_STORAGE"}
 
 pytestmark = pytest.mark.unit
@@ -60,7 +75,11 @@ def settings_read_by_code() -> set[str]:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             constants = module_constants(tree)
             for node in ast.walk(tree):
-                if not isinstance(node, ast.Call) or not node.args or not isinstance(node.func, ast.Attribute):
+                if (
+                    not isinstance(node, ast.Call)
+                    or not node.args
+                    or not isinstance(node.func, ast.Attribute)
+                ):
                     continue
                 func = node.func
                 owner = func.value
@@ -76,7 +95,9 @@ def settings_read_by_code() -> set[str]:
                     names.add(name)
             # Names kept in `*_SETTING` constants are read through a variable.
             names.update(
-                value for key, value in constants.items() if key.endswith("_SETTING") and value.upper() == value
+                value
+                for key, value in constants.items()
+                if key.endswith("_SETTING") and value.upper() == value
             )
         for function_json in (ROOT / folder).glob("function.json"):
             names.update(re.findall(r"%([A-Za-z0-9_]+)%", function_json.read_text(encoding="utf-8")))
@@ -127,16 +148,35 @@ def test_function_app_is_secure_and_warm() -> None:
 # settings reference). ARM answers 400 "... for Flex Consumption sites is invalid" to several of them,
 # among them ftpsState: FTP does not exist on this plan, so "FTP off" holds without the property.
 FLEX_INVALID_SITE_CONFIG = {
-    "alwaysOn", "ftpsState", "linuxFxVersion", "windowsFxVersion", "javaVersion", "netFrameworkVersion",
-    "powerShellVersion", "use32BitWorkerProcess", "functionAppScaleLimit", "preWarmedInstanceCount",
-    "functionsRuntimeScaleMonitoringEnabled", "vnetRouteAllEnabled",
+    "alwaysOn",
+    "ftpsState",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "javaVersion",
+    "netFrameworkVersion",
+    "powerShellVersion",
+    "use32BitWorkerProcess",
+    "functionAppScaleLimit",
+    "preWarmedInstanceCount",
+    "functionsRuntimeScaleMonitoringEnabled",
+    "vnetRouteAllEnabled",
 }
 FLEX_INVALID_SETTINGS = {
-    "ENABLE_ORYX_BUILD", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_WORKER_RUNTIME_VERSION",
-    "FUNCTIONS_MAX_HTTP_CONCURRENCY", "FUNCTIONS_WORKER_PROCESS_COUNT", "SCM_DO_BUILD_DURING_DEPLOYMENT",
-    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTOVERVNET",
-    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT", "WEBSITE_NODE_DEFAULT_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
-    "WEBSITE_TIME_ZONE", "TZ",
+    "ENABLE_ORYX_BUILD",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+    "FUNCTIONS_WORKER_PROCESS_COUNT",
+    "SCM_DO_BUILD_DURING_DEPLOYMENT",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTOVERVNET",
+    "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_TIME_ZONE",
+    "TZ",
 }
 
 
