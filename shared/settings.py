@@ -87,9 +87,12 @@ def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]
     return loaded
 
 
+PUBLIC_BASE_URL_SETTING = "PUBLIC_BASE_URL"
+
+
 def public_url(*segments: str) -> str:
     """An address of this app as its callers see it (`PUBLIC_BASE_URL`), path segments escaped."""
     from urllib.parse import quote
 
-    base = (get("PUBLIC_BASE_URL") or "http://127.0.0.1:7071").rstrip("/")
+    base = (get(PUBLIC_BASE_URL_SETTING) or "http://127.0.0.1:7071").rstrip("/")
     return "/".join([base, "api", *(quote(segment, safe="") for segment in segments)])
