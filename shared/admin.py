@@ -65,7 +65,10 @@ def store() -> Store:
     if _store is None:
         from shared.store import open_store
 
-        _store = open_store()
+        try:
+            _store = open_store()
+        except ValueError as exc:  # a bad TABLE_PREFIX: configuration, not the command line
+            raise Failure(f"{exc}; fix TABLE_PREFIX in the environment or local.settings.json") from None
     return _store
 
 
@@ -238,8 +241,23 @@ def channel_add(args: argparse.Namespace) -> None:
     channel = Channel(name=args.name, url=url, teams_channel_id=args.teams_channel_id, team_key=args.team)
     repo = store().channels
     try:
-        saved = repo.save(channel) if args.replace else repo.add(channel)
+        if args.replace:
+            # A new URL keeps the link the bot made (and the team) unless new ones are given.
+            current = repo.find(args.name)
+            if current is not None:
+                channel = current.model_copy(
+                    update={
+                        "url": url,
+                        "teams_channel_id": args.teams_channel_id or current.teams_channel_id,
+                        "team_key": args.team or current.team_key,
+                    }
+                )
+            saved = repo.save(channel)
+        else:
+            saved = repo.add(channel)
     except Conflict:
+        if args.replace:
+            raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
         raise Failure(f"channel {args.name!r} exists; add --replace to give it a new URL") from None
     emit(
         args,
@@ -256,6 +274,15 @@ def channel_list(args: argparse.Namespace) -> None:
 def channel_remove(args: argparse.Namespace) -> None:
     store().channels.remove(args.name)
     emit(args, {"removed": args.name}, f"removed channel {args.name!r}")
+
+
+def channel_relink(args: argparse.Namespace) -> None:
+    count = store().channels.relink()
+    emit(
+        args,
+        {"linked": count},
+        f"rewrote the Teams-channel links of {count} channel(s); the bot finds them again",
+    )
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -566,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(channel, "list", channel_list, "list channels (URLs masked)")
     p = command(channel, "remove", channel_remove, "remove a channel")
     p.add_argument("name")
+    command(
+        channel, "relink", channel_relink, "rewrite the Teams-channel links (after an upgrade or a crash)"
+    )
 
     route = groups.add_parser("route", help="incoming-proxy endpoints").add_subparsers(
         dest="cmd", required=True
@@ -655,6 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "local.settings.json, and that the account (or Azurite) is running",
             file=sys.stderr,
         )
+        return 1
+    except Conflict as exc:
+        print(f"error: {exc}; check with the `list` command, then run it again", file=sys.stderr)
         return 1
     except (Failure, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -88,6 +88,9 @@ class Channel(Record):
     team_key: str | None = None
     created: UtcDatetime = Field(default_factory=utcnow)
 
+    # The Teams channel id the stored link row has for this version, so save() can move the link.
+    _linked: str | None = PrivateAttr(default=None)
+
 
 class Route(Record):
     """An incoming-proxy endpoint: how senders authenticate and where their posts go."""

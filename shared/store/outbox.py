@@ -51,7 +51,11 @@ class OutboxRepository:
         return item.model_copy(update={"etag": etag})
 
     def get(self, item_id: str, *, dead: bool = False) -> OutboxItem:
-        entity = self.table.get(DEAD if dead else PENDING, escape(item_id))
+        try:
+            key = escape(item_id)
+        except ValueError:  # empty or too long: no item can have that id
+            key = None
+        entity = None if key is None else self.table.get(DEAD if dead else PENDING, key)
         if entity is None:
             raise NotFound(f"no {'dead letter' if dead else 'outbox item'} with id {item_id!r}")
         return self._record(entity)

@@ -1,7 +1,8 @@
 """Teams, channels and routes: configuration records looked up by name, one partition per table.
 
 They are few (tens to hundreds) and read by point lookup on the hot paths (the outgoing bot reads
-one team, the proxy one route), so a single partition per table keeps `list` a single range read.
+one team and its channel's link, the proxy one route), so a single partition per table keeps
+`list` a single range read.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.store.entities import from_entity, to_entity
-from shared.store.errors import NotFound
+from shared.store.errors import Conflict, NotFound
 from shared.store.keys import escape, unescape
 from shared.store.models import Channel, Record, Route, Team
 
@@ -52,14 +53,18 @@ class NamedRepository(Generic[R]):
         etag = self.table.update(entity, record.etag) if record.etag else self.table.upsert(entity)
         return record.model_copy(update={"etag": etag})
 
-    def find(self, name: str) -> R | None:
-        """The record, or None (also for a name no record can have: empty or over 512 characters)."""
+    def _lookup(self, partition: str, name: str) -> R | None:
+        """One point read; None also for a name no row can have (empty or over 512 characters)."""
         try:
             key = escape(name)
         except ValueError:
             return None
-        entity = self.table.get(self.partition, key)
+        entity = self.table.get(partition, key)
         return None if entity is None else self._record(entity)
+
+    def find(self, name: str) -> R | None:
+        """The record, or None."""
+        return self._lookup(self.partition, name)
 
     def get(self, name: str) -> R:
         record = self.find(name)
@@ -84,18 +89,96 @@ class TeamRepository(NamedRepository[Team]):
 
 
 class ChannelRepository(NamedRepository[Channel]):
+    """Channels by name, plus a link row per Teams channel id so the bot finds its channel in one read.
+
+    Link rows live in partition `link` of the same table (RowKey = escaped Teams channel id) and
+    hold a copy of the channel, so `find_by_teams_channel` is a single point read. Every write goes
+    through here: the channel row first, then its link row, then the old link row (if the Teams
+    channel id changed) is deleted when it still points at this channel. A crash in between leaves
+    at worst a link the next save rewrites. When two channels name the same Teams channel, the one
+    saved last owns the link.
+    """
+
     model = Channel
     partition = "channel"
     key_field = "name"
+    LINK = "link"
+
+    def _record(self, entity: object) -> Channel:
+        from collections.abc import Mapping
+
+        assert isinstance(entity, Mapping)
+        if entity["PartitionKey"] == self.LINK:
+            # A copy: it answers with the channel row's ETag, so the record saves like one read by name.
+            channel = from_entity(Channel, entity, name=str(entity["name"]))
+            etag = entity.get("channel_etag")
+            channel.etag = str(etag) if etag else None
+        else:
+            channel = super()._record(entity)
+        channel._linked = channel.teams_channel_id
+        return channel
+
+    def _link_entity(self, channel: Channel) -> dict[str, object]:
+        assert channel.teams_channel_id
+        entity = to_entity(channel, self.LINK, escape(channel.teams_channel_id))
+        if channel.etag:
+            entity["channel_etag"] = channel.etag
+        return entity
+
+    def _link(self, channel: Channel) -> None:
+        if channel.teams_channel_id:
+            self.table.upsert(self._link_entity(channel))
+
+    def _unlink(self, teams_channel_id: str, name: str) -> None:
+        """Delete the link row of `teams_channel_id` if it still points at channel `name`."""
+        try:
+            key = escape(teams_channel_id)
+        except ValueError:
+            return
+        row = self.table.get(self.LINK, key)
+        if row is None or row.get("name") != name:
+            return
+        etag = getattr(row, "metadata", {}).get("etag")
+        try:
+            self.table.delete(self.LINK, key, etag=etag)
+        except (Conflict, NotFound):
+            pass  # relinked or removed meanwhile: leave it to whoever did that
+
+    def add(self, record: Channel) -> Channel:
+        saved = super().add(record)
+        self._link(saved)
+        saved._linked = saved.teams_channel_id
+        return saved
+
+    def save(self, record: Channel) -> Channel:
+        """Write the channel (ETag-guarded when read from the store) and keep its link row in step."""
+        if record.etag:
+            old = record._linked
+        else:  # built from scratch: what it replaces may be linked elsewhere
+            current = self.find(record.name)
+            old = current.teams_channel_id if current is not None else None
+        saved = super().save(record)
+        self._link(saved)
+        if old and old != saved.teams_channel_id:
+            self._unlink(old, saved.name)
+        saved._linked = saved.teams_channel_id
+        return saved
+
+    def remove(self, name: str) -> None:
+        """Delete the channel and its link; NotFound when there is no such channel."""
+        current = self.get(name)
+        # The link first: a crash in between leaves a channel to reconnect, not a dangling link.
+        if current.teams_channel_id:
+            self._unlink(current.teams_channel_id, name)
+        self.table.delete(self.partition, escape(name))
 
     def find_by_teams_channel(self, teams_channel_id: str) -> Channel | None:
-        """The channel linked to a Teams channel id (from an outgoing activity), if any."""
-        rows = self.table.query(
-            "PartitionKey eq @pk and teams_channel_id eq @id",
-            {"pk": self.partition, "id": teams_channel_id},
-            limit=1,
-        )
-        return self._record(rows[0]) if rows else None
+        """The channel linked to a Teams channel id (from an outgoing activity): one point read."""
+        return self._lookup(self.LINK, teams_channel_id)
+
+    def relink(self) -> int:
+        """Write the link row of every linked channel (after an upgrade, or to repair). Returns how many."""
+        return self.table.batch(("upsert", self._link_entity(c)) for c in self.list() if c.teams_channel_id)
 
 
 class RouteRepository(NamedRepository[Route]):

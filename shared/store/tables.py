@@ -5,6 +5,9 @@ Table design (every table is named `<TABLE_PREFIX><name>`; PartitionKey / RowKey
 - teams: `team` / team key. channels: `channel` / name. routes: `route` / name.
   Few rows, read by point lookup on the hot paths (the bot reads one team, the proxy one route);
   one partition per table makes `list` a single range read.
+- channels also hold `link` / Teams channel id: a copy of the channel linked to that Teams
+  channel, so the bot finds "this channel" with one point read instead of filtering every channel
+  on a non-key property. Kept in step by every save and remove.
 - subscriptions: `sub` / id. Point reads by id for claim and save; `list(channel)` filters one
   partition (an operator command, not a hot path).
 - schedule: due hour `YYYYMMDDHH` / `YYYYMMDDTHHMMSS|<id>`. The due index: one row per active
@@ -18,6 +21,10 @@ Table design (every table is named `<TABLE_PREFIX><name>`; PartitionKey / RowKey
 - dedupe: scope / idempotency key. Point reads and conditional inserts per key.
 - deliveries: channel / inverted time. `recent(channel)` is a prefix read, newest first.
 
+A call that fails because the server dropped an idle pooled connection before answering is tried
+once more within the same timeout (`Table._call`); nothing else is retried beyond one quick
+reconnect, so callers hear of trouble in time to answer 503.
+
 Keys are escaped (`keys.escape`) for the characters Table Storage forbids. Batches are split per
 partition and into chunks of 100 (the service limit; Azurite crashes past it). ETag conditions
 guard every read-modify-write that two runs can race: claims, cursor moves, outbox items.
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +62,8 @@ T = TypeVar("T")
 CONNECTION_NAME = "TEAMS_STORAGE"
 FALLBACK_CONNECTION_NAME = "AzureWebJobsStorage"
 BATCH_LIMIT = 100
+# The share of the store timeout a connection attempt may take (the rest is for the answer).
+_CONNECT_SHARE = 0.5
 TABLES = (
     "teams",
     "channels",
@@ -175,21 +185,44 @@ class Table:
             raise _translate(exc, f"create table {self.logical}") from None
         self._created = True
 
-    def _write(self, what: str, call: Callable[[TableClient], T]) -> T:
+    def _call(self, call: Callable[..., T]) -> T:
+        """Run one SDK call; once more if the server dropped a pooled connection as it went out.
+
+        An idle keep-alive connection that the server closes just as we reuse it fails at once with
+        no response (a reset or an empty read): the server did not take the request. Even if it had,
+        no Table Storage request applies twice (a repeated insert or If-Match update is refused with
+        409/412, a repeated upsert or delete changes nothing), so the worst case is a Conflict, never
+        a double write. The retry runs on a fresh connection with what is left of the timeout, so
+        the caller's deadline holds. Timeouts, refusals and every answer from the server are not
+        retried here.
+        """
+        started = time.monotonic()
         try:
             return call(self.client())
+        except Exception as exc:
+            remaining = self.store.timeout - (time.monotonic() - started)
+            if not _dropped_before_response(exc) or remaining < 0.1:
+                raise
+        log.info("table storage dropped a pooled connection (%s); trying once more", self.logical)
+        self.store.dropped_retries += 1
+        connect = min(remaining, _CONNECT_SHARE * self.store.timeout)
+        return call(self.client(), read_timeout=remaining, connection_timeout=connect)
+
+    def _write(self, what: str, call: Callable[..., T]) -> T:
+        try:
+            return self._call(call)
         except Exception as exc:
             if not _table_missing(exc):
                 raise _translate(exc, what) from None
         self._ensure()
         try:
-            return call(self.client())
+            return self._call(call)
         except Exception as exc:
             raise _translate(exc, what) from None
 
-    def _read(self, what: str, call: Callable[[TableClient], T], missing: T) -> T:
+    def _read(self, what: str, call: Callable[..., T], missing: T) -> T:
         try:
-            return call(self.client())
+            return self._call(call)
         except Exception as exc:
             if _table_missing(exc):
                 return missing
@@ -198,11 +231,11 @@ class Table:
     # reads -------------------------------------------------------------------------------
 
     def get(self, partition_key: str, row_key: str) -> Mapping[str, Any] | None:
-        def call(client: TableClient) -> Mapping[str, Any] | None:
+        def call(client: TableClient, **kw: Any) -> Mapping[str, Any] | None:
             from azure.core.exceptions import ResourceNotFoundError
 
             try:
-                entity = client.get_entity(partition_key, row_key)
+                entity = client.get_entity(partition_key, row_key, **kw)
             except ResourceNotFoundError as exc:
                 if _table_missing(exc):
                     raise
@@ -222,19 +255,20 @@ class Table:
     ) -> list[Mapping[str, Any]]:
         """Entities matching the OData filter, in key order; stops reading after `limit`."""
 
-        def call(client: TableClient) -> list[Mapping[str, Any]]:
+        def call(client: TableClient, **kw: Any) -> list[Mapping[str, Any]]:
             pages = client.query_entities(
                 query_filter,
                 parameters=parameters,
                 select=select,
                 results_per_page=min(limit, 1000) if limit else None,
+                **kw,
             )
             out: list[Mapping[str, Any]] = []
             for entity in pages:
                 out.append(entity)
-                self.store.count_read(self.logical)
                 if limit is not None and len(out) >= limit:
                     break
+            self.store.count_read(self.logical, len(out))  # after the last page: a retry counts once
             return out
 
         return self._read(f"query {self.logical}", call, [])
@@ -246,14 +280,16 @@ class Table:
 
     def create(self, entity: Mapping[str, Any]) -> str:
         """Insert; Conflict when the row exists. Returns the new ETag."""
-        result = self._write(f"add to {self.logical}", lambda c: c.create_entity(entity))
+        result = self._write(f"add to {self.logical}", lambda c, **kw: c.create_entity(entity, **kw))
         return str(result.get("etag", ""))
 
     def upsert(self, entity: Mapping[str, Any], *, merge: bool = False) -> str:
         from azure.data.tables import UpdateMode
 
         mode = UpdateMode.MERGE if merge else UpdateMode.REPLACE
-        result = self._write(f"save to {self.logical}", lambda c: c.upsert_entity(entity, mode=mode))
+        result = self._write(
+            f"save to {self.logical}", lambda c, **kw: c.upsert_entity(entity, mode=mode, **kw)
+        )
         return str(result.get("etag", ""))
 
     def update(self, entity: Mapping[str, Any], etag: str | None, *, merge: bool = False) -> str:
@@ -269,7 +305,7 @@ class Table:
         condition = MatchConditions.Unconditionally if etag is None else MatchConditions.IfNotModified
         result = self._write(
             f"update {self.logical}",
-            lambda c: c.update_entity(entity, mode=mode, etag=etag, match_condition=condition),
+            lambda c, **kw: c.update_entity(entity, mode=mode, etag=etag, match_condition=condition, **kw),
         )
         return str(result.get("etag", ""))
 
@@ -277,12 +313,12 @@ class Table:
         """Delete; a missing row is fine unless `etag` is given (then Conflict/NotFound tell the caller)."""
         from azure.core import MatchConditions
 
-        def call(client: TableClient) -> None:
+        def call(client: TableClient, **kw: Any) -> None:
             if etag is None:
-                client.delete_entity(partition_key, row_key)
+                client.delete_entity(partition_key, row_key, **kw)
             else:
                 client.delete_entity(
-                    partition_key, row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+                    partition_key, row_key, etag=etag, match_condition=MatchConditions.IfNotModified, **kw
                 )
 
         try:
@@ -310,8 +346,33 @@ class Table:
         return count
 
 
-def _submit(chunk: list[tuple[str, Mapping[str, Any]]], client: TableClient) -> Any:
-    return client.submit_transaction(chunk)
+def _submit(chunk: list[tuple[str, Mapping[str, Any]]], client: TableClient, **kw: Any) -> Any:
+    return client.submit_transaction(chunk, **kw)
+
+
+def _dropped_before_response(exc: BaseException) -> bool:
+    """True when a request failed because the connection was closed or reset before any answer.
+
+    That is azure-core's ServiceResponseError (not its timeout subclass) with a reset, abort or
+    broken pipe underneath; a connection refused or a timeout is something else.
+    """
+    from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+
+    if not isinstance(exc, ServiceResponseError) or isinstance(exc, ServiceResponseTimeoutError):
+        return False
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen or len(seen) > 20:
+            continue
+        seen.add(id(item))
+        if isinstance(item, TimeoutError):
+            return False
+        if isinstance(item, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return True
+        todo += [getattr(item, "inner_exception", None), item.__cause__, item.__context__, *item.args]
+    return False
 
 
 class Store:
@@ -326,6 +387,8 @@ class Store:
         # Entities read per table: the benchmark and tests check that lookups read what they must.
         self.reads: Counter[str] = Counter()
         self.batches: Counter[str] = Counter()
+        # Calls tried again because the server dropped a pooled connection before answering.
+        self.dropped_retries = 0
         self._service: TableServiceClient | None = None
         self._lock = threading.Lock()
         self._service_lock = threading.Lock()
@@ -384,12 +447,15 @@ class Store:
 def client_options(timeout: float) -> dict[str, Any]:
     """azure-core options: fail within about `timeout` so callers can answer 503 in time.
 
-    Connect errors get one quick retry (a refused or reset connection is usually transient); read
-    timeouts and 5xx/429 are not retried, because a retry would double the wait or sleep for a
-    Retry-After far beyond the 4 s an outgoing webhook has.
+    Connect errors get one quick retry (a refused connection is usually transient); read timeouts
+    and 5xx/429 are not retried, because a retry would double the wait or sleep for a Retry-After
+    far beyond the 4 s an outgoing webhook has. A pooled connection dropped before any answer is
+    retried once by `Table._call`, within the same timeout.
+    `use_env_settings=False` stops requests from scanning the environment (proxies, CA bundle,
+    .netrc) on every call; `_build_service` reads those settings once instead.
     """
     return {
-        "connection_timeout": max(0.2, timeout / 2),
+        "connection_timeout": max(0.2, timeout * _CONNECT_SHARE),
         "read_timeout": timeout,
         "retry_total": 1,
         "retry_connect": 1,
@@ -397,7 +463,27 @@ def client_options(timeout: float) -> dict[str, Any]:
         "retry_status": 0,
         "retry_backoff_factor": 0.1,
         "retry_backoff_max": 1,
+        "use_env_settings": False,
     }
+
+
+def http_environment(url: str) -> dict[str, Any]:
+    """What requests would take from the environment for `url`, read once per client.
+
+    Proxies (HTTP(S)_PROXY, honouring NO_PROXY) and a CA bundle (REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE) keep working as before. A .netrc entry is no longer applied: it would have
+    replaced the signed Authorization header and made every request fail.
+    """
+    from requests.utils import get_environ_proxies
+
+    options: dict[str, Any] = {}
+    proxies = {k: v for k, v in get_environ_proxies(url).items() if k != "no"}
+    if proxies:
+        options["proxies"] = proxies
+    bundle = settings.get("REQUESTS_CA_BUNDLE") or settings.get("CURL_CA_BUNDLE")
+    if bundle:
+        options["connection_verify"] = bundle
+    return options
 
 
 def _build_service(connection: Connection, timeout: float) -> TableServiceClient:
@@ -407,17 +493,23 @@ def _build_service(connection: Connection, timeout: float) -> TableServiceClient
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     options = client_options(timeout)
     if connection.connection_string is not None:
+        conn_str = connection.connection_string
         try:
-            return TableServiceClient.from_connection_string(connection.connection_string, **options)
+            service = TableServiceClient.from_connection_string(conn_str, **options)
         except ValueError:
             raise StoreUnavailable(
                 f"the {connection.setting} connection string is not valid (expected "
                 "UseDevelopmentStorage=true or AccountName=..;AccountKey=..;TableEndpoint=..)"
             ) from None
+        extra = http_environment(service.url)
+        if extra:  # a proxy or CA bundle applies: build it again with them (the URL was needed first)
+            service = TableServiceClient.from_connection_string(conn_str, **options, **extra)
+        return service
     assert connection.endpoint is not None
     from azure.identity import DefaultAzureCredential  # only identity-based apps pay this import
 
     credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
+    options.update(http_environment(connection.endpoint))
     return TableServiceClient(endpoint=connection.endpoint, credential=credential, **options)
 
 

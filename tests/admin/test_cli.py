@@ -144,7 +144,14 @@ def test_channels_masked_and_checked_against_the_allowlist(cli: Cli, same_store:
     legacy = cli("channel", "add", "old", "--url", "https://contoso.webhook.office.com/webhookb2/x")
     assert legacy.code == 2 and "Workflows" in legacy.err
     assert cli("channel", "add", "ops", "--url", WORKFLOW_URL).code == 1
+    linked = same_store.channels.find_by_teams_channel("19:x@thread.tacv2")
+    assert linked is not None and linked.name == "ops"
     assert cli("channel", "add", "ops", "--url", WORKFLOW_URL + "2", "--replace").code == 0
+    # A new URL keeps the link the bot made; relink rewrites the link rows.
+    kept = same_store.channels.find_by_teams_channel("19:x@thread.tacv2")
+    assert kept is not None and kept.url == WORKFLOW_URL + "2"
+    relinked = cli("channel", "relink", "--json")
+    assert relinked.code == 0 and relinked.json() == {"linked": 1}
     assert cli("channel", "remove", "ops").code == 0
     assert cli("channel", "list", "--json").json() == []
 
@@ -222,6 +229,20 @@ def test_subscriptions_schedule_pause_resume(cli: Cli, same_store: Store) -> Non
         assert cli("subscription", "add", "--channel", "ops", *bad).code == 2, bad
     missing = cli("subscription", "add", "--channel", "nope", "--source", "events:r", "--at", "08:00")
     assert missing.code == 1
+    no_route = cli("subscription", "add", "--channel", "ops", "--source", "events:r", "--at", "08:00")
+    assert no_route.code == 1 and "route add" in no_route.err
+    assert cli("route", "add", "r", "--source", "generic", "--to", "ops", "--mode", "digest").code == 0
+    events = cli("subscription", "add", "--channel", "ops", "--source", "events:r", "--at", "08:00", "--json")
+    assert events.code == 0, events.err
+    assert [s.id for s in same_store.subscriptions.following_route("r")] == [events.json()["id"]]
+    feed = cli(
+        "subscription", "add", "--channel", "ops", "--source", "json:https://example.org/x.json",
+        "--cron", "0 9 * * 1", "--json",
+    )  # fmt: skip
+    assert feed.code == 0 and feed.json()["source"] == "json:https://example.org/x.json"
+    assert (
+        cli("subscription", "add", "--channel", "ops", "--source", "json:ftp://x", "--at", "08:00").code == 2
+    )
 
 
 def test_outbox_and_dead_letters(cli: Cli, same_store: Store) -> None:
@@ -244,6 +265,7 @@ def test_outbox_and_dead_letters(cli: Cli, same_store: Store) -> None:
     purged = cli("outbox", "purge", "--json")
     assert purged.code == 0 and purged.json() == {"purged": 2}
     assert cli("dead-letters", "requeue", "missing").code == 1
+    assert cli("dead-letters", "requeue", "x" * 600).code == 1
 
 
 def test_unreachable_store_fails_with_advice(tmp_path: Path) -> None:
@@ -253,6 +275,11 @@ def test_unreachable_store_fails_with_advice(tmp_path: Path) -> None:
     run = run_cli(["team", "list"], env, tmp_path)
     assert run.code == 1 and "TEAMS_STORAGE" in run.err and "Traceback" not in run.err
     assert "AccountKey" not in run.err
+
+
+def test_bad_table_prefix_is_a_failure_with_advice(azurite: str, tmp_path: Path) -> None:
+    run = run_cli(["team", "list"], base_env(TEAMS_STORAGE=azurite, TABLE_PREFIX="bad_prefix"), tmp_path)
+    assert run.code == 1 and "TABLE_PREFIX" in run.err and "Traceback" not in run.err
 
 
 def test_settings_come_from_local_settings_json(azurite: str, tmp_path: Path) -> None:

@@ -79,6 +79,56 @@ def test_channels_by_name_and_by_teams_channel_id(store: Store) -> None:
     assert [c.name for c in store.channels.list()] == ["ops"]
 
 
+def test_find_by_teams_channel_is_one_point_read_kept_in_step(store: Store) -> None:
+    t1, t2 = "19:one@thread.tacv2", "19:two/#?@thread.tacv2"
+    for i in range(30):  # other channels must not be read
+        store.channels.add(Channel(name=f"c{i}", url=f"https://a.logic.azure.com/{i}?sig=x"))
+    store.channels.add(Channel(name="ops", url="https://a.logic.azure.com/o?sig=1", teams_channel_id=t1))
+    store.reads.clear()
+    found = store.channels.find_by_teams_channel(t1)
+    assert found is not None and found.name == "ops" and found.url.endswith("sig=1")
+    assert store.reads.total() == 1
+    assert len(store.channels.list()) == 31  # link rows are not channels
+
+    # The record found through the link saves like one read by name (its ETag is the channel's).
+    found.teams_channel_id = t2
+    moved = store.channels.save(found)
+    assert store.channels.find_by_teams_channel(t1) is None
+    assert store.channels.find_by_teams_channel(t2).name == "ops"  # type: ignore[union-attr]
+    found.url = "https://a.logic.azure.com/stale"
+    with pytest.raises(Conflict):
+        store.channels.save(found)
+
+    # A record built from scratch (the bot's `connect`, `channel add --replace`) moves the link too.
+    store.channels.save(Channel(name="ops", url="https://a.logic.azure.com/o?sig=2", teams_channel_id=t1))
+    assert store.channels.find_by_teams_channel(t2) is None
+    relinked = store.channels.find_by_teams_channel(t1)
+    assert relinked is not None and relinked.url.endswith("sig=2") and relinked.etag != moved.etag
+    store.channels.save(relinked.model_copy(update={"teams_channel_id": None}))
+    assert store.channels.find_by_teams_channel(t1) is None
+
+    # Two channels naming one Teams channel: the last saved owns the link; removing the other keeps it.
+    store.channels.save(Channel(name="a", url="https://a.logic.azure.com/a", teams_channel_id=t1))
+    store.channels.save(Channel(name="b", url="https://a.logic.azure.com/b", teams_channel_id=t1))
+    assert store.channels.find_by_teams_channel(t1).name == "b"  # type: ignore[union-attr]
+    store.channels.remove("a")
+    assert store.channels.find_by_teams_channel(t1).name == "b"  # type: ignore[union-attr]
+    store.channels.remove("b")
+    assert store.channels.find_by_teams_channel(t1) is None
+    assert store.channels.find_by_teams_channel("") is None
+
+
+def test_relink_rebuilds_missing_link_rows(store: Store) -> None:
+    """Channels saved before link rows existed (or a crash between the writes) are repaired."""
+    store.channels.add(Channel(name="ops", url="https://a.logic.azure.com/o", teams_channel_id="19:a@x"))
+    store.channels.add(Channel(name="dev", url="https://a.logic.azure.com/d"))
+    store.table("channels").delete("link", "19:a@x")
+    assert store.channels.find_by_teams_channel("19:a@x") is None
+    assert store.channels.relink() == 1
+    found = store.channels.find_by_teams_channel("19:a@x")
+    assert found is not None and found.name == "ops" and found.etag == store.channels.get("ops").etag
+
+
 def test_routes_round_trip_and_for_channel(store: Store) -> None:
     store.routes.add(
         Route(

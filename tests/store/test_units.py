@@ -130,6 +130,10 @@ def test_connection_string_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_open_store_caches_per_configuration() -> None:
     cs = "UseDevelopmentStorage=true"
+    assert (
+        tables.open_store(connection=cs, prefix="a1").service().url
+        == "http://127.0.0.1:10002/devstoreaccount1"
+    )
     assert tables.open_store(connection=cs, prefix="a1") is tables.open_store(connection=cs, prefix="a1")
     assert tables.open_store(connection=cs, prefix="a1") is not tables.open_store(connection=cs, prefix="a2")
     with pytest.raises(ValueError):
