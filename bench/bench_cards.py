@@ -2,8 +2,10 @@
 
 Prints the time per card next to a baseline measured in the same run: `json.dumps` of the
 equivalent hand-written plain dict. Also prints the cold import cost of what the outgoing bot
-needs (builders, limits, envelopes) versus the full pydantic model set, and the cost of the
-lossless parse/serialise round trip used for foreign cards.
+needs (builders, limits, envelopes) versus the full pydantic model set, the cost of the
+lossless parse/serialise round trip used for foreign cards, and the Markdown pass (`escape` +
+`to_teams`) on ordinary text and on hostile inputs that made the old patterns backtrack for
+seconds to minutes (each must stay in the tens of milliseconds: linear in the input).
 
 Run: .venv/bin/python bench/bench_cards.py [--n 2000]
 """
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.cards import envelopes, limits  # noqa: E402
 from shared.cards.builders import CardBuilder, Status  # noqa: E402
+from shared.cards.markdown import escape, to_teams  # noqa: E402
 
 FACTS = [(f"metric {i}", f"value {i} ü") for i in range(50)]
 
@@ -88,6 +91,33 @@ def import_ms(statement: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+ALERT_TEXT = (
+    "[FIRING:2] HighErrorRate on checkout_api: p99 > 2 s for *all* routes\n"
+    "- instance: 10.0.0.1:9090 <value>\n- runbook: https://runbooks.example/high_error_rate\n"
+) * 80  # about 12 KB
+
+HOSTILE = {
+    "<b> x 20000": "<b>" * 20000,
+    "<strong  x 20000": "<strong " * 20000,
+    "![ x 20000": "![" * 20000,
+    "![a]( x 20000": "![a](" * 20000,
+    "newlines x 50000": "\n" * 50000 + "x",
+    "*a x 50000": "*a" * 50000,
+}
+
+
+def markdown_figures() -> None:
+    us = per_call_us(lambda: to_teams(escape(ALERT_TEXT)), 50)
+    print(f"escape+to_teams, {len(ALERT_TEXT) // 1024} KB alert text:        {us / 1000:8.2f} ms")
+    for name, text in HOSTILE.items():
+        start = time.perf_counter()
+        to_teams(text)
+        to_teams(escape(text))
+        print(
+            f"  hostile {name:18s} ({len(text) // 1024:3d} KB):      {(time.perf_counter() - start) * 1000:8.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="cards per timing run")
@@ -107,6 +137,8 @@ def main() -> None:
     print(
         f"lossless parse+to_dict (pydantic):       {parse_us:8.1f} us/card ({parse_us / base_us:.1f}x baseline)"
     )
+
+    markdown_figures()
 
     light = import_ms("import shared.cards.builders, shared.cards.limits, shared.cards.envelopes")
     full = import_ms("import shared.cards.adaptive as a; a.AdaptiveCard.parse({'type':'AdaptiveCard'})")

@@ -119,7 +119,7 @@ class TextBlock(_Element):
     fontType: str | None = None
     horizontalAlignment: str | None = None
     isSubtle: bool | None = None
-    maxLines: int | None = None
+    maxLines: Number | None = None
     size: str | None = None
     weight: str | None = None
     wrap: bool | None = None
@@ -178,7 +178,9 @@ class Media(_Element):
     altText: str | None = None
 
 
-class Container(_Element):
+class _Stylable(_Model):
+    """What Container, Column and TableCell share (the schema's StylableContainer)."""
+
     items: list[Element] | None = None
     selectAction: Action | None = None
     style: str | None = None
@@ -189,18 +191,14 @@ class Container(_Element):
     rtl: bool | None = None
 
 
-class Column(_ToggleableItem):
-    items: list[Element] | None = None
-    backgroundImage: BackgroundImage | str | None = None
-    bleed: bool | None = None
+class Container(_Element, _Stylable):
+    pass
+
+
+class Column(_ToggleableItem, _Stylable):
     fallback: Column | str | None = None
-    minHeight: str | None = None
-    rtl: bool | None = None
     separator: bool | None = None
     spacing: str | None = None
-    selectAction: Action | None = None
-    style: str | None = None
-    verticalContentAlignment: str | None = None
     width: str | Number | None = None
 
 
@@ -234,16 +232,8 @@ class TableColumnDefinition(_Model):
     verticalCellContentAlignment: str | None = None
 
 
-class TableCell(_Model):
+class TableCell(_Stylable):
     type: str | None = None
-    items: list[Element] | None = None
-    selectAction: Action | None = None
-    style: str | None = None
-    verticalContentAlignment: str | None = None
-    bleed: bool | None = None
-    backgroundImage: BackgroundImage | str | None = None
-    minHeight: str | None = None
-    rtl: bool | None = None
 
 
 class TableRow(_Model):
@@ -281,18 +271,21 @@ class InputNumber(_Input):
     value: Number | None = None
 
 
-class InputDate(_Input):
+class _TextValueInput(_Input):
+    """Input.Date and Input.Time: the same four string properties."""
+
     max: str | None = None
     min: str | None = None
     placeholder: str | None = None
     value: str | None = None
 
 
-class InputTime(_Input):
-    max: str | None = None
-    min: str | None = None
-    placeholder: str | None = None
-    value: str | None = None
+class InputDate(_TextValueInput):
+    pass
+
+
+class InputTime(_TextValueInput):
+    pass
 
 
 class InputToggle(_Input):
@@ -326,6 +319,7 @@ class UnknownElement(_Model):
 
 
 class TokenExchangeResource(_Model):
+    type: str | None = None
     id: str | None = None
     uri: str | None = None
     providerId: str | None = None
@@ -339,6 +333,7 @@ class AuthCardButton(_Model):
 
 
 class Authentication(_Model):
+    type: str | None = None
     text: str | None = None
     connectionName: str | None = None
     tokenExchangeResource: TokenExchangeResource | None = None
@@ -346,6 +341,7 @@ class Authentication(_Model):
 
 
 class Refresh(_Model):
+    type: str | None = None
     action: Action | None = None
     userIds: list[str] | None = None
 

@@ -14,8 +14,7 @@ Works on plain dicts; an `AdaptiveCard` model is accepted and given back as mode
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared.cards.envelopes import CardLike, card_dict, dumps, reply, workflows_message
@@ -28,7 +27,7 @@ TRUNCATED_MARKER = " … [truncated]"
 FALLBACK_TEXT_BYTES = 1024  # cap on fallbackText/speak once a card has to be cut
 MIN_BODY_BYTES = 160  # below this no element (not even a placeholder) fits
 
-_WEBHOOK_FORBIDDEN = {"action.submit", "action.execute"}
+_WEBHOOK_FORBIDDEN = frozenset({"action.submit", "action.execute"})
 _SKIP_KEYS = {"data", "msteams"}  # free-form data, not card structure
 _SPLIT_KEYS = {
     "FactSet": "facts",
@@ -106,34 +105,39 @@ def _check_version(card: dict[str, Any]) -> None:
         raise CardRuleError("card: body must be a list of elements", path="body", rule="body")
 
 
-def check_webhook(card: CardLike) -> None:
-    """Rules for Workflows/incoming-webhook deliveries: version <= 1.5, no Submit/Execute."""
+def _check_actions(card: CardLike, refused: Callable[[str], bool], where: str, rule: str) -> None:
+    """Version and shape, then the first action (anywhere, by JSON path) whose lower-cased type
+    `refused` rejects."""
     data = card_dict(card)
     _check_version(data)
     for path, node in _walk(data, ""):
         kind = node.get("type")
-        if isinstance(kind, str) and kind.lower() in _WEBHOOK_FORBIDDEN:
+        if isinstance(kind, str) and kind.lower().startswith("action.") and refused(kind.lower()):
             raise CardRuleError(
-                f"{_describe(path, node)}: {kind} is not allowed in webhook deliveries "
-                "(nothing can receive its data); use Action.OpenUrl",
+                f"{_describe(path, node)}: {kind} is not allowed in {where}",
                 path=path,
-                rule="webhook-actions",
+                rule=rule,
             )
+
+
+def check_webhook(card: CardLike) -> None:
+    """Rules for Workflows/incoming-webhook deliveries: version <= 1.5, no Submit/Execute."""
+    _check_actions(
+        card,
+        _WEBHOOK_FORBIDDEN.__contains__,
+        "webhook deliveries (nothing can receive its data); use Action.OpenUrl",
+        "webhook-actions",
+    )
 
 
 def check_reply(card: CardLike) -> None:
     """Rules for outgoing-webhook replies: version <= 1.5 and only Action.OpenUrl."""
-    data = card_dict(card)
-    _check_version(data)
-    for path, node in _walk(data, ""):
-        kind = node.get("type")
-        if isinstance(kind, str) and kind.lower().startswith("action.") and kind.lower() != "action.openurl":
-            raise CardRuleError(
-                f"{_describe(path, node)}: {kind} is not allowed in outgoing-webhook replies "
-                "(only Action.OpenUrl)",
-                path=path,
-                rule="reply-actions",
-            )
+    _check_actions(
+        card,
+        lambda kind: kind != "action.openurl",
+        "outgoing-webhook replies (only Action.OpenUrl)",
+        "reply-actions",
+    )
 
 
 # --- size ---------------------------------------------------------------------------------------
@@ -426,8 +430,13 @@ def fit(
             part_body.append(_more_note(hidden, more_url))
         part = {**skeleton, "body": part_body}
         if isinstance(entities, list):
-            text = json.dumps(part_body, ensure_ascii=False)
-            kept = [e for e in entities if not isinstance(e, dict) or str(e.get("text", "")) in text]
+            # Teams refuses a mention entity whose text the card does not show: keep those shown.
+            shown = [text for _, _, text in _strings(part_body)]
+            kept = [
+                e
+                for e in entities
+                if not isinstance(e, dict) or any(str(e.get("text", "")) in text for text in shown)
+            ]
             msteams = {**data["msteams"]}
             if kept:
                 msteams["entities"] = kept

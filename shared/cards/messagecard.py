@@ -11,14 +11,16 @@ summary, missing `markdown` flags, numbers where strings belong, unknown fields.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from shared.cards.adaptive import AdaptiveCard
 from shared.cards.builders import CARD_VERSION, Status, fact_set, text_block
 from shared.cards.envelopes import SCHEMA_URL
-from shared.cards.markdown import escape, to_teams
+from shared.cards.markdown import defuse_mentions, escape, to_teams
+
+if TYPE_CHECKING:
+    from shared.cards.adaptive import AdaptiveCard
 
 
 def _to_text(value: Any) -> Any:
@@ -120,9 +122,11 @@ def _status_for(theme: str | None) -> Status:
     return Status.ACCENT
 
 
-def _md(text: Any, markdown: bool) -> str:
+def _md(text: Any, markdown: bool = True) -> str:
+    """Sender text into Teams' subset; `<at>` markup defused (MessageCards had no mentions, and
+    a route's own mention entities must not match text a sender wrote)."""
     value = "" if text is None else str(text)
-    return to_teams(value) if markdown else escape(value)
+    return to_teams(value, mentions=False) if markdown else escape(value)
 
 
 def _uri_of(action: MessageCardAction) -> str | None:
@@ -158,10 +162,12 @@ def _convert_actions(actions: list[MessageCardAction], notes: list[str]) -> list
             target = action.target or ""
             note = f"“{escape(name)}” (an HTTP POST action) cannot run from Teams webhooks"
             if target.lower().startswith(("http://", "https://")):
-                note += f"; its target is {target}"
+                # Without query or fragment: POST targets often carry a key (`?code=`, `sig=`)
+                # that the button hid and a visible note must not hand to every channel member.
+                note += f"; its target is {target.split('?')[0].split('#')[0]}"
             notes.append(note)
         else:
-            note = f"“{escape(name)}” ({action.type or 'unknown'} action) is not available here"
+            note = f"“{escape(name)}” ({escape(action.type or 'unknown')} action) is not available here"
             if uri:
                 note += f": {uri}"
             notes.append(note)
@@ -191,7 +197,7 @@ def _section(section: MessageCardSection, index: int) -> list[dict[str, Any]]:
                         "url": section.activityImage,
                         "size": "Small",
                         "style": "Person",
-                        "altText": str(section.activityTitle or "activity image"),
+                        "altText": defuse_mentions(str(section.activityTitle or "activity image")),
                     }
                 ],
             }
@@ -228,7 +234,7 @@ def _section(section: MessageCardSection, index: int) -> list[dict[str, Any]]:
 def _image(image: MessageCardImage, **props: Any) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "Image", "url": image.image}
     if image.title:
-        element["altText"] = str(image.title)
+        element["altText"] = defuse_mentions(str(image.title))
     element.update(props)
     return element
 
@@ -245,7 +251,7 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
         props: dict[str, Any] = {"size": "Large", "weight": "Bolder"}
         if status is not Status.DEFAULT:
             props["color"] = status.color
-        header_items.append(text_block(to_teams(str(title)), **props))
+        header_items.append(text_block(_md(title), **props))
     summary = (card.summary or "").strip()
     if card.title and summary and summary not in (card.title.strip(), (card.text or "").strip()):
         header_items.append(text_block(escape(summary), isSubtle=True, spacing="None"))
@@ -258,7 +264,7 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
             header["bleed"] = True
         body.append(header)
     if card.text:
-        body.append(text_block(to_teams(str(card.text))))
+        body.append(text_block(_md(card.text)))
     if card.heroImage and card.heroImage.image:
         body.append(_image(card.heroImage, size="Stretch"))
     for index, section in enumerate(card.sections or []):
@@ -271,7 +277,7 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
     if notes:
         body.append(
             text_block(
-                "Not available in Teams:\n" + "\n".join(f"- {note}" for note in notes),
+                defuse_mentions("Not available in Teams:\n" + "\n".join(f"- {note}" for note in notes)),
                 isSubtle=True,
                 size="Small",
                 separator=True,
@@ -289,11 +295,13 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
     if actions:
         result["actions"] = actions
     if summary:
-        result["fallbackText"] = summary
+        result["fallbackText"] = defuse_mentions(summary)
     result["msteams"] = {"width": "Full"}
     return result
 
 
 def to_adaptive(mc: MessageCard | dict[str, Any]) -> AdaptiveCard:
     """Convert a MessageCard (model or raw dict) into an Adaptive Card 1.5 model."""
+    from shared.cards.adaptive import AdaptiveCard  # ~50 models: only when a model is wanted
+
     return AdaptiveCard.parse(to_adaptive_dict(mc))

@@ -84,6 +84,33 @@ def test_no_defaults_are_invented() -> None:
     assert out == {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "x"}]}
 
 
+def test_any_json_number_and_card_level_types_round_trip() -> None:
+    card = {
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "refresh": {"type": "Refresh", "action": {"type": "Action.Execute", "verb": "r"}, "userIds": []},
+        "authentication": {
+            "type": "Authentication",
+            "text": "sign in",
+            "tokenExchangeResource": {
+                "type": "TokenExchangeResource",
+                "id": "i",
+                "uri": "u",
+                "providerId": "p",
+            },
+        },
+        "body": [
+            {"type": "TextBlock", "text": "x", "maxLines": 2.0},
+            {"type": "Input.Number", "id": "n", "value": 1e3},
+        ],
+    }
+    assert_valid_card(card)
+    assert roundtrip(card) == card
+    parsed = AdaptiveCard.parse(card)
+    assert parsed.refresh is not None and parsed.refresh.type == "Refresh"
+    assert parsed.authentication is not None and parsed.authentication.type == "Authentication"
+
+
 def test_serialised_json_is_identical_modulo_key_order() -> None:
     out = AdaptiveCard.parse(KITCHEN_SINK).to_dict()
     assert json.dumps(out, sort_keys=True) == json.dumps(KITCHEN_SINK, sort_keys=True)

@@ -93,3 +93,36 @@ def test_serialised_message_survives_the_outbox_table(store: Any) -> None:
     loaded = store.outbox.get(saved.id)
     assert loaded.message == raw
     assert_valid_message(json.loads(loaded.message))
+
+
+def test_sender_mention_markup_does_not_ride_on_a_route_mention(
+    devhost: str, app_store: Any, sink: Any
+) -> None:
+    """A MessageCard carrying `<at>Ops</at>` through a route that mentions Ops: Teams gets one
+    real mention (the route's `cc` line); the sender's copy is defused text."""
+    from shared.store.models import Channel, Route
+
+    channel = "cards-" + uuid.uuid4().hex[:8]
+    app_store.channels.save(Channel(name=channel, url=sink.workflow_url(channel)))
+    route = Route(
+        name="cards-" + uuid.uuid4().hex[:8],
+        source="messagecard",
+        channels=[channel],
+        settings={"mentions": [{"id": "ops@contoso.com", "name": "Ops"}]},
+    )
+    app_store.routes.save(route)
+    body = {
+        "@type": "MessageCard",
+        "title": "<at>Ops</at> please approve",
+        "text": "urgent &lt;at&gt;Ops&lt;/at&gt;",
+        "sections": [{"facts": [{"name": "<at>Ops</at>", "value": "now"}], "markdown": False}],
+    }
+    response = requests.post(f"{devhost}/api/incoming/{route.name}", json=body, timeout=30)
+    assert response.status_code == 200 and response.text == "1"  # the old connector's answer
+    [message] = sink.wait_for_messages(channel, 1, timeout=10)
+    assert_valid_message(message)
+    [card] = envelopes.cards_of(message)
+    shown = json.dumps(card["body"], ensure_ascii=False)
+    assert shown.count("<at>Ops</at>") == 1 and "cc <at>Ops</at>" in shown
+    assert "please approve" in shown and "urgent" in shown
+    assert [e["text"] for e in card["msteams"]["entities"]] == ["<at>Ops</at>"]

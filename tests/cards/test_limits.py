@@ -172,6 +172,18 @@ def test_split_keeps_every_fact_in_order_with_labels() -> None:
     assert "entities" in parts[0]["msteams"] and all("entities" not in p["msteams"] for p in parts[1:])
 
 
+def test_mention_entities_follow_their_text_even_with_quotes() -> None:
+    b = CardBuilder("t")
+    who = b.mention("ann@contoso.com", 'Ann "the" \\ Admin')
+    b.text(f"cc {who}")
+    b.facts([(f"f{i}", "v" * 100) for i in range(400)])
+    parts = limits.fit(b.build())
+    assert len(parts) > 1
+    assert parts[0]["msteams"]["entities"] == b.build()["msteams"]["entities"]
+    assert all("entities" not in p["msteams"] for p in parts[1:])
+    assert_deliverable(parts, limits.max_message_bytes())
+
+
 def test_shorten_with_more_link() -> None:
     card = big_card(400)
     parts = limits.fit(card, more_url="https://app.example/digest/1")

@@ -35,7 +35,7 @@ FULL: dict[str, Any] = {
             "markdown": True,
         },
         {
-            "title": "Artifacts_list",
+            "title": "Artifacts *list*",
             "text": "file_name_with_underscores.tar",
             "markdown": False,
             "startGroup": True,
@@ -59,7 +59,12 @@ FULL: dict[str, Any] = {
             "name": "Open build",
             "targets": [{"os": "iOS", "uri": "ci://42"}, {"os": "default", "uri": "https://ci.example/42"}],
         },
-        {"@type": "HttpPOST", "name": "Retry", "target": "https://ci.example/api/retry", "body": "{}"},
+        {
+            "@type": "HttpPOST",
+            "name": "Retry",
+            "target": "https://ci.example/api/retry?code=s3cr3t-key#frag",
+            "body": "{}",
+        },
         {
             "@type": "ActionCard",
             "name": "Comment",
@@ -98,8 +103,8 @@ def test_everything_stays_visible() -> None:
         "triggered by *timer*",
         '"title": "Branch", "value": "main"',
         '"title": "Duration", "value": "372"',
-        "Artifacts\\\\_list",  # markdown: false -> escaped
-        "file\\\\_name\\\\_with\\\\_underscores.tar",
+        "Artifacts \\\\*list\\\\*",  # markdown: false -> what would format is escaped
+        '"file_name_with_underscores.tar"',  # ... and nothing else
         "https://ci.example/graph.png",
         "Build time graph",
         "https://ci.example/1.png",
@@ -113,6 +118,7 @@ def test_everything_stays_visible() -> None:
         "Add-in",
     ]:
         assert fragment in text, fragment
+    assert "s3cr3t" not in text and "frag" not in text  # a POST target's key is not shown
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Open build", "url": "https://ci.example/42"},
         {"type": "Action.OpenUrl", "title": "Docs", "url": "https://ci.example/docs"},
@@ -196,6 +202,26 @@ def test_unusable_open_uri_becomes_a_note() -> None:
 def test_theme_colour_maps_to_a_card_style(colour: str, style: str | None) -> None:
     header = to_adaptive_dict({"@type": "MessageCard", "title": "t", "themeColor": colour})["body"][0]
     assert header.get("style") == style
+
+
+def test_sender_mention_markup_is_defused() -> None:
+    card = to_adaptive_dict(
+        {
+            "@type": "MessageCard",
+            "title": "<at>Ops</at> look",
+            "summary": "s <at>Ops</at>",
+            "text": "ping <at>Ops</at> &lt;at&gt;Ops&lt;/at&gt;",
+            "sections": [
+                {"activityTitle": "<at>Ops</at>", "facts": [{"name": "<at>Ops</at>", "value": "v"}]},
+                {"text": "<at>Ops</at>", "markdown": False},
+            ],
+            "potentialAction": [{"@type": "<at>Ops</at>", "name": "<at>Ops</at>"}],
+        }
+    )
+    assert_valid_card(card)
+    text = visible_text(card)
+    assert "<at>" not in text and "</at>" not in text
+    assert text.count("Ops") == 10 and "look" in text and "ping" in text
 
 
 def test_teams_doc_example_converts() -> None:

@@ -177,7 +177,8 @@ def test_github_push_commits_escaped_and_compare_button() -> None:
     card = valid(prepare("github", payload("github_push.json"), {"x-github-event": "push"}))
     text = texts(card)
     assert "2 commits pushed to main" in text
-    assert "bob\\\\_the\\\\_builder" in text  # underscores escaped, not italics
+    # Underscores inside a word never format in CommonMark, so they are left as typed.
+    assert "bob_the_builder" in text and "bob\\\\_" not in text
     assert card["actions"][0]["title"] == "Compare"
 
 
