@@ -9,7 +9,9 @@ Targets (issue 5):
   senders: requests/s, p50 and p99 (p99 target < 50 ms on loopback), next to the same senders
   posting straight to the sink (the loopback floor).
 
-Usage: python bench/bench_incoming.py [--runs 500] [--requests 100] [--clients 8]
+- CPU per post in process through the real store and sink, and the share of it that is ours.
+
+Usage: python bench/bench_incoming.py [--runs 500] [--posts 300] [--requests 100] [--clients 8]
 """
 
 from __future__ import annotations
@@ -140,6 +142,48 @@ def _load(
     return wall, latencies
 
 
+def cpu_per_post(posts: int) -> None:
+    """CPU of one whole post in this thread (real store on Azurite, real sink), and our share of it.
+
+    The dev host serves every request in one process, so this CPU time is what bounds the HTTP
+    figures below: 8 concurrent senders queue behind each other's table calls.
+    """
+    import os
+
+    from shared import ingest
+    from shared.store import open_store
+    from shared.store.models import Channel, Route
+    from tools.teams_sink import TeamsSink
+
+    with stack.Azurite() as azurite, TeamsSink(keep=100000) as sink:
+        sink.set_limits(windows=[])
+        os.environ["DELIVERY_EXTRA_ALLOWED_URLS"] = sink.url + "/"
+        os.environ["DELIVERY_RATE_WORKFLOWS"] = "100000/1"
+        store = open_store(connection=azurite.connection_string, prefix="cpu" + uuid.uuid4().hex[:6])
+        store.channels.save(Channel(name="ch", url=sink.workflow_url("ch")))
+        route = Route(name="cpu", source="alertmanager", auth="bearer", secret=SECRET, channels=["ch"])
+        store.routes.save(route)
+        headers = {"content-type": "application/json", "authorization": f"Bearer {SECRET}"}
+        note = alertmanager_notification(3)
+        bodies = []
+        for i in range(posts + 30):
+            note["groupKey"] = f"cpu-{i}"
+            bodies.append(json.dumps(note).encode())
+        for body in bodies[:30]:  # tables, connections, imports, the route cache
+            ingest.handle("cpu", headers, body, store=store)
+        started = time.thread_time()
+        for body in bodies[30:]:
+            ingest.handle("cpu", headers, body, store=store)
+        whole = (time.thread_time() - started) / posts * 1000
+        started = time.thread_time()
+        for body in bodies[30:]:
+            ingest.prepare(route, headers, body)
+        ours = (time.thread_time() - started) / posts * 1000
+    print(f"\nCPU per post in process (3-alert note, 1 channel, real store and sink; {posts} posts):")
+    print(f"  whole post {whole:6.2f} ms   of which authenticate/parse/build {ours:5.2f} ms")
+    print("  the rest: 6 table calls (Azure SDK + requests) and the post to the sink")
+
+
 def over_http(clients: int, requests_per_client: int) -> None:
     import requests
 
@@ -226,10 +270,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--requests", type=int, default=100, help="requests per sender")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--posts", type=int, default=300, help="posts timed for the CPU figure")
+    parser.add_argument("--no-http", action="store_true", help="only the in-process figures without a store")
     args = parser.parse_args()
     in_process(args.runs)
     if not args.no_http:
+        cpu_per_post(args.posts)
         over_http(args.clients, args.requests)
     return 0
 

@@ -25,13 +25,24 @@ import json
 import logging
 import re
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from shared.sources.base import BuildContext, Card, Incoming, Notice, SourceError, flag, structured
+from shared.sources.base import (
+    BuildContext,
+    Card,
+    Incoming,
+    Notice,
+    SourceError,
+    flag,
+    int_setting,
+    structured,
+)
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -139,7 +150,10 @@ def decode_body(ctype: str, body: bytes) -> Any:
         return None
     raw: bytes | str = body
     if ctype == FORM:
-        values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).get("payload")
+        try:
+            values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).get("payload")
+        except ValueError:  # more fields than max_num_fields
+            raise Refusal(error(400, "form body has too many fields", ["body: at most 50 fields"])) from None
         if not values:
             raise Refusal(error(400, "form body without a payload field", ["payload: field required"]))
         raw = values[0]
@@ -313,7 +327,10 @@ def handle(
         log.warning("incoming %s: store unavailable, answering 503", route_name)
         reply = unavailable()
     except Exception as exc:  # a bug must not leak a stack trace (or a secret) to the sender
-        log.error("incoming %s failed unexpectedly (%s)", route_name, type(exc).__name__, exc_info=True)
+        # Type and place only: an exception's text may quote the body, a header or a webhook URL.
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else "?"
+        log.error("incoming %s failed unexpectedly (%s at %s)", route_name[:64], type(exc).__name__, where)
         reply = error(500, "internal error")
     log.info("incoming %s: %d in %.1f ms", route_name, reply.status, (time.perf_counter() - started) * 1000)
     return reply
@@ -366,8 +383,15 @@ def _handle(
 
     scope = f"incoming:{route.name}"
     key = notice.dedupe_id if flag(settings.get("dedupe")) else None
+    message_key: str | None = None
     if key:
-        window = int(settings.get("dedupe_window_seconds") or notice.dedupe_window or DEFAULT_DEDUPE_WINDOW)
+        window = int_setting(
+            settings, "dedupe_window_seconds", notice.dedupe_window or DEFAULT_DEDUPE_WINDOW, high=30 * 86400
+        )
+        # Delivery remembers accepted parts by this key for days. The window's number in it lets a
+        # retry after a failure skip the channels that already have the card, while the same post
+        # sent again after the window (Alertmanager's repeat_interval, a daily script) is shown again.
+        message_key = f"{key}@{int(time.time() // window)}"
         # The record holding the key comes back with the failed claim: no second read to classify it.
         record = store.dedupe.try_claim(scope, key, window)
         if record is not None:
@@ -383,7 +407,7 @@ def _handle(
         if route.mode == "digest":
             outcome = _buffer(store, route, notice)
         else:
-            outcome = _deliver(store, route, notice, key)
+            outcome = _deliver(store, route, notice, message_key)
     except BaseException:
         if key:
             try:

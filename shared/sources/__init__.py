@@ -36,11 +36,13 @@ class UnknownSource(LookupError):
     """The route names a source kind that no module provides."""
 
 
-def _module_names() -> list[str]:
+@cache
+def _module_names() -> tuple[str, ...]:
+    """Listed once per process: the modules ship with the app, and a listing costs a directory read."""
     folder = Path(__file__).parent
     found = [m.name for m in pkgutil.iter_modules([str(folder)]) if m.name not in _NOT_SOURCES]
     ordered = [n for n in _DETECT_ORDER if n in found]
-    return ordered + sorted(n for n in found if n not in ordered)
+    return tuple(ordered + sorted(n for n in found if n not in ordered))
 
 
 @cache

@@ -15,6 +15,7 @@ from shared.sources.base import (
     SourceError,
     Summary,
     content_hash,
+    first_line,
     short,
 )
 
@@ -27,6 +28,61 @@ def _version(value: Any) -> tuple[int, ...] | None:
         return tuple(int(p) for p in str(value).split("."))
     except ValueError:
         return None
+
+
+#: what the 1.5 schema requires of the common types (our card model keeps foreign cards as they
+#: came, so these are checked here); unknown types pass, the renderer drops them (the spec's fallback)
+REQUIRED: dict[str, tuple[tuple[str, type], ...]] = {
+    "TextBlock": (("text", str),),
+    "Image": (("url", str),),
+    "FactSet": (("facts", list),),
+    "Container": (("items", list),),
+    "ActionSet": (("actions", list),),
+    "ImageSet": (("images", list),),
+    "RichTextBlock": (("inlines", list),),
+    "Action.OpenUrl": (("url", str),),
+    "Action.ToggleVisibility": (("targetElements", list),),
+}
+FACT_KEYS = ("title", "value")
+#: where child elements and actions sit: property -> what it holds (a column's `type` is optional)
+CHILDREN = {"body": "element", "items": "element", "columns": "column", "actions": "action"}
+
+
+def _shape_problems(node: dict[str, Any], where: str, kind: str = "card") -> list[str]:
+    """Structural errors of a card, named by path (iterative: the JSON depth is bounded already)."""
+    problems: list[str] = []
+    stack: list[tuple[dict[str, Any], str, str]] = [(node, where, kind)]
+    while stack and len(problems) < 10:
+        item, path, what = stack.pop()
+        if what in ("element", "action"):
+            kind_name = item.get("type")
+            if not isinstance(kind_name, str) or not kind_name.strip():
+                problems.append(f"{path}.type: must be a non-empty string")
+                continue
+            for name, expected in REQUIRED.get(kind_name, ()):
+                if not isinstance(item.get(name), expected):
+                    wanted = "a string" if expected is str else "a list"
+                    problems.append(f"{path}.{name}: {wanted} is required")
+            if kind_name == "FactSet" and isinstance(item.get("facts"), list):
+                for i, fact in enumerate(item["facts"]):
+                    if not (isinstance(fact, dict) and all(isinstance(fact.get(k), str) for k in FACT_KEYS)):
+                        problems.append(f"{path}.facts[{i}]: title and value must be strings")
+            card = item.get("card") if kind_name == "Action.ShowCard" else None
+            if isinstance(card, dict):
+                stack.append((card, f"{path}.card", "card"))
+        for prop, child in CHILDREN.items():
+            if prop not in item:
+                continue
+            children = item[prop]
+            if not isinstance(children, list):
+                problems.append(f"{path}.{prop}: must be a list")
+                continue
+            for i, sub in enumerate(children):
+                if isinstance(sub, dict):
+                    stack.append((sub, f"{path}.{prop}[{i}]", child))
+                else:
+                    problems.append(f"{path}.{prop}[{i}]: must be an object")
+    return problems
 
 
 def check_card(content: Any, where: str) -> Card:
@@ -52,6 +108,9 @@ def check_card(content: Any, where: str) -> Card:
     except ValidationError as exc:
         detail = [f"{where}.{line}" for line in validation_detail(exc)]
         raise SourceError("not a valid Adaptive Card", detail) from None
+    problems = _shape_problems(content, where)
+    if problems:
+        raise SourceError("not a valid Adaptive Card", problems)
     from shared.cards import limits
 
     try:
@@ -63,8 +122,10 @@ def check_card(content: Any, where: str) -> Card:
 
 def _title(card: Card) -> str:
     for element in card.get("body") or []:
-        if isinstance(element, dict) and element.get("type") == "TextBlock" and element.get("text"):
-            return short(str(element["text"]).strip().splitlines()[0], 150)
+        if isinstance(element, dict) and element.get("type") == "TextBlock":
+            line = first_line(str(element.get("text") or ""))
+            if line:
+                return line
     return "Adaptive Card"
 
 

@@ -24,6 +24,7 @@ from shared.sources.base import (
     content_hash,
     facts_of,
     http_url,
+    int_setting,
     new_card,
     short,
     validate,
@@ -74,11 +75,16 @@ def severity_status(firing: bool, severity: str | None) -> Status:
     return Status.ATTENTION
 
 
+def _quoted(value: str) -> str:
+    """A label value inside the `{name="value"}` matcher of a silence link: quotes and backslashes escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def silence_url(external_url: str | None, labels: dict[str, str]) -> str | None:
     base = http_url(external_url)
     if not base or not labels:
         return None
-    matchers = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    matchers = ",".join(f'{k}="{_quoted(v)}"' for k, v in sorted(labels.items()))
     return f"{base.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}', safe='')}"
 
 
@@ -164,17 +170,18 @@ class AlertmanagerSource:
         if common_facts:
             card.facts(common_facts)
 
-        limit = int(ctx.settings.get("max_alerts") or DEFAULT_MAX_ALERTS)
+        limit = int_setting(ctx.settings, "max_alerts", DEFAULT_MAX_ALERTS)
         ordered = firing_alerts + resolved_alerts
+        common_links = _links(n.commonAnnotations)
         for alert in ordered[:limit]:
-            self._alert_section(card, alert, n)
+            self._alert_section(card, alert, n, common_links)
         hidden = len(ordered) - limit + n.truncatedAlerts
         if hidden > 0:
             more = f"+{hidden} more"
             url = http_url(n.externalURL)
             card.text(f"[{more}]({url})" if url else more)
 
-        for label, url in _links(n.commonAnnotations):
+        for label, url in common_links:
             card.button(label, url)
         if len(n.alerts) == 1 and http_url(n.alerts[0].generatorURL):
             card.button("Source", n.alerts[0].generatorURL or "")
@@ -198,7 +205,9 @@ class AlertmanagerSource:
             dedupe_id=self.dedupe_id(n),
         )
 
-    def _alert_section(self, card: CardBuilder, alert: Alert, n: Notification) -> None:
+    def _alert_section(
+        self, card: CardBuilder, alert: Alert, n: Notification, common_links: list[tuple[str, str]]
+    ) -> None:
         state = _alert_status(alert, n.status)
         heading = alert.annotations.get("summary") or _alert_title(alert)
         card.section(f"{'🔥' if state == 'firing' else '✅'} {short(heading, 200)}")
@@ -218,9 +227,7 @@ class AlertmanagerSource:
             facts.append(("Ended", alert.endsAt))
         if facts:
             card.facts(facts)
-        links = [
-            f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in _links(n.commonAnnotations)
-        ]
+        links = [f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in common_links]
         source = http_url(alert.generatorURL)
         if source and len(n.alerts) > 1:
             links.append(f"[Source]({source})")

@@ -20,6 +20,7 @@ from shared.sources.base import (
     Payload,
     Summary,
     content_hash,
+    first_line,
     http_url,
     new_card,
     short,
@@ -228,7 +229,7 @@ def _git_push(hook: ServiceHook) -> Built:
     lines = []
     for c in p.commits[:MAX_COMMITS]:
         sha = c.commitId[:8]
-        first = short(c.comment.strip().splitlines()[0] if c.comment.strip() else "", 120)
+        first = first_line(c.comment, 120)
         lines.append(f"`{sha}` {escape(first)}")
     if lines:
         card.bullets(lines)
@@ -287,7 +288,8 @@ def _work_item(hook: ServiceHook) -> Built:
     from shared.cards.builders import Status
 
     wi = validate(WorkItem, hook.resource, f"Azure DevOps {hook.eventType}")
-    fields = dict(wi.revision.get("fields", {})) if isinstance(wi.revision, dict) else {}
+    revision_fields = wi.revision.get("fields") if isinstance(wi.revision, dict) else None
+    fields: dict[str, Any] = dict(revision_fields) if isinstance(revision_fields, dict) else {}
     fields.update({k: v for k, v in wi.fields.items() if not isinstance(v, dict) or "newValue" in v})
     what = hook.eventType.split(".")[-1]
     kind = _field(fields.get("System.WorkItemType")) or "Work item"
@@ -336,7 +338,7 @@ def _generic(hook: ServiceHook) -> Built:
         hook.message.markdown if hook.message else None
     )
     plain = _text(hook)
-    title = short((plain or hook.eventType).strip().splitlines()[0], 150)
+    title = first_line(plain) or first_line(hook.eventType) or "Azure DevOps event"
     card = new_card(title, Status.DEFAULT, hook.eventType)
     if text:
         card.text(short(text, 1500))

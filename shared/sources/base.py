@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -186,14 +187,26 @@ def short(text: Any, limit: int = 600) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def first_line(text: str | None, limit: int = 150) -> str:
+    """The first non-blank line, shortened: titles and summaries from commit messages and bodies."""
+    lines = (text or "").strip().splitlines()
+    return short(lines[0], limit) if lines else ""
+
+
+@lru_cache(maxsize=4096)
+def literal(text: str) -> str:
+    """``markdown.escape``, remembered: label names and values recur in every post of a sender."""
+    from shared.cards.markdown import escape
+
+    return escape(text)
+
+
 def facts_of(mapping: Mapping[str, Any] | None, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
     if not mapping:
         return []
     skipped = set(skip)
-    from shared.cards.markdown import escape
-
     return [
-        (escape(str(k)), escape(short(v, 300)))
+        (literal(str(k)), literal(short(v, 300)))
         for k, v in mapping.items()
         if k not in skipped and v not in (None, "")
     ]
@@ -207,6 +220,21 @@ def structured(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def int_setting(settings: Mapping[str, Any], name: str, default: int, low: int = 1, high: int = 10**6) -> int:
+    """A whole-number route setting (the admin CLI stores text); a bad value falls back to the default.
+
+    An operator's typo must not turn every post of the route into an error for the sender.
+    """
+    value = settings.get(name)
+    if value is None or value == "" or isinstance(value, bool):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(number, low), high)
 
 
 def flag(value: Any, default: bool = True) -> bool:

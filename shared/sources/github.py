@@ -20,6 +20,7 @@ from shared.sources.base import (
     SourceError,
     Summary,
     content_hash,
+    first_line,
     http_url,
     new_card,
     short,
@@ -249,10 +250,6 @@ def _branch(ref: str) -> str:
     return ref
 
 
-def _first_line(text: str | None, limit: int = 120) -> str:
-    return short((text or "").strip().splitlines()[0] if (text or "").strip() else "", limit)
-
-
 Built = tuple["CardBuilder", "Status", str, str | None, str | None]
 
 
@@ -278,7 +275,8 @@ def _push(p: Push) -> Built:
         sha = c.id[:7]
         link = f"[`{sha}`]({c.url})" if http_url(c.url) else f"`{sha}`"
         author = (c.author.username or c.author.name) if c.author else None
-        lines.append(f"{link} {escape(_first_line(c.message))}" + (f" ({escape(author)})" if author else ""))
+        by = f" ({escape(author)})" if author else ""
+        lines.append(f"{link} {escape(first_line(c.message, 120))}{by}")
     if lines:
         card.bullets(lines)
     if len(p.commits) > MAX_COMMITS:
@@ -286,7 +284,7 @@ def _push(p: Push) -> Built:
     url = http_url(p.compare)
     if url:
         card.button("Compare", url)
-    text = _first_line(p.commits[-1].message) if p.commits else None
+    text = first_line(p.commits[-1].message, 120) if p.commits else None
     return card, status, title, url, text
 
 
@@ -319,7 +317,7 @@ def _pull_request(p: PullRequest) -> Built:
     url = http_url(pr.html_url)
     if url:
         card.button("Open pull request", url)
-    return card, status, title, url, _first_line(pr.body)
+    return card, status, title, url, first_line(pr.body, 120)
 
 
 def _issues(p: Issues) -> Built:
@@ -339,7 +337,7 @@ def _issues(p: Issues) -> Built:
     url = http_url(issue.html_url)
     if url:
         card.button("Open issue", url)
-    return card, status, title, url, _first_line(issue.body)
+    return card, status, title, url, first_line(issue.body, 120)
 
 
 def _issue_comment(p: IssueComment) -> Built:
@@ -356,7 +354,7 @@ def _issue_comment(p: IssueComment) -> Built:
     url = http_url(p.comment.html_url) or http_url(p.issue.html_url)
     if url:
         card.button("Open comment", url)
-    return card, Status.DEFAULT, title, url, _first_line(p.comment.body)
+    return card, Status.DEFAULT, title, url, first_line(p.comment.body, 120)
 
 
 def _release(p: Release) -> Built:
@@ -372,7 +370,7 @@ def _release(p: Release) -> Built:
     url = http_url(r.html_url)
     if url:
         card.button("Open release", url)
-    return card, status, title, url, _first_line(r.body)
+    return card, status, title, url, first_line(r.body, 120)
 
 
 def _workflow_run(p: WorkflowRun) -> Built:

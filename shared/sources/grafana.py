@@ -21,6 +21,7 @@ from shared.sources.base import (
     content_hash,
     facts_of,
     http_url,
+    int_setting,
     new_card,
     short,
     validate,
@@ -145,7 +146,7 @@ class GrafanaSource:
         if g.evalMatches:
             card.facts([(m.metric or "value", _fmt_value(m.value)) for m in g.evalMatches[:20]])
 
-        limit = int(ctx.settings.get("max_alerts") or DEFAULT_MAX_ALERTS)
+        limit = int_setting(ctx.settings, "max_alerts", DEFAULT_MAX_ALERTS)
         for alert in g.alerts[:limit]:
             self._alert_section(card, alert, g)
         hidden = len(g.alerts) - limit + g.truncatedAlerts

@@ -16,6 +16,7 @@ from shared.sources.base import (
     SourceError,
     Summary,
     content_hash,
+    first_line,
     short,
 )
 
@@ -64,7 +65,7 @@ class MessageCardSource:
         return Notice(
             cards=[card],
             summary=Summary(
-                title=short(title.strip().splitlines()[0] if title.strip() else "MessageCard", 150),
+                title=first_line(title) or "MessageCard",
                 status="default",
                 source=self.name,
                 text=short(data.get("text"), 300) if data.get("text") else None,

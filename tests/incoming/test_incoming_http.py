@@ -272,3 +272,34 @@ def test_store_unreachable_answers_503_with_retry_after(down_host: str) -> None:
     assert int(reply.headers["Retry-After"]) > 0
     assert reply.json()["error"].startswith("storage is unavailable")
     assert "AccountKey" not in reply.text
+
+
+def test_many_alerts_split_under_the_cap_none_dropped(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """All alerts shown (max_alerts raised): one notification becomes numbered parts, each under 28 KB."""
+    from tests.incoming.helpers import alertmanager_notification
+
+    note = alertmanager_notification(80)
+    route, (channel,) = make_route(app_store, sink, "alertmanager", settings={"max_alerts": 80})
+    reply = post(devhost, route, json.dumps(note).encode())
+    assert reply.status_code == 202 and reply.json()["channels"] == {channel: "accepted"}, reply.text
+    request_sizes = [r["size"] for r in sink.requests(channel)]
+    messages = sink.wait_for_messages(channel, len(request_sizes), timeout=10)
+    assert len(messages) >= 2 and all(size < 28672 for size in request_sizes)
+    shown = json.dumps(delivered(sink, channel, len(messages)))
+    assert all(f"checkout-{i:04d}" in shown for i in range(80))
+    assert f"(1/{len(messages)})" in shown and f"({len(messages)}/{len(messages)})" in shown
+
+
+def test_same_post_after_the_window_is_shown_again(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """Alertmanager's repeat_interval or a daily script: a retry inside the window is dropped, a repeat is not."""
+    import time
+
+    route, (channel,) = make_route(app_store, sink, "messagecard", settings={"dedupe_window_seconds": 1})
+    body = b'{"text": "Nightly backup finished"}'
+    assert post(devhost, route, body).text == "1"
+    assert post(devhost, route, body).text == "1"  # the sender's retry: not shown twice
+    time.sleep(2.1)
+    assert post(devhost, route, body).text == "1"
+    assert len(delivered(sink, channel, 2)) == 2
+    time.sleep(0.3)
+    assert len(sink.messages(channel)) == 2

@@ -7,6 +7,7 @@ The same payloads also go through the real dev host and store in test_incoming_h
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -344,3 +345,144 @@ def test_limits_content_type_depth_and_json() -> None:
     with pytest.raises(ingest.Refusal) as info:
         ingest.check_size({"content-length": str(2 * 1024 * 1024)}, b"")
     assert info.value.reply.status == 413
+
+
+# --- hostile input: always a 4xx naming the field, never a 500 ----------------------------------
+
+OWN_PAYLOADS = [
+    ("alertmanager", "alertmanager_firing.json", {}),
+    ("grafana", "grafana_firing.json", {}),
+    ("github", "github_push.json", {"x-github-event": "push"}),
+    ("github", "github_star.json", {"x-github-event": "star"}),
+    ("azure-devops", "ado_build_failed.json", {}),
+    ("azure-devops", "ado_release_other.json", {}),
+    ("adaptivecard", "adaptive_envelope.json", {}),
+    ("messagecard", "messagecard_legacy.json", {}),
+    ("generic", "generic_deploy.json", {}),
+]
+ODD_VALUES: list[Any] = [None, "", " \n", 0, 1.5, True, [], {}, [None], '"}]{\\']
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a payload (the first two items of each list), to put an odd value there."""
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node[:2]):
+            found += _paths(value, (*prefix, i))
+    return found
+
+
+def _shape(node: Any) -> Any:
+    """A card with its free text blanked: enum-like words (types, styles, sizes) and structure stay."""
+    if isinstance(node, dict):
+        return {key: _shape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_shape(value) for value in node]
+    if isinstance(node, str) and not re.fullmatch(r"[A-Za-z.]{1,24}|[0-9.]{1,5}", node):
+        return "text" if node else ""
+    return node
+
+
+@pytest.mark.parametrize(("source", "name", "headers"), OWN_PAYLOADS)
+def test_odd_values_anywhere_give_a_valid_card_or_a_4xx(source: str, name: str, headers: dict[str, str]) -> None:
+    import copy
+
+    original = payload_json(name)
+    checked: set[str] = set()
+    for path in _paths(original):
+        for odd in ODD_VALUES:
+            body = copy.deepcopy(original)
+            node = body
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = copy.deepcopy(odd)
+            try:
+                p = prepare(source, body, headers)
+            except ingest.Refusal as refused:
+                reply = refused.reply
+                assert 400 <= reply.status < 500 and reply.json()["error"], (path, odd)
+                continue
+            if source == "adaptivecard":  # a sender's own card passes with the types it chose
+                continue
+            for card in p.notice.cards:
+                # Only the card's shape can break the schema: check each shape once (the schema is slow).
+                shape = json.dumps(_shape(card), sort_keys=True)
+                if shape not in checked:
+                    checked.add(shape)
+                    assert_valid_card(card)
+
+
+def test_route_settings_with_bad_numbers_fall_back() -> None:
+    from shared.sources.base import int_setting
+
+    assert int_setting({"n": "abc"}, "n", 10) == 10
+    assert int_setting({"n": "-3"}, "n", 10) == 1
+    assert int_setting({"n": True}, "n", 10) == 10
+    assert int_setting({"n": "7"}, "n", 10) == 7
+    for value in ("abc", "-3", "0", ""):
+        card = valid(prepare("alertmanager", alertmanager_notification(12), settings={"max_alerts": value}))
+        assert "more" in texts(card)
+        valid(prepare("grafana", payload("grafana_firing.json"), settings={"max_alerts": value}))
+
+
+def test_form_body_with_too_many_fields() -> None:
+    body = "&".join(f"f{i}=1" for i in range(60)).encode()
+    status, reply = refusal("github", body, {"content-type": "application/x-www-form-urlencoded", "x-github-event": "push"})
+    assert status == 400 and reply["detail"] == ["body: at most 50 fields"]
+
+
+def test_blank_titles_do_not_break_cards() -> None:
+    body = payload_json("ado_release_other.json")
+    body["message"] = {"text": "  \n "}
+    body["eventType"] = ""
+    card = valid(prepare("azure-devops", body))
+    assert card["body"][0]["items"][0]["text"]
+    envelope = payload_json("adaptive_envelope.json")
+    envelope["attachments"][0]["content"]["body"][0]["text"] = " \n"
+    assert prepare("adaptivecard", envelope).notice.summary.title == "Adaptive Card"
+
+
+def test_adaptive_card_structure_checked() -> None:
+    envelope = payload_json("adaptive_envelope.json")
+    content = envelope["attachments"][0]["content"]
+    content["body"] = [{"type": "TextBlock"}, {"text": "no type"}, {"type": "FactSet", "facts": [{"title": "a"}]}]
+    content["actions"] = [{"type": "Action.OpenUrl", "title": "x"}]
+    status, reply = refusal("adaptivecard", envelope)
+    where = "attachments[0].content"
+    assert status == 400 and sorted(reply["detail"]) == sorted(
+        [
+            f"{where}.body[0].text: a string is required",
+            f"{where}.body[1].type: must be a non-empty string",
+            f"{where}.body[2].facts[0]: title and value must be strings",
+            f"{where}.actions[0].url: a string is required",
+        ]
+    )
+    content["body"] = None
+    content.pop("actions")
+    status, reply = refusal("adaptivecard", envelope)
+    assert status == 400 and reply["detail"] == [f"{where}.body: must be a list"]
+
+
+def test_alertmanager_silence_link_quotes_label_values() -> None:
+    from urllib.parse import unquote
+
+    body = payload_json("alertmanager_firing.json")
+    body["groupLabels"] = {"alertname": 'say "hi"\\now'}
+    card = valid(prepare("alertmanager", body))
+    silence = next(a["url"] for a in card["actions"] if a["title"] == "Silence")
+    assert unquote(silence).endswith('{alertname="say \\"hi\\"\\\\now"}')
+
+
+def test_every_source_module_can_be_chosen_for_a_route() -> None:
+    """The admin CLI offers store.models.ROUTE_SOURCES: it must name exactly the source modules' kinds."""
+    from shared import sources
+    from shared.store.models import ROUTE_SOURCES
+
+    offered = {kind.replace("-", "_") for kind in ROUTE_SOURCES} - {"auto"}
+    assert offered == set(sources.kinds())
+    for kind in ROUTE_SOURCES:
+        if kind != "auto":
+            assert sources.get(kind).name.replace("_", "-") in ROUTE_SOURCES
