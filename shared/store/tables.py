@@ -486,6 +486,30 @@ def http_environment(url: str) -> dict[str, Any]:
     return options
 
 
+# Connections kept per host: the digest run, the fan-out and the bot's parallel reads use up to
+# about 16 threads at once; the default of 10 made urllib3 discard and reopen connections.
+POOL_SIZE = 32
+
+
+def pooled_transport(options: dict[str, Any]) -> Any:
+    """An HTTP transport whose connection pool fits our thread counts, with the client's timeouts."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    session.trust_env = False  # proxies and the CA bundle come from `http_environment`, read once
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    transport_options = {
+        key: options[key]
+        for key in ("connection_timeout", "read_timeout", "connection_verify", "use_env_settings")
+        if key in options
+    }
+    return RequestsTransport(session=session, session_owner=False, **transport_options)
+
+
 def _build_service(connection: Connection, timeout: float) -> TableServiceClient:
     from azure.data.tables import TableServiceClient
 
@@ -501,16 +525,18 @@ def _build_service(connection: Connection, timeout: float) -> TableServiceClient
                 f"the {connection.setting} connection string is not valid (expected "
                 "UseDevelopmentStorage=true or AccountName=..;AccountKey=..;TableEndpoint=..)"
             ) from None
-        extra = http_environment(service.url)
-        if extra:  # a proxy or CA bundle applies: build it again with them (the URL was needed first)
-            service = TableServiceClient.from_connection_string(conn_str, **options, **extra)
-        return service
+        # The URL was needed first: now build it with what applies from the environment and the pool.
+        options.update(http_environment(service.url))
+        transport = pooled_transport(options)
+        return TableServiceClient.from_connection_string(conn_str, transport=transport, **options)
     assert connection.endpoint is not None
     from azure.identity import DefaultAzureCredential  # only identity-based apps pay this import
 
     credential = DefaultAzureCredential(managed_identity_client_id=connection.client_id)
     options.update(http_environment(connection.endpoint))
-    return TableServiceClient(endpoint=connection.endpoint, credential=credential, **options)
+    return TableServiceClient(
+        endpoint=connection.endpoint, credential=credential, transport=pooled_transport(options), **options
+    )
 
 
 _cache: dict[tuple[Any, ...], Store] = {}
