@@ -51,7 +51,9 @@ def load_settings() -> Path | None:
         if path.is_file():
             try:
                 settings.load_local_settings(path)
-            except (ValueError, OSError) as exc:
+            except ValueError as exc:  # names the file and the problem, never a value
+                raise Failure(f"{exc}; fix or remove it") from None
+            except OSError as exc:
                 raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix or remove it") from None
             return path
     return None

@@ -22,13 +22,6 @@ def get(name: str, default: str | None = None) -> str | None:
     return value.strip()
 
 
-def require(name: str) -> str:
-    value = get(name)
-    if value is None:
-        raise SettingError(f"setting {name} is not set")
-    return value
-
-
 def get_int(name: str, default: int) -> int:
     raw = get(name)
     if raw is None:
@@ -61,11 +54,36 @@ def get_bool(name: str, default: bool = False) -> bool:
     raise SettingError(f"setting {name} must be true or false, got {raw!r}")
 
 
-def get_list(name: str, default: list[str] | None = None) -> list[str]:
-    raw = get(name)
-    if raw is None:
-        return list(default or [])
-    return [item.strip() for item in raw.split(",") if item.strip()]
+def read_local_settings(path: Path) -> dict[str, str]:
+    """The `Values` of a local.settings.json as strings, what `func start` exports.
+
+    The one reader of that file (the admin CLI, the dev host, `make serve`, the demo); the
+    ValueError says what is wrong, naming the file.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object with a 'Values' object")
+    if data.get("IsEncrypted") is True:
+        raise ValueError(f"{path}: IsEncrypted is true; only plain settings can be read")
+    values = data.get("Values", {})
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: 'Values' must be an object of strings")
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            out[name] = str(value)
+        else:
+            raise ValueError(f"{path}: Values.{name} must be a string")
+    return out
 
 
 def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]:
@@ -74,13 +92,8 @@ def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]
     Variables already in the environment win unless `override`, so tests and CI can point a
     process elsewhere without editing the file.
     """
-    data = json.loads(path.read_text(encoding="utf-8"))
-    values = data.get("Values", {})
-    if not isinstance(values, dict):
-        raise SettingError(f"{path}: 'Values' must be an object")
     loaded: dict[str, str] = {}
-    for key, value in values.items():
-        text = "" if value is None else str(value)
+    for key, text in read_local_settings(path).items():
         if override or key not in os.environ:
             os.environ[key] = text
             loaded[key] = text

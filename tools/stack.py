@@ -6,7 +6,6 @@ things the same way and leave no process behind.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -28,35 +27,10 @@ class StackError(RuntimeError):
 
 
 def read_settings_values(path: Path) -> dict[str, str]:
-    """The `Values` of a local.settings.json as strings, what `func start` exports.
+    """The `Values` of a local.settings.json as strings (see `shared.settings.read_local_settings`)."""
+    from shared.settings import read_local_settings
 
-    The one reader of that file for the dev host, `make serve` and the demo; ValueError says what is
-    wrong, naming the file.
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object with a 'Values' object")
-    if data.get("IsEncrypted") is True:
-        raise ValueError(f"{path}: IsEncrypted is true; only plain settings can be read")
-    values = data.get("Values", {})
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: 'Values' must be an object of strings")
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            out[name] = str(value)
-        else:
-            raise ValueError(f"{path}: Values.{name} must be a string")
-    return out
+    return read_local_settings(path)
 
 
 def python_exe() -> str:
