@@ -132,7 +132,9 @@ def connect(app_store: Any, sink: Any, source: str, auth: str, secret: str) -> t
 
 def readme_route(source: str) -> tuple[str, str]:
     """(route name, --auth) of the README's `admin route add ... --source <source>`."""
-    found = [a for a in admin_commands() if a[:2] == ["route", "add"] and f"--source {source}" in shlex.join(a)]
+    found = [
+        a for a in admin_commands() if a[:2] == ["route", "add"] and f"--source {source}" in shlex.join(a)
+    ]
     assert found, f"the README has no `admin route add ... --source {source}`"
     argv = found[0]
     return argv[2], argv[argv.index("--auth") + 1]
@@ -142,6 +144,13 @@ def incoming_path(url: str) -> str:
     match = re.search(r"/api/incoming/([A-Za-z0-9_-]+)", url)
     assert match, url
     return match.group(1)
+
+
+def assert_delivered(sink: Any, channel: str, url: str, body: bytes, headers: dict[str, str]) -> None:
+    """The sender's post is accepted (202) and exactly one card reaches the route's channel."""
+    reply = requests.post(url, data=body, headers=headers, timeout=30)
+    assert reply.status_code == 202, reply.text
+    assert len(sink.wait_for_messages(channel, 1, timeout=10)) == 1
 
 
 def test_alertmanager_snippet_bearer_flow(devhost: str, app_store: Any, sink: Any, env: None) -> None:
@@ -155,9 +164,7 @@ def test_alertmanager_snippet_bearer_flow(devhost: str, app_store: Any, sink: An
     body = payload("alertmanager_firing.json")
     headers = {"Content-Type": "application/json"}
     assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 401
-    reply = requests.post(url, data=body, headers={**headers, "Authorization": f"{scheme} {SECRET}"}, timeout=30)
-    assert reply.status_code == 202, reply.text
-    assert len(sink.wait_for_messages(channel, 1, timeout=10)) == 1
+    assert_delivered(sink, channel, url, body, {**headers, "Authorization": f"{scheme} {SECRET}"})
 
 
 def test_grafana_snippet_bearer_flow(devhost: str, app_store: Any, sink: Any, env: None) -> None:
@@ -167,14 +174,10 @@ def test_grafana_snippet_bearer_flow(devhost: str, app_store: Any, sink: Any, en
     scheme = re.search(r"authorization_scheme: (\w+)", snippet).group(1)  # type: ignore[union-attr]
     assert (auth, scheme) == ("bearer", "Bearer")
     route, channel = connect(app_store, sink, "grafana", auth, SECRET)
-    reply = requests.post(
-        f"{devhost}/api/incoming/{route}",
-        data=payload("grafana_firing.json"),
-        headers={"Content-Type": "application/json", "Authorization": f"{scheme} {SECRET}"},
-        timeout=30,
+    headers = {"Content-Type": "application/json", "Authorization": f"{scheme} {SECRET}"}
+    assert_delivered(
+        sink, channel, f"{devhost}/api/incoming/{route}", payload("grafana_firing.json"), headers
     )
-    assert reply.status_code == 202, reply.text
-    assert len(sink.wait_for_messages(channel, 1, timeout=10)) == 1
 
 
 def test_github_snippet_signature_flow(devhost: str, app_store: Any, sink: Any, env: None) -> None:
@@ -190,9 +193,7 @@ def test_github_snippet_signature_flow(devhost: str, app_store: Any, sink: Any, 
         "X-GitHub-Delivery": unique("d"),
         "X-Hub-Signature-256": sign(SECRET, body),
     }
-    reply = requests.post(f"{devhost}/api/incoming/{route}", data=body, headers=headers, timeout=30)
-    assert reply.status_code == 202, reply.text
-    assert len(sink.wait_for_messages(channel, 1, timeout=10)) == 1
+    assert_delivered(sink, channel, f"{devhost}/api/incoming/{route}", body, headers)
 
 
 def test_azure_devops_snippet_basic_flow(devhost: str, app_store: Any, sink: Any, env: None) -> None:
@@ -204,14 +205,10 @@ def test_azure_devops_snippet_basic_flow(devhost: str, app_store: Any, sink: Any
     assert f"printf '{user}:%s'" in section("Connect Teams and your services")
     route, channel = connect(app_store, sink, "azure-devops", auth, secret)
     token = base64.b64encode(secret.encode()).decode()
-    reply = requests.post(
-        f"{devhost}/api/incoming/{route}",
-        data=payload("ado_build_failed.json"),
-        headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
-        timeout=30,
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {token}"}
+    assert_delivered(
+        sink, channel, f"{devhost}/api/incoming/{route}", payload("ado_build_failed.json"), headers
     )
-    assert reply.status_code == 202, reply.text
-    assert len(sink.wait_for_messages(channel, 1, timeout=10)) == 1
 
 
 def test_messagecard_snippet_code_flow(devhost: str, app_store: Any, sink: Any, env: None) -> None:
