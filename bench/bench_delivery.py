@@ -8,7 +8,7 @@ overshoots would see 429s), then:
 - delivery: `client.deliver` for every message (store lookups, idempotency records, limiter,
   outbox hand-off when a destination's budget is spent);
 - the delivery log: the same no-limits run with the log written inline on the request thread (as
-  it was) and in the background (`shared.delivery.history`, as it is), and how long the
+  it was) and in the background (`shared.store.behind`, batched, as it is), and how long the
   background writer then needs to catch up.
 
 Prints messages/s of both and their ratio, how many messages the limiter queued, how many 429s
@@ -101,28 +101,26 @@ def summary(latencies: list[float]) -> str:
 
 def run_log_comparison(store: Any, jobs: list[tuple[str, dict[str, Any]]], threads: int) -> list[str]:
     """The same deliveries with the log written inline, then in the background; lines to print."""
-    from shared.delivery import history
+    from shared.store import behind
+    from shared.store.deliveries import DeliveryLog
 
-    def inline(store: Any, channel: str, ok: bool, detail: str) -> None:
-        store.deliveries.record(channel, ok, detail)
-
-    background = history.record
-    history.record = inline
+    background = DeliveryLog.record_later
+    DeliveryLog.record_later = DeliveryLog.record  # type: ignore[method-assign]
     try:
         seconds, outcomes = run_delivery(store, jobs, threads)
     finally:
-        history.record = background
+        DeliveryLog.record_later = background  # type: ignore[method-assign]
     inline_latencies = [lat for result, lat in outcomes if result.state == "accepted"]
     seconds_bg, outcomes_bg = run_delivery(store, jobs, threads)
     started = time.perf_counter()
-    flushed = history.flush(60.0)
+    flushed = behind.flush(60.0)
     catch_up = time.perf_counter() - started
     bg_latencies = [lat for result, lat in outcomes_bg if result.state == "accepted"]
     return [
         f"log inline (as before):     {len(inline_latencies) / seconds:8.1f} msg/s   {summary(inline_latencies)}",
         f"log in background (now):    {len(bg_latencies) / seconds_bg:8.1f} msg/s   {summary(bg_latencies)}",
         f"background log done {1000 * catch_up:.0f} ms after the last answer "
-        f"({'all written' if flushed else 'NOT all written'}, {history.WRITER.dropped} dropped)",
+        f"({'all written' if flushed else 'NOT all written'}, {behind.BEHIND.refused} refused)",
     ]
 
 
@@ -135,9 +133,8 @@ def main() -> None:
     per_destination = max(1, min(200, args.per_destination))
     threads = max(1, min(32, args.threads))
 
-    from shared.delivery import history
     from shared.delivery.ratelimit import LIMITER, windows_for
-    from shared.store import open_store
+    from shared.store import behind, open_store
     from shared.store.models import Channel
     from tools import stack
     from tools.teams_sink import TeamsSink
@@ -211,7 +208,7 @@ def main() -> None:
             f"limits on: accepted {len(accepted)}, queued by the limiter {queued}, dead {dead}; "
             f"sink received {received}, sink 429s {throttled}; outbox backlog {store.outbox.backlog()}"
         )
-        history.flush(30.0)  # the log writer must not recreate the tables after they are dropped
+        behind.flush(30.0)  # the log writer must not recreate the tables after they are dropped
         store.drop_tables()
 
 

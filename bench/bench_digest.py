@@ -123,9 +123,9 @@ def measure(cs: str, sink: Any, stored: int, due: int, concurrency: int) -> dict
         wall = time.perf_counter() - started
     delivered = sum(len(sink.messages(c)) for c in channels)
     reads = dict(store.reads)
-    from shared.delivery import history
+    from shared.store import behind
 
-    history.flush(120)  # the deliveries log is written in the background; let it land before dropping
+    behind.flush(120)  # the deliveries log is written in the background; let it land before dropping
     store.drop_tables()
     return {
         "due": due,

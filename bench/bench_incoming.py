@@ -7,7 +7,11 @@ Targets (issue 5):
   (json.loads + json.dumps of the same body) measured in the same run;
 - over HTTP through the dev host (real store on Azurite) to the local sink with 8 concurrent
   senders: requests/s, p50 and p99 (p99 target < 50 ms on loopback), next to the same senders
-  posting straight to the sink (the loopback floor).
+  posting straight to the sink (the loopback floor). Closed loop: each sender posts again as soon
+  as it is answered, so the machine is saturated and the latency is 8 / throughput. Printed with
+  it: the CPU each process (dev host, Azurite, sink, senders) spends per post, the lower bound
+  that puts on the mean latency on this machine, and the latency of the same 8 senders posting
+  on a schedule at half that throughput (below saturation);
 
 - CPU per post in process through the real store and sink, and the share of it that is ours.
 
@@ -111,6 +115,25 @@ def in_process(runs: int) -> bool:
     return ok
 
 
+class Sender:
+    """One sender's keep-alive connection: http.client, so the load generator itself stays light.
+
+    Every process of the stack shares the machine's cores with the senders; a heavier client
+    (requests costs ~1 ms of CPU per request) would inflate the floor and the proxy figures alike.
+    """
+
+    def __init__(self, port: int) -> None:
+        import http.client
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        self.conn.request("POST", path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        response.read()
+        return int(response.status)
+
+
 def _load(
     clients: int, requests_per_client: int, send: Callable[[int, int], int]
 ) -> tuple[float, list[float]]:
@@ -118,9 +141,11 @@ def _load(
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
+    start = threading.Barrier(clients + 1)
 
     def client(c: int) -> None:
         mine = []
+        start.wait()
         for i in range(requests_per_client):
             t0 = time.perf_counter()
             status = send(c, i)
@@ -131,9 +156,10 @@ def _load(
             latencies.extend(mine)
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    started = time.perf_counter()
     for t in threads:
         t.start()
+    start.wait()
+    started = time.perf_counter()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
@@ -151,7 +177,7 @@ def cpu_per_post(posts: int) -> None:
     import os
 
     from shared import ingest
-    from shared.store import open_store
+    from shared.store import behind, open_store
     from shared.store.models import Channel, Route
     from tools.teams_sink import TeamsSink
 
@@ -179,90 +205,185 @@ def cpu_per_post(posts: int) -> None:
         for body in bodies[30:]:
             ingest.prepare(route, headers, body)
         ours = (time.thread_time() - started) / posts * 1000
+        behind.flush()  # the delivery log's last lines, before Azurite stops
     print(f"\nCPU per post in process (3-alert note, 1 channel, real store and sink; {posts} posts):")
     print(f"  whole post {whole:6.2f} ms   of which authenticate/parse/build {ours:5.2f} ms")
-    print("  the rest: 6 table calls (Azure SDK + requests) and the post to the sink")
+    print("  the rest: 2 table calls (Azure SDK), the post to the sink and the delivery log's share")
+
+
+def _cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def over_http(clients: int, requests_per_client: int) -> None:
-    import requests
+    """8 senders posting back to back (closed loop) to the dev host, which delivers to the sink.
+
+    Azurite, the sink and the dev host each run in their own process, as `make serve` runs them;
+    the CPU each spends per request is printed, to show where the time goes on this machine.
+    """
+    import os
 
     from shared.store import open_store
     from shared.store.models import Channel, Route
-    from tools.teams_sink import TeamsSink
 
-    with stack.Azurite() as azurite, TeamsSink(keep=100000) as sink:
-        sink.set_limits(windows=[])
-        prefix = "bench" + uuid.uuid4().hex[:6]
-        store = open_store(connection=azurite.connection_string, prefix=prefix)
-        channel = "bench-ch"
-        store.channels.save(Channel(name=channel, url=sink.workflow_url(channel)))
-        store.routes.save(
-            Route(name="bench", source="alertmanager", auth="bearer", secret=SECRET, channels=[channel])
-        )
-        settings = {
-            "TEAMS_STORAGE": azurite.connection_string,
-            "AzureWebJobsStorage": azurite.connection_string,
-            "TABLE_PREFIX": prefix,
-            "FUNCTIONS_WORKER_RUNTIME": "python",
-            "DELIVERY_EXTRA_ALLOWED_URLS": sink.url + "/",
-            "DELIVERY_RATE_WORKFLOWS": "100000/1",
-            "DIGEST_SCHEDULE": "0 0 0 1 1 *",
-        }
-        folder = tempfile.TemporaryDirectory(prefix="bench-incoming-")
-        settings_file = Path(folder.name) / "local.settings.json"
-        settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
-        port = stack.free_port()
-        env = {"PATH": "/usr/bin:/bin", **settings}
-        with stack.devhost_process(port, env, settings_file=settings_file):
-            base = f"http://127.0.0.1:{port}/api/incoming/bench"
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
-            sessions = [requests.Session() for _ in range(clients)]
-            bodies = {}
-            template = alertmanager_notification(3)
-
-            def body(c: int, i: int, run: str) -> bytes:
-                template["groupKey"] = f"{run}-{c}-{i}"  # distinct notifications: no dedupe shortcut
-                return json.dumps(template).encode()
-
-            for c in range(clients):
-                for i in range(requests_per_client):
-                    bodies[("w", c, i)] = body(c, i, "warm")
-                    bodies[("m", c, i)] = body(c, i, "measure")
-            for i in range(20):  # warm imports, connections and tables
-                sessions[0].post(base, data=bodies[("w", 0, i % requests_per_client)], headers=headers)
-
-            def direct(c: int, i: int) -> int:
-                sink_url = sink.workflow_url(f"floor{c}")
-                message = {
-                    "type": "message",
-                    "attachments": [
-                        {
-                            "contentType": "application/vnd.microsoft.card.adaptive",
-                            "content": {"type": "AdaptiveCard", "version": "1.5", "body": []},
-                        }
-                    ],
-                }
-                return int(sessions[c].post(sink_url, json=message, timeout=30).status_code)
-
-            def proxied(c: int, i: int) -> int:
-                return int(
-                    sessions[c].post(base, data=bodies[("m", c, i)], headers=headers, timeout=30).status_code
-                )
-
-            print(f"\nover HTTP: {clients} concurrent senders x {requests_per_client} requests, loopback")
-            for label, send in (
-                ("floor: straight to the sink", direct),
-                ("through the proxy (3-alert notes)", proxied),
-            ):
-                wall, lat = _load(clients, requests_per_client, send)
-                n = len(lat)
+    with stack.Azurite() as azurite:
+        sink_port = stack.free_port()
+        sink_args = ["--no-throttle", "--quiet", "--keep", "100000"]
+        with stack.sink_process(sink_port, extra_args=sink_args) as sink:
+            sink_url = f"http://127.0.0.1:{sink_port}"
+            prefix = "bench" + uuid.uuid4().hex[:6]
+            store = open_store(connection=azurite.connection_string, prefix=prefix)
+            channel = "bench-ch"
+            store.channels.save(Channel(name=channel, url=f"{sink_url}/workflows/{channel}"))
+            store.routes.save(
+                Route(name="bench", source="alertmanager", auth="bearer", secret=SECRET, channels=[channel])
+            )
+            settings = {
+                "TEAMS_STORAGE": azurite.connection_string,
+                "AzureWebJobsStorage": azurite.connection_string,
+                "TABLE_PREFIX": prefix,
+                "FUNCTIONS_WORKER_RUNTIME": "python",
+                "DELIVERY_EXTRA_ALLOWED_URLS": sink_url + "/",
+                "DELIVERY_RATE_WORKFLOWS": "100000/1",
+                "DIGEST_SCHEDULE": "0 0 0 1 1 *",
+            }
+            folder = tempfile.TemporaryDirectory(prefix="bench-incoming-")
+            settings_file = Path(folder.name) / "local.settings.json"
+            settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
+            port = stack.free_port()
+            env = {"PATH": "/usr/bin:/bin", **settings}
+            with stack.devhost_process(port, env, settings_file=settings_file) as devhost:
+                _drive(clients, requests_per_client, port, sink_port, channel)
+                pids = {"dev host": devhost.pid, "azurite": azurite.pid, "sink": sink.pid, "senders": os.getpid()}
+                capacity = _drive_with_cpu(clients, requests_per_client, port, pids)
+                _open_loop(clients, capacity / 2, 5.0, port)
+                received = _sink_count(sink_port, channel)
                 print(
-                    f"  {label:36} {n / wall:8.1f} req/s   p50 {_ms(lat, 0.5):6.1f} ms   p99 {_ms(lat, 0.99):6.1f} ms"
+                    f"  messages at the sink's channel: {received} (warm-up included)   p99 target < 50 ms"
                 )
-            received = len(sink.messages(channel))
-            print(f"  messages at the sink's channel: {received} (warm-up included)   p99 target < 50 ms")
-        folder.cleanup()
+            folder.cleanup()
+
+
+def _sink_count(sink_port: int, channel: str) -> int:
+    import requests
+
+    answer = requests.get(f"http://127.0.0.1:{sink_port}/channels/{channel}/messages", timeout=10)
+    return len(answer.json()) if answer.ok else -1
+
+
+def _notes(clients: int, requests_per_client: int, run: str) -> dict[tuple[int, int], bytes]:
+    template = alertmanager_notification(3)
+    bodies = {}
+    for c in range(clients):
+        for i in range(requests_per_client):
+            template["groupKey"] = f"{run}-{c}-{i}"  # distinct notifications: no dedupe shortcut
+            bodies[(c, i)] = json.dumps(template).encode()
+    return bodies
+
+
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
+PATH = "/api/incoming/bench"
+
+
+def _drive(clients: int, requests_per_client: int, port: int, sink_port: int, channel: str) -> None:
+    warm = _notes(1, 50, "warm")
+    sender = Sender(port)
+    for i in range(50):  # imports, connections, tables, caches
+        sender.post(PATH, warm[(0, i)], HEADERS)
+    message = json.dumps(
+        {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {"type": "AdaptiveCard", "version": "1.5", "body": []},
+                }
+            ],
+        }
+    ).encode()
+    senders = [Sender(sink_port) for _ in range(clients)]
+
+    def direct(c: int, i: int) -> int:
+        return senders[c].post(f"/workflows/floor{c}", message, {"Content-Type": "application/json"})
+
+    print(f"\nover HTTP: {clients} concurrent senders x {requests_per_client} requests, loopback")
+    wall, lat = _load(clients, requests_per_client, direct)
+    _print_run("floor: straight to the sink", wall, lat)
+
+
+def _drive_with_cpu(clients: int, requests_per_client: int, port: int, pids: dict[str, int]) -> float:
+    """The closed-loop run (each sender posts again as soon as answered); returns its requests/s."""
+    import os
+
+    bodies = _notes(clients, requests_per_client, "measure-" + uuid.uuid4().hex[:6])
+    senders = [Sender(port) for _ in range(clients)]
+
+    def proxied(c: int, i: int) -> int:
+        return senders[c].post(PATH, bodies[(c, i)], HEADERS)
+
+    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    wall, lat = _load(clients, requests_per_client, proxied)
+    after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    _print_run("through the proxy (3-alert notes)", wall, lat)
+    n = len(lat)
+    per_post = {name: (after[name] - before[name]) / n * 1000 for name in pids}
+    cores = os.cpu_count() or 1
+    print("  CPU ms per post: " + "   ".join(f"{name} {ms:.2f}" for name, ms in per_post.items()))
+    total = sum(per_post.values())
+    # Little's law: `clients` posts always in flight, served by `cores` cores at `total` ms each.
+    print(
+        f"  {total:.1f} ms of CPU per post on {cores} cores: with {clients} always in flight the mean"
+        f" cannot be under {clients * total / cores:.0f} ms on this machine (Little's law)"
+    )
+    return n / wall
+
+
+def _open_loop(clients: int, rate: float, seconds: float, port: int) -> None:
+    """`clients` senders posting on a fixed schedule, `rate` posts/s in all: latency below saturation.
+
+    Each latency counts from the post's scheduled time, so a post held up behind a slow one is
+    charged for the wait (no coordinated omission).
+    """
+    per_client = max(1, int(rate * seconds / clients))
+    interval = clients / rate
+    bodies = _notes(clients, per_client, "open-" + uuid.uuid4().hex[:6])
+    senders = [Sender(port) for _ in range(clients)]
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(c: int) -> None:
+        mine = []
+        for i in range(per_client):
+            due = start + (i + c / clients) * interval
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            status = senders[c].post(PATH, bodies[(c, i)], HEADERS)
+            mine.append(time.perf_counter() - due)
+            if status >= 300:
+                print(f"  (HTTP {status})")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    label = f"{clients} senders at {rate:.0f} posts/s in all"
+    print(
+        f"  {label:36} {'':14}p50 {_ms(latencies, 0.5):6.1f} ms   p99 {_ms(latencies, 0.99):6.1f} ms"
+        "   (below saturation: half the rate above)"
+    )
+
+
+def _print_run(label: str, wall: float, lat: list[float]) -> None:
+    n = len(lat)
+    print(f"  {label:36} {n / wall:8.1f} req/s   p50 {_ms(lat, 0.5):6.1f} ms   p99 {_ms(lat, 0.99):6.1f} ms")
 
 
 def main() -> int:

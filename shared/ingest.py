@@ -46,6 +46,7 @@ from shared.sources.base import (
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
+    from shared.delivery.client import Acceptances
     from shared.sources.base import Source
 
 log = logging.getLogger("shared.ingest")
@@ -55,6 +56,9 @@ MAX_JSON_DEPTH = 64
 DEFAULT_DEDUPE_WINDOW = 900
 RETRY_AFTER_SECONDS = 30
 IN_PROGRESS_RETRY_SECONDS = 10
+# How long a claim holds a post's key before its completion: well past the inline delivery budget,
+# and short, so that after a crash the sender's retry is delivered within minutes.
+CLAIM_LEASE_SECONDS = 120
 ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
@@ -336,31 +340,13 @@ def handle(
     return reply
 
 
-#: routes found recently, per store: one table read fewer per post for busy senders. Only hits are
-#: kept, so a new route works at once; a changed or removed one takes effect within the TTL.
-ROUTE_CACHE_SECONDS = 10.0
-_route_cache: dict[tuple[int, str], tuple[float, Any]] = {}
-
-
 def _lookup(store: Any, route_name: str) -> Any:
-    from shared.store.errors import NotFound
-
     if not ROUTE_NAME.match(route_name or ""):
         raise Refusal(error(404, "unknown route", f"no route named {route_name[:64]!r}"))
-    now = time.monotonic()
-    cached = _route_cache.get((id(store), route_name))
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    try:
-        route = store.routes.get(route_name)
-    except NotFound:
-        route = None
+    # Busy senders cost no route read per post; a changed route takes effect within seconds.
+    route = store.routes.find_recent(route_name)
     if route is None:
-        _route_cache.pop((id(store), route_name), None)
         raise Refusal(error(404, "unknown route", f"no route named {route_name!r}"))
-    if len(_route_cache) > 1000:
-        _route_cache.clear()
-    _route_cache[(id(store), route_name)] = (now + ROUTE_CACHE_SECONDS, route)
     return route
 
 
@@ -393,39 +379,63 @@ def _handle(
         # sent again after the window (Alertmanager's repeat_interval, a daily script) is shown again.
         message_key = f"{key}@{int(time.time() // window)}"
         # The record holding the key comes back with the failed claim: no second read to classify it.
-        record = store.dedupe.try_claim(scope, key, window)
-        if record is not None:
-            if getattr(record, "status", "") == "IN_PROGRESS":
+        claim = store.dedupe.acquire(scope, key, min(window, CLAIM_LEASE_SECONDS))
+        if not claim.held:
+            if getattr(claim.holder, "status", "") == "IN_PROGRESS":
                 # The first attempt is still being handled (or died mid-way): ask for a later retry.
                 return unavailable(
                     "an identical post is being processed, retry later", IN_PROGRESS_RETRY_SECONDS
                 )
             log.info("incoming %s: duplicate %s ignored", route.name, key)
             return LEGACY_OK if legacy else json_reply(202, {"status": "duplicate"})
+        fresh = claim.fresh
+    else:
+        fresh = True  # a message nobody can name again: no one else can be sending it
 
+    # Under a fresh claim the per-part delivery records are skipped (two table writes per part):
+    # the claim's completion covers them, and they are written only if the claim is given up.
+    from shared.delivery.client import Acceptances
+
+    ledger = Acceptances() if fresh else None
     try:
         if route.mode == "digest":
             outcome = _buffer(store, route, notice)
         else:
-            outcome = _deliver(store, route, notice, message_key)
+            outcome = _deliver(store, route, notice, message_key, ledger)
     except BaseException:
         if key:
-            try:
-                store.dedupe.release(scope, key)
-            except Exception:
-                log.warning("incoming %s: could not release dedupe key", route.name)
+            _give_up(store, route.name, scope, key, ledger)
         raise
     if key:
         try:
-            store.dedupe.complete(scope, key, {"status": outcome.get("status")})
-        except Exception as exc:  # the message is safe; a missed completion only weakens dedupe
+            # Written behind the answer: the message is safe already; the claim's lease covers the gap.
+            store.dedupe.complete_later(scope, key, {"status": outcome.get("status")}, ttl_seconds=window)
+        except Exception as exc:  # a missed completion only weakens dedupe
             log.warning("incoming %s: could not complete dedupe key (%s)", route.name, type(exc).__name__)
     if legacy:
         return LEGACY_OK
     return json_reply(202, outcome)
 
 
-def _deliver(store: Any, route: Any, notice: Notice, key: str | None) -> dict[str, Any]:
+def _give_up(store: Any, route_name: str, scope: str, key: str, ledger: Acceptances | None) -> None:
+    """Free the key for the sender's retry, leaving records of the parts that did go out.
+
+    With nothing sent the key is simply released. Otherwise the ledger is written and the claim
+    expired (not released), so the retry takes it over as not fresh and checks those records.
+    """
+    try:
+        if ledger:
+            ledger.write(store)
+            store.dedupe.expire(scope, key)
+        else:
+            store.dedupe.release(scope, key)
+    except Exception:
+        log.warning("incoming %s: could not release dedupe key", route_name)
+
+
+def _deliver(
+    store: Any, route: Any, notice: Notice, key: str | None, ledger: Acceptances | None
+) -> dict[str, Any]:
     from shared.delivery.client import deliver_many
 
     if not route.channels:
@@ -433,7 +443,7 @@ def _deliver(store: Any, route: Any, notice: Notice, key: str | None) -> dict[st
     states: dict[str, list[str]] = {}
     for i, card in enumerate(notice.cards):
         message_key = f"{route.name}:{key}:{i}" if key else None
-        results = deliver_many(store, route.channels, card, key=message_key)
+        results = deliver_many(store, route.channels, card, key=message_key, ledger=ledger)
         for channel, result in results.items():
             states.setdefault(channel, []).append(result.state)
     channels = {name: _worst(values) for name, values in states.items()}

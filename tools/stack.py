@@ -125,6 +125,11 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} is not running"
+        return self.proc.pid
+
     def stop(self, timeout: float = 10.0) -> None:
         proc = self.proc
         if proc is None:
@@ -180,6 +185,11 @@ class Azurite:
     @property
     def connection_string(self) -> str:
         return azurite_connection_string(self.table_port, self.queue_port, self.blob_port)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "azurite is not running"
+        return self._process.pid
 
     def start(self) -> Azurite:
         argv = [

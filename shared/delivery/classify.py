@@ -120,13 +120,15 @@ def classify_response(status: int, body: bytes | str, headers: Mapping[str, str]
 def classify_exception(exc: BaseException) -> Outcome:
     """Network-level failures. A timeout or dropped connection may hide a post that arrived; we retry anyway
     (Teams has no idempotency key), which is the only way not to lose it."""
-    import requests  # not at module level: the allowlist and limiter stay cheap to import
+    import http.client
 
     name = type(exc).__name__
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, http.client.InvalidURL | UnicodeError):
+        return Outcome(Kind.PERMANENT, None, f"request could not be made ({name})")
+    if isinstance(exc, TimeoutError):
         return Outcome(Kind.TRANSIENT, None, f"timed out ({name})")
-    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, OSError):  # refused, reset, DNS, TLS: as likely to pass on a later try
         return Outcome(Kind.TRANSIENT, None, f"connection failed or dropped ({name})")
-    if isinstance(exc, requests.exceptions.ContentDecodingError):
+    if isinstance(exc, http.client.HTTPException):
         return Outcome(Kind.TRANSIENT, None, f"unreadable answer ({name})")
     return Outcome(Kind.PERMANENT, None, f"request could not be made ({name})")

@@ -14,11 +14,13 @@ Teams' webhooks take no idempotency key, so nothing on our side can tell "arrive
 from "never arrived"; we choose at-least-once, since losing an alert is worse than showing it twice.
 
 Webhook URLs are secrets: logs and Result details name the channel and `allowlist.mask(url)` only.
-The delivery log for the bot's `status` is written in the background (`history`), off the answer path.
+The delivery log for the bot's `status` is written in the background (`shared.store.behind`), off the
+answer path.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -28,15 +30,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from shared import settings
-from shared.delivery import allowlist, history
+from shared.connections import BrokenBody, Pool, split_url
+from shared.delivery import allowlist
 from shared.delivery.classify import Kind, Outcome, classify_exception, classify_response
 from shared.delivery.ratelimit import LIMITER, windows_for
-
-if TYPE_CHECKING:
-    import requests
 
 log = logging.getLogger("shared.delivery")
 
@@ -84,7 +84,7 @@ class Config:
 
     @classmethod
     def load(cls) -> Config:
-        # Clamped: requests refuses a timeout <= 0 with a ValueError, which nothing here expects.
+        # Clamped: a socket timeout of 0 would mean non-blocking, and a huge one would hang a worker.
         timeout = min(max(0.5, settings.get_float("DELIVERY_TIMEOUT_SECONDS", 10.0)), 120.0)
         return cls(
             timeout=timeout,
@@ -100,66 +100,42 @@ class Config:
 
 # --- HTTP -------------------------------------------------------------------------------------
 
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
+USER_AGENT = "teams-connect-functions/0.1"
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
 
 
-def session() -> requests.Session:
-    """One pooled session per process; no cookies, no proxies or .netrc from the environment."""
-    global _session
-    if _session is None:
-        with _session_lock:
-            if _session is None:
-                import http.cookiejar
-
-                import requests
-                from requests.adapters import HTTPAdapter
-
-                s = requests.Session()
-                s.trust_env = False
-                s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                adapter = HTTPAdapter(pool_connections=32, pool_maxsize=32, max_retries=0)
-                s.mount("https://", adapter)
-                s.mount("http://", adapter)
-                s.headers.update({"User-Agent": "teams-connect-functions/0.1", "Accept": "*/*"})
-                # urllib3 logs each request line (path and query: the webhook's secret) at DEBUG.
-                logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
-                _session = s
-    return _session
+def pool() -> Pool:
+    """One keep-alive pool per process (http.client: no cookies, no proxies, no redirects)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = Pool(size=32)
+    return _pool
 
 
 def post(url: str, body: bytes, timeout: float, connect_timeout: float | None = None) -> Outcome:
     """One POST, classified. Never follows redirects (the allowlist checked this URL, not another)."""
-    import requests
-
     try:
-        response = session().post(
-            url,
-            data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-            timeout=(min(timeout, connect_timeout or timeout), timeout),
-            allow_redirects=False,
-            stream=True,
+        origin, target = split_url(url)
+    except http.client.InvalidURL as exc:
+        return classify_exception(exc)
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, "Accept": "*/*"}
+    connections = pool()
+    try:
+        conn = connections.checkout(origin, min(timeout, connect_timeout or timeout))
+        response, text = connections.exchange(
+            origin, conn, "POST", target, body, headers, timeout, limit=READ_LIMIT_BYTES
         )
-    except requests.RequestException as exc:
+    except BrokenBody as exc:
+        if 200 < exc.status < 300:  # a 202 whose (unused) body broke off was still accepted
+            return Outcome(Kind.ACCEPTED, exc.status, f"HTTP {exc.status} accepted")
         return classify_exception(exc)
-    try:
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(8192):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= READ_LIMIT_BYTES:
-                break
-        text = b"".join(chunks)
-    except requests.RequestException as exc:
-        if 200 <= response.status_code < 300 and response.status_code != 200:
-            # A 202 whose (unused) body broke off was still accepted.
-            return Outcome(Kind.ACCEPTED, response.status_code, f"HTTP {response.status_code} accepted")
+    except (OSError, http.client.HTTPException, UnicodeError) as exc:
         return classify_exception(exc)
-    finally:
-        response.close()
-    outcome = classify_response(response.status_code, text, response.headers)
+    retry_after = response.getheader("Retry-After")
+    outcome = classify_response(response.status, text, {"Retry-After": retry_after} if retry_after else None)
     return Outcome(outcome.kind, outcome.status, allowlist.redact(outcome.reason, url), outcome.retry_after)
 
 
@@ -308,14 +284,27 @@ def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartRes
 
 
 def _attempt_part(
-    store: Any, channel: str, url: str, key: str, part: Part, cfg: Config, deadline: float
+    store: Any,
+    channel: str,
+    url: str,
+    key: str,
+    part: Part,
+    cfg: Config,
+    deadline: float,
+    ledger: Acceptances | None = None,
 ) -> PartResult:
     """One part under its idempotency key: skip when already accepted, claim, post, record.
 
     Two store writes for a new part (claim, then acceptance); a taken key costs one read more,
-    and the record read there already says whether the part was accepted.
+    and the record read there already says whether the part was accepted. None under a caller's
+    claim (`ledger`): the acceptance goes into the ledger instead.
     """
     dkey = dedupe_key(channel, key, part.number)
+    if ledger is not None:
+        result = _send_inline(url, part.body, cfg, deadline)
+        if result.state == "accepted":
+            ledger.add(dkey, result.outcome)
+        return result
     lease = int(max(60.0, cfg.budget_seconds + 3 * cfg.timeout))
     holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
     if holder is not None:
@@ -351,6 +340,34 @@ def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
     data = {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
     # Kept well past the outbox's give-up age, so no retry can outlive the record that stops it.
     store.dedupe.complete(DEDUPE_SCOPE, dkey, data, ttl_seconds=ACCEPTED_TTL_SECONDS)
+
+
+class Acceptances:
+    """Parts accepted inline whose acceptance records were not written: the caller's claim covers them.
+
+    An incoming post holds a fresh claim on its message key (`DedupeRepository.acquire`), so no
+    other run can be sending its parts, and the claim's completion says the whole message went out.
+    Delivering under such a claim skips the two per-part writes (claim, acceptance); the caller
+    must `write` the ledger if it gives the claim up unfinished, so that its retry, which checks
+    the per-part records, skips what was accepted.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[str, Outcome | None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, dkey: str, outcome: Outcome | None) -> None:
+        with self._lock:
+            self._parts.append((dkey, outcome))
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def write(self, store: Any) -> None:
+        with self._lock:
+            parts, self._parts = self._parts, []
+        for dkey, outcome in parts:
+            mark_accepted(store, dkey, outcome)
 
 
 # --- outbox hand-off --------------------------------------------------------------------------
@@ -403,7 +420,7 @@ def dead_letter_parts(store: Any, channel: str, key: str, parts: Iterable[Part],
 
 
 def _finish(store: Any, channel: str, result: Result) -> Result:
-    history.record(store, channel, result.ok, f"{result.state}: {result.detail}")
+    store.deliveries.record_later(channel, result.ok, f"{result.state}: {result.detail}")
     level = logging.WARNING if result.state == "dead" else logging.INFO
     log.log(
         level, "delivery to channel %s: %s (%d parts) %s", channel, result.state, result.parts, result.detail
@@ -418,23 +435,21 @@ def deliver(
     *,
     key: str | None = None,
     budget_seconds: float | None = None,
+    ledger: Acceptances | None = None,
 ) -> Result:
     """Post `card` (dict or AdaptiveCard) to a channel; see the module docstring for the guarantees.
 
     `key` identifies the message: the same key to the same channel is never accepted twice. Without
     one, each call is a new message. `budget_seconds` bounds the time spent retrying inline.
+    `ledger`: the caller holds a fresh claim on `key` (see `Acceptances`).
     """
-    from shared.store.errors import NotFound
-
     cfg = Config.load()
     key = key or new_key()
     budget = cfg.budget_seconds if budget_seconds is None else max(0.0, budget_seconds)
     deadline = time.monotonic() + budget
 
-    try:
-        channel = store.channels.get(channel_name)
-    except NotFound:
-        channel = None
+    # From memory when read in the last seconds: a relinked URL takes effect within RECENT_SECONDS.
+    channel = store.channels.find_recent(channel_name)
     if channel is None:
         return _finish(store, channel_name, Result("dead", 0, f"no channel named {channel_name!r}"))
     url: str = channel.url
@@ -451,11 +466,19 @@ def deliver(
         dead_letter_parts(store, channel_name, key, parts, str(exc))
         return _finish(store, channel_name, Result("dead", len(parts), f"destination refused: {exc}"))
 
-    return _finish(store, channel_name, _deliver_parts(store, channel_name, url, key, parts, cfg, deadline))
+    result = _deliver_parts(store, channel_name, url, key, parts, cfg, deadline, ledger)
+    return _finish(store, channel_name, result)
 
 
 def _deliver_parts(
-    store: Any, channel: str, url: str, key: str, parts: Sequence[Part], cfg: Config, deadline: float
+    store: Any,
+    channel: str,
+    url: str,
+    key: str,
+    parts: Sequence[Part],
+    cfg: Config,
+    deadline: float,
+    ledger: Acceptances | None = None,
 ) -> Result:
     pending = list(parts)
     accepted = 0
@@ -463,7 +486,7 @@ def _deliver_parts(
     dead_reasons: list[str] = []
     while pending:
         part = pending.pop(0)
-        result = _attempt_part(store, channel, url, key, part, cfg, deadline)
+        result = _attempt_part(store, channel, url, key, part, cfg, deadline, ledger)
         if result.state == "accepted":
             accepted += 1
             continue
@@ -504,7 +527,12 @@ def _deliver_parts(
 
 
 def deliver_many(
-    store: Any, channel_names: Sequence[str], card: Any, *, key: str | None = None
+    store: Any,
+    channel_names: Sequence[str],
+    card: Any,
+    *,
+    key: str | None = None,
+    ledger: Acceptances | None = None,
 ) -> dict[str, Result]:
     """The same message to several channels in parallel (bounded threads), one Result per channel.
 
@@ -521,11 +549,11 @@ def deliver_many(
     key = key or new_key()
     cfg = Config.load()
     if len(names) == 1:
-        return {names[0]: deliver(store, names[0], card, key=key)}
+        return {names[0]: deliver(store, names[0], card, key=key, ledger=ledger)}
 
     def one(name: str) -> Result:
         try:
-            return deliver(store, name, card, key=key)
+            return deliver(store, name, card, key=key, ledger=ledger)
         except StoreUnavailable:
             raise
         except Exception as exc:  # one channel's bug must not lose the others' results

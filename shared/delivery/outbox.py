@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.delivery import allowlist, history
+from shared.delivery import allowlist
 from shared.delivery.classify import Kind
 from shared.delivery.client import (
     DEDUPE_SCOPE,
@@ -64,7 +64,7 @@ def _utc(value: datetime | None) -> datetime:
 def _dead(store: Any, item: Any, reason: str, stats: SweepStats) -> None:
     store.outbox.dead_letter(item, reason)
     stats.dead += 1
-    history.record(store, item.channel, False, f"dead: {reason}")
+    store.deliveries.record_later(item.channel, False, f"dead: {reason}")
     log.warning("outbox item %s for channel %s is a dead letter: %s", item.id, item.channel, reason)
 
 
@@ -171,7 +171,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         mark_accepted(store, dkey, outcome)  # before removing the item: a crash in between is healed above
         store.outbox.complete(item)
         stats.sent += 1
-        history.record(store, item.channel, True, f"accepted from the outbox (part {number})")
+        store.deliveries.record_later(item.channel, True, f"accepted from the outbox (part {number})")
         return True
     store.dedupe.release(DEDUPE_SCOPE, dkey)
 

@@ -9,6 +9,7 @@ already taken.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,21 @@ if TYPE_CHECKING:
     from shared.store.tables import Table
 
 _SKIP = frozenset({"scope", "key"})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of `acquire`.
+
+    `held`: the caller now holds the key. `fresh`: no earlier attempt left work half done under
+    it (the key was new, or its last holder completed); False after taking over an attempt that
+    died or gave up, whose partial work the caller must check. `holder`: when not held, the live
+    record that holds the key.
+    """
+
+    held: bool
+    fresh: bool = False
+    holder: DedupeRecord | None = None
 
 
 class DedupeRepository:
@@ -44,10 +60,15 @@ class DedupeRepository:
         return self.try_claim(scope, key, ttl_seconds) is None
 
     def try_claim(self, scope: str, key: str, ttl_seconds: float) -> DedupeRecord | None:
-        """None when the caller now holds the key; otherwise the live record that holds it.
+        """None when the caller now holds the key; otherwise the live record that holds it."""
+        claim = self.acquire(scope, key, ttl_seconds)
+        return None if claim.held else claim.holder
 
-        One round trip when the key is new (a conditional insert). On a conflict the record is read
-        once, and handed back so that callers need no second read to tell "in progress" from "done".
+    def acquire(self, scope: str, key: str, ttl_seconds: float) -> Claim:
+        """Claim the key: one round trip when it is new (a conditional insert).
+
+        On a conflict the record is read once and handed back, so callers need no second read to
+        tell "in progress" from "done"; an expired one is taken over with an ETag-guarded replace.
         """
         record = DedupeRecord(scope=scope, key=key, expires=utcnow() + timedelta(seconds=ttl_seconds))
         entity = to_entity(record, escape(scope), escape(key), skip=_SKIP)
@@ -55,7 +76,7 @@ class DedupeRepository:
         for _ in range(3):
             try:
                 self.table.create(entity)
-                return None
+                return Claim(held=True, fresh=True)
             except Conflict:
                 pass
             current = self._read(scope, key)
@@ -63,13 +84,16 @@ class DedupeRepository:
                 continue  # released in between: try the insert once more
             holder = current
             if current.expires > utcnow() or current.etag is None:
-                return current
+                if current.status == "IN_PROGRESS":
+                    # Done here already, its completion still on the way (`complete_later`)?
+                    current = self._pending_completion(scope, key) or current
+                return Claim(held=False, holder=current)
             try:
                 self.table.update(entity, current.etag)
-                return None
+                return Claim(held=True, fresh=current.status == "COMPLETED")
             except (Conflict, NotFound):
                 continue  # another caller took it over (or released it): see who holds it now
-        return holder
+        return Claim(held=False, holder=holder)
 
     def complete(
         self, scope: str, key: str, data: dict[str, Any] | None = None, ttl_seconds: float | None = None
@@ -94,9 +118,40 @@ class DedupeRepository:
         except NotFound:
             self.table.upsert(entity)
 
+    def complete_later(
+        self, scope: str, key: str, data: dict[str, Any] | None = None, *, ttl_seconds: float
+    ) -> None:
+        """`complete` (with a new expiry), in the background and batched (`shared.store.behind`).
+
+        For the incoming proxy's hot path, where the claim's lease is short: until the write lands
+        a retry sees "in progress" and comes back later; if it never lands, the lease runs out and
+        the retry takes the key over (not `fresh`). Written inline when that queue is full.
+        """
+        from shared.store.behind import BEHIND
+
+        expires = utcnow() + timedelta(seconds=ttl_seconds)
+        record = DedupeRecord(scope=scope, key=key, status="COMPLETED", expires=expires, data=data)
+        entity = to_entity(record, escape(scope), escape(key), skip=_SKIP)
+        if not BEHIND.submit(self.table, "upsert", entity):
+            self.table.upsert(entity)
+
+    def _pending_completion(self, scope: str, key: str) -> DedupeRecord | None:
+        from shared.store.behind import BEHIND
+
+        entity = BEHIND.pending(self.table, escape(scope), escape(key))
+        return None if entity is None else self._record(entity)
+
     def release(self, scope: str, key: str) -> None:
         """The work failed: let the next attempt claim the key again."""
         self.table.delete(escape(scope), escape(key))
+
+    def expire(self, scope: str, key: str) -> None:
+        """The work failed half done: the next attempt claims the key at once, but not `fresh`."""
+        changes = {"PartitionKey": escape(scope), "RowKey": escape(key), "expires": utcnow()}
+        try:
+            self.table.update(changes, None, merge=True)
+        except NotFound:
+            pass
 
     def get(self, scope: str, key: str) -> DedupeRecord | None:
         """The live record for the key, or None when there is none or it expired."""

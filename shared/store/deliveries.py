@@ -1,4 +1,8 @@
-"""A short log of delivery outcomes per channel (PartitionKey = channel, RowKey newest first)."""
+"""A short log of delivery outcomes per channel (PartitionKey = channel, RowKey newest first).
+
+Delivery writes it with `record_later`: nobody waits for a log line, so it is not worth a round
+trip before the sender's answer.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +25,21 @@ class DeliveryLog:
 
     def record(self, channel: str, ok: bool, detail: str = "") -> None:
         """Note one outcome; `detail` must not contain the webhook URL (callers pass a masked one)."""
+        self.table.create(self._entity(channel, ok, detail))
+
+    def record_later(self, channel: str, ok: bool, detail: str = "") -> None:
+        """`record` in the background, batched (`shared.store.behind`); dropped when that queue is full.
+
+        The same outcome repeated while a batch gathers is one row with a `count`.
+        """
+        from shared.store.behind import BEHIND
+
+        entity = self._entity(channel, ok, detail)
+        BEHIND.submit(self.table, "create", entity, fold=(id(self), channel, ok, detail))
+
+    def _entity(self, channel: str, ok: bool, detail: str) -> dict[str, object]:
         entry = DeliveryRecord(channel=channel, ok=ok, detail=detail[:_MAX_DETAIL])
-        self.table.create(to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"})))
+        return to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"}))
 
     def recent(self, channel: str, limit: int = 20) -> list[DeliveryRecord]:
         """The newest `limit` outcomes, newest first."""

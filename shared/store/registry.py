@@ -7,6 +7,8 @@ one team and its channel's link, the proxy one route), so a single partition per
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.store.entities import from_entity, to_entity
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Record)
 
+#: how long `find_recent` may answer from memory: a change made by another process (the admin CLI)
+#: reaches a warm worker within this time.
+RECENT_SECONDS = 10.0
+_RECENT_MAX = 1000
+
 
 class NamedRepository(Generic[R]):
     """Records keyed by one name field; `save` is ETag-guarded when the record was read."""
@@ -29,6 +36,8 @@ class NamedRepository(Generic[R]):
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        self._recent: dict[str, tuple[float, R]] = {}
+        self._recent_lock = threading.Lock()
 
     def _key(self, record: R) -> str:
         return str(getattr(record, self.key_field))
@@ -45,11 +54,13 @@ class NamedRepository(Generic[R]):
     def add(self, record: R) -> R:
         """Insert a new record; Conflict when one with that name exists."""
         etag = self.table.create(self._entity(record))
+        self.forget(self._key(record))
         return record.model_copy(update={"etag": etag})
 
     def save(self, record: R) -> R:
         """Write the record: only over the version it was read as (Conflict otherwise) when it has an ETag."""
         entity = self._entity(record)
+        self.forget(self._key(record))
         etag = self.table.update(entity, record.etag) if record.etag else self.table.upsert(entity)
         return record.model_copy(update={"etag": etag})
 
@@ -66,6 +77,32 @@ class NamedRepository(Generic[R]):
         """The record, or None."""
         return self._lookup(self.partition, name)
 
+    def find_recent(self, name: str, max_age: float = RECENT_SECONDS) -> R | None:
+        """`find`, answered from memory when this process read the record less than `max_age` ago.
+
+        For the delivery hot paths (a route per incoming post, a channel per delivery): one table
+        read fewer each. Only hits are kept, so a new record is found at once; writes through this
+        repository drop the copy, and other processes' changes show within `max_age`.
+        """
+        now = time.monotonic()
+        with self._recent_lock:
+            hit = self._recent.get(name)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = self.find(name)
+        with self._recent_lock:
+            if record is None:
+                self._recent.pop(name, None)
+            else:
+                if len(self._recent) >= _RECENT_MAX:
+                    self._recent.clear()
+                self._recent[name] = (now + max_age, record)
+        return record
+
+    def forget(self, name: str) -> None:
+        with self._recent_lock:
+            self._recent.pop(name, None)
+
     def get(self, name: str) -> R:
         record = self.find(name)
         if record is None:
@@ -79,6 +116,7 @@ class NamedRepository(Generic[R]):
         """Delete; NotFound when there is no such record."""
         if self.find(name) is None:
             raise NotFound(f"no {self.table.logical[:-1]} named {name!r}")
+        self.forget(name)
         self.table.delete(self.partition, escape(name))
 
 
@@ -170,6 +208,7 @@ class ChannelRepository(NamedRepository[Channel]):
         # The link first: a crash in between leaves a channel to reconnect, not a dangling link.
         if current.teams_channel_id:
             self._unlink(current.teams_channel_id, name)
+        self.forget(name)
         self.table.delete(self.partition, escape(name))
 
     def find_by_teams_channel(self, teams_channel_id: str) -> Channel | None:

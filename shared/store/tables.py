@@ -492,7 +492,24 @@ POOL_SIZE = 32
 
 
 def pooled_transport(options: dict[str, Any]) -> Any:
-    """An HTTP transport whose connection pool fits our thread counts, with the client's timeouts."""
+    """An HTTP transport whose connection pool fits our thread counts, with the client's timeouts.
+
+    Our lean http.client transport (`shared.store.transport`), unless the environment names a
+    proxy: then requests' transport, which speaks to proxies.
+    """
+    if options.get("proxies"):
+        return _requests_transport(options)
+    from shared.store.transport import HttpClientTransport
+
+    return HttpClientTransport(
+        connection_timeout=options["connection_timeout"],
+        read_timeout=options["read_timeout"],
+        connection_verify=options.get("connection_verify", True),
+        pool_size=POOL_SIZE,
+    )
+
+
+def _requests_transport(options: dict[str, Any]) -> Any:
     import requests
     from azure.core.pipeline.transport import RequestsTransport
     from requests.adapters import HTTPAdapter

@@ -586,7 +586,9 @@ def cmd_status(ctx: Context) -> Reply:
         at = getattr(item, "at", None) or getattr(item, "created", None) or getattr(item, "time", None)
         when = _when(at) if isinstance(at, datetime) else ""
         detail = md_escape(str(getattr(item, "detail", ""))[:120])
-        deliveries.lines.append(" ".join(part for part in (when, ok, detail) if part))
+        times = getattr(item, "count", 1)
+        repeated = f"({times} times)" if isinstance(times, int) and times > 1 else ""
+        deliveries.lines.append(" ".join(part for part in (when, ok, detail, repeated) if part))
     if not deliveries.lines:
         deliveries.lines.append("none yet")
     return reply

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import history
 from shared.delivery.ratelimit import LIMITER
+from shared.store import behind
 from tests.conftest import unique
 
 SECRET_SIG = "Sig" + secrets.token_urlsafe(24)
@@ -64,7 +64,7 @@ def env(monkeypatch: pytest.MonkeyPatch, sink: Any) -> Iterator[None]:
     sink.reset()
     sink.set_limits(windows=[])
     yield
-    history.flush()  # no log write of this test may land in the next one
+    behind.flush()  # no log write of this test may land in the next one
     LIMITER.reset()
     sink.reset()
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
+import ssl
+
 import pytest
-import requests
 
 from shared.delivery.classify import Kind, classify_exception, classify_response, parse_retry_after
 
@@ -85,11 +88,13 @@ def test_retry_after_seconds_and_date() -> None:
 
 
 def test_network_failures_are_transient() -> None:
-    assert classify_exception(requests.ReadTimeout()).kind is Kind.TRANSIENT
-    assert classify_exception(requests.ConnectTimeout()).kind is Kind.TRANSIENT
-    assert classify_exception(requests.ConnectionError()).kind is Kind.TRANSIENT
-    assert classify_exception(requests.exceptions.ChunkedEncodingError()).kind is Kind.TRANSIENT
-    assert classify_exception(requests.exceptions.InvalidURL()).kind is Kind.PERMANENT
+    assert classify_exception(TimeoutError()).kind is Kind.TRANSIENT
+    assert classify_exception(ConnectionRefusedError()).kind is Kind.TRANSIENT
+    assert classify_exception(http.client.RemoteDisconnected("closed")).kind is Kind.TRANSIENT
+    assert classify_exception(ssl.SSLCertVerificationError()).kind is Kind.TRANSIENT
+    assert classify_exception(socket.gaierror()).kind is Kind.TRANSIENT
+    assert classify_exception(http.client.IncompleteRead(b"")).kind is Kind.TRANSIENT
+    assert classify_exception(http.client.InvalidURL()).kind is Kind.PERMANENT
 
 
 def test_reason_is_short() -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import client, history
+from shared.delivery import client
 from shared.delivery.outbox import sweep
+from shared.store import behind
 from shared.store.errors import StoreUnavailable
 from shared.store.models import Channel
 from tests.conftest import unique
@@ -28,7 +29,7 @@ def test_accepted_once_and_recorded(store: Any, sink: Any, channel: str) -> None
     [message] = sink.messages(channel)
     assert message["type"] == "message"
     assert message["attachments"][0]["content"]["body"][0]["text"] == "Deploy finished"
-    assert history.flush()
+    assert behind.flush()
     [record] = store.deliveries.recent(channel)
     assert record.ok and "accepted" in record.detail
     assert store.outbox.backlog(channel) == 0
@@ -130,7 +131,7 @@ def test_transient_goes_to_outbox_then_sweep_delivers(
         # (at-least-once), so the channel shows it three times; the module docstring says so.
         sink.wait_for_messages(channel, count=3, timeout=8)
         assert len(sink.messages(channel)) == 3
-    assert history.flush()
+    assert behind.flush()
     assert store.deliveries.recent(channel)[0].ok
 
 
@@ -142,7 +143,7 @@ def test_permanent_4xx_is_a_dead_letter_with_reason(store: Any, sink: Any, chann
     [dead] = store.outbox.list(dead=True)
     assert dead.dead and "404" in (dead.reason or "")
     assert len(sink.requests(channel)) == 1  # not retried
-    assert history.flush()
+    assert behind.flush()
     assert not store.deliveries.recent(channel)[0].ok
 
 
@@ -197,30 +198,33 @@ def test_sink_under_another_name_is_refused_before_any_request(store: Any, sink:
     assert sink.requests(name) == []
 
 
-def test_one_pooled_session_with_connect_and_read_timeouts(
+def test_one_pool_with_connect_and_read_timeouts(
     store: Any, sink: Any, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session = client.session()
-    assert client.session() is session
-    seen: list[Any] = []
-    real_post = session.post
+    pool = client.pool()
+    assert client.pool() is pool
+    connects: list[float] = []
+    reads: list[float] = []
+    opened: list[Any] = []
+    real_checkout, real_exchange = pool.checkout, pool.exchange
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs.get("timeout"))
-        return real_post(*args, **kwargs)
+    def checkout(origin: Any, connect_timeout: float) -> Any:
+        connects.append(connect_timeout)
+        conn = real_checkout(origin, connect_timeout)
+        if all(conn is not seen for seen in opened):
+            opened.append(conn)
+        return conn
 
-    adapter: Any = session.get_adapter(sink.url)
-    pools = adapter.poolmanager.pools
+    def exchange(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args[6])
+        return real_exchange(*args, **kwargs)
 
-    def opened() -> int:
-        return sum(pools[k].num_connections for k in pools.keys())  # noqa: SIM118 (not a dict)
-
-    monkeypatch.setattr(session, "post", spy)
-    before = opened()
+    monkeypatch.setattr(pool, "checkout", checkout)
+    monkeypatch.setattr(pool, "exchange", exchange)
     assert client.deliver(store, channel, card("one")).ok
     assert client.deliver(store, channel, card("two")).ok
-    assert seen == [(2.0, 2.0), (2.0, 2.0)]  # (connect, read) from DELIVERY_TIMEOUT_SECONDS=2
-    assert opened() - before <= 1  # the second post reused the first one's connection
+    assert connects == [2.0, 2.0] and reads == [2.0, 2.0]  # from DELIVERY_TIMEOUT_SECONDS=2
+    assert len(opened) == 1  # the second post reused the first one's connection
 
 
 def test_refused_connection_is_transient(
@@ -259,7 +263,7 @@ def test_log_write_is_off_the_answer_path(
         assert store.deliveries.recent(channel) == []
     finally:
         release.set()
-    assert history.flush()
+    assert behind.flush()
     [record] = store.deliveries.recent(channel)
     assert record.ok
 
@@ -274,7 +278,7 @@ def test_log_failure_changes_nothing(
 
     monkeypatch.setattr(store.deliveries, "record", broken)
     assert client.deliver(store, channel, card(), key="log-down").ok
-    assert history.flush()
+    assert behind.flush()
     assert client.deliver(store, channel, card(), key="log-down").ok
     assert len(sink.messages(channel)) == 1
 

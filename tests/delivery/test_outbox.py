@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import client, history
+from shared.delivery import client
 from shared.delivery.outbox import SweepStats, sweep
+from shared.store import behind
 from shared.store.models import Channel, OutboxItem
 from tests.conftest import unique
 from tests.delivery.conftest import SECRET_SIG, card, secret_url, with_actions
@@ -70,7 +71,7 @@ def test_attempt_limit_makes_a_dead_letter(
     assert stats.dead == 1
     [dead] = store.outbox.list(dead=True)
     assert "gave up after 2 attempts" in (dead.reason or "") and "HTTP 500" in (dead.reason or "")
-    assert history.flush()
+    assert behind.flush()
     assert not store.deliveries.recent(channel)[0].ok
 
 
@@ -196,7 +197,7 @@ def test_urls_never_in_logs_or_details(
     sink.fault(names[5], 1, status=500)
     results = client.deliver_many(store, [*names, evil], card())
     sweep(store, now=later(7200))
-    assert history.flush()
+    assert behind.flush()
     texts = [r.detail for r in results.values()]
     texts += [d.detail for n in [*names, evil] for d in store.deliveries.recent(n)]
     texts += [

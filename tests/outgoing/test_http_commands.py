@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.store import behind
 from tests.conftest import unique
 from tests.outgoing.cards import check_reply
 from tests.outgoing.conftest import Bot
@@ -312,6 +313,9 @@ def test_status_shows_link_subscriptions_routes_deliveries(connected: Bot, app_s
     route = unique("r")
     app_store.routes.add(Route(name=route, source="generic", channels=[channel]))
     app_store.deliveries.record(channel, True, "202 accepted")
+    for _ in range(3):  # a busy sender: one row with a count
+        app_store.deliveries.record_later(channel, True, "accepted (from a busy route)")
+    assert behind.flush()
     answer = connected.say("status")
     text = card_of(answer)
     assert channel in text
@@ -319,6 +323,7 @@ def test_status_shows_link_subscriptions_routes_deliveries(connected: Bot, app_s
     assert sub_id in text and "geocoding failed" in text
     assert route in text
     assert "202 accepted" in text
+    assert "accepted (from a busy route) (3 times)" in text
     assert "Outbox backlog" in text
 
 
