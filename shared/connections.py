@@ -7,14 +7,14 @@ its own), no cookies, no proxies from the environment, no content decoding.
 
 Callers tell the phases apart, because the difference matters to them: an error from `checkout`
 means no connection was made (the server never saw the request); an error from `exchange` means
-it broke off after the request went out.
+the request may have reached it (or failed as it went out), and `BrokenBody` that its answer's
+status and headers arrived but the body did not.
 """
 
 from __future__ import annotations
 
 import http.client
 import select
-import socket
 import ssl
 import threading
 from urllib.parse import urlsplit
@@ -23,11 +23,13 @@ Origin = tuple[str, str, int]
 
 
 class BrokenBody(OSError):
-    """The answer's status line and headers arrived, then its body broke off."""
+    """The answer's status line and headers arrived, then its body broke off (`cause`)."""
 
-    def __init__(self, status: int, cause: BaseException) -> None:
+    def __init__(self, status: int, headers: http.client.HTTPMessage, cause: BaseException) -> None:
         super().__init__(f"HTTP {status}: the body broke off ({type(cause).__name__})")
         self.status = status
+        self.headers = headers
+        self.cause = cause
 
 
 def split_url(url: str) -> tuple[Origin, str]:
@@ -72,12 +74,10 @@ class Pool:
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
         try:
-            conn.connect()
+            conn.connect()  # http.client sets TCP_NODELAY
         except BaseException:
             conn.close()
             raise
-        if conn.sock is not None:
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def exchange(
@@ -99,7 +99,12 @@ class Pool:
         try:
             if conn.sock is not None:
                 conn.sock.settimeout(read_timeout)
-            conn.request(method, target, body=body, headers=headers)
+            try:
+                conn.request(method, target, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                # A server may answer before reading the whole body (a 413, a 429) and hang up:
+                # its answer may still be there to read, as urllib3 does.
+                pass
             response = conn.getresponse()
         except BaseException:
             conn.close()
@@ -108,7 +113,7 @@ class Pool:
             content = response.read() if limit is None else response.read(limit)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise BrokenBody(response.status, exc) from exc
+            raise BrokenBody(response.status, response.msg, exc) from exc
         except BaseException:
             conn.close()
             raise

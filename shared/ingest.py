@@ -56,8 +56,8 @@ MAX_JSON_DEPTH = 64
 DEFAULT_DEDUPE_WINDOW = 900
 RETRY_AFTER_SECONDS = 30
 IN_PROGRESS_RETRY_SECONDS = 10
-# How long a claim holds a post's key before its completion: well past the inline delivery budget,
-# and short, so that after a crash the sender's retry is delivered within minutes.
+# How long a claim holds a post's key before its completion, at least: short, so that after a crash
+# the sender's retry is delivered within minutes; longer when the post's delivery may take longer.
 CLAIM_LEASE_SECONDS = 120
 ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_CONTENT_TYPES = ("application/json", "text/json")
@@ -378,8 +378,12 @@ def _handle(
         # retry after a failure skip the channels that already have the card, while the same post
         # sent again after the window (Alertmanager's repeat_interval, a daily script) is shown again.
         message_key = f"{key}@{int(time.time() // window)}"
+        # The lease must outlast the delivery: the ledger below relies on nobody else sending.
+        from shared.delivery.client import inline_seconds
+
+        lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards)) + 30)
         # The record holding the key comes back with the failed claim: no second read to classify it.
-        claim = store.dedupe.acquire(scope, key, min(window, CLAIM_LEASE_SECONDS))
+        claim = store.dedupe.acquire(scope, key, lease, {"message": message_key})
         if not claim.held:
             if getattr(claim.holder, "status", "") == "IN_PROGRESS":
                 # The first attempt is still being handled (or died mid-way): ask for a later retry.
@@ -389,6 +393,9 @@ def _handle(
             log.info("incoming %s: duplicate %s ignored", route.name, key)
             return LEGACY_OK if legacy else json_reply(202, {"status": "duplicate"})
         fresh = claim.fresh
+        # Taking over a half-done attempt: continue under its message key, so that the parts it
+        # recorded as accepted are skipped even when the window's number has moved on since.
+        message_key = str((claim.data or {}).get("message") or message_key)
     else:
         fresh = True  # a message nobody can name again: no one else can be sending it
 
@@ -410,7 +417,7 @@ def _handle(
         try:
             # Written behind the answer: the message is safe already; the claim's lease covers the gap.
             store.dedupe.complete_later(scope, key, {"status": outcome.get("status")}, ttl_seconds=window)
-        except Exception as exc:  # a missed completion only weakens dedupe
+        except Exception as exc:  # lost, a retry after the lease is delivered again (at-least-once)
             log.warning("incoming %s: could not complete dedupe key (%s)", route.name, type(exc).__name__)
     if legacy:
         return LEGACY_OK
@@ -420,17 +427,15 @@ def _handle(
 def _give_up(store: Any, route_name: str, scope: str, key: str, ledger: Acceptances | None) -> None:
     """Free the key for the sender's retry, leaving records of the parts that did go out.
 
-    With nothing sent the key is simply released. Otherwise the ledger is written and the claim
-    expired (not released), so the retry takes it over as not fresh and checks those records.
+    The claim is expired, never released: the retry then takes it over as not fresh and checks
+    the per-part records (and the outbox's), which the ledger's parts are written to first.
     """
     try:
-        if ledger:
+        if ledger is not None:
             ledger.write(store)
-            store.dedupe.expire(scope, key)
-        else:
-            store.dedupe.release(scope, key)
+        store.dedupe.expire(scope, key)
     except Exception:
-        log.warning("incoming %s: could not release dedupe key", route_name)
+        log.warning("incoming %s: could not free the dedupe key for a retry", route_name)
 
 
 def _deliver(

@@ -6,7 +6,10 @@ the store itself is unavailable (callers answer 503).
 
 Never twice once accepted: every part of a message has an idempotency key (message key + channel
 + part number) in the store's dedupe table. A part whose acceptance is recorded there is never
-posted again, by this call, a retry of the caller, or the outbox sweep.
+posted again, by this call, a retry of the caller, or the outbox sweep. A caller that holds a
+fresh claim on the whole message (an incoming post) may defer those records to an `Acceptances`
+ledger: its own completion record then stands for them, and the ledger is written only if the
+caller gives up half done.
 
 Not exactly-once: a post whose answer never arrives (read timeout, dropped connection, a crash
 between the POST and the record) is posted again, so the channel may show that message twice.
@@ -98,6 +101,16 @@ class Config:
         )
 
 
+def inline_seconds(messages: int) -> float:
+    """The longest `deliver_many` can take over `messages` messages, one after another, inline.
+
+    Each message's parts share one deadline (the budget); the post running at the deadline may
+    take one more timeout, and a connection one more connect timeout.
+    """
+    cfg = Config.load()
+    return max(1, messages) * (cfg.budget_seconds + cfg.timeout + cfg.connect_timeout)
+
+
 # --- HTTP -------------------------------------------------------------------------------------
 
 USER_AGENT = "teams-connect-functions/0.1"
@@ -131,11 +144,16 @@ def post(url: str, body: bytes, timeout: float, connect_timeout: float | None = 
     except BrokenBody as exc:
         if 200 < exc.status < 300:  # a 202 whose (unused) body broke off was still accepted
             return Outcome(Kind.ACCEPTED, exc.status, f"HTTP {exc.status} accepted")
+        if exc.status >= 300:  # a 413 or a 429 says enough without its body
+            return _classified(url, exc.status, b"", exc.headers.get("Retry-After"))
         return classify_exception(exc)
     except (OSError, http.client.HTTPException, UnicodeError) as exc:
         return classify_exception(exc)
-    retry_after = response.getheader("Retry-After")
-    outcome = classify_response(response.status, text, {"Retry-After": retry_after} if retry_after else None)
+    return _classified(url, response.status, text, response.getheader("Retry-After"))
+
+
+def _classified(url: str, status: int, text: bytes, retry_after: str | None) -> Outcome:
+    outcome = classify_response(status, text, {"Retry-After": retry_after} if retry_after else None)
     return Outcome(outcome.kind, outcome.status, allowlist.redact(outcome.reason, url), outcome.retry_after)
 
 
@@ -337,19 +355,23 @@ def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
 
     A blind write (no read): the caller holds the claim, and with a TTL the record is written whole.
     """
-    data = {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
     # Kept well past the outbox's give-up age, so no retry can outlive the record that stops it.
-    store.dedupe.complete(DEDUPE_SCOPE, dkey, data, ttl_seconds=ACCEPTED_TTL_SECONDS)
+    store.dedupe.complete(DEDUPE_SCOPE, dkey, _acceptance(outcome), ttl_seconds=ACCEPTED_TTL_SECONDS)
+
+
+def _acceptance(outcome: Outcome | None) -> dict[str, Any]:
+    return {"at": datetime.now(UTC).isoformat(), "status": outcome.status if outcome else None}
 
 
 class Acceptances:
     """Parts accepted inline whose acceptance records were not written: the caller's claim covers them.
 
-    An incoming post holds a fresh claim on its message key (`DedupeRepository.acquire`), so no
-    other run can be sending its parts, and the claim's completion says the whole message went out.
-    Delivering under such a claim skips the two per-part writes (claim, acceptance); the caller
-    must `write` the ledger if it gives the claim up unfinished, so that its retry, which checks
-    the per-part records, skips what was accepted.
+    An incoming post holds a fresh claim on its message key (`DedupeRepository.acquire`) whose
+    lease outlasts the delivery, so no other run can be sending its parts, and the claim's
+    completion says the whole message went out. Delivering under such a claim skips the two
+    per-part writes (claim, acceptance). If the caller gives up half done it must `write` the
+    ledger and expire (never release) its claim: the retry then takes the key over as not fresh
+    and checks the per-part records, skipping what was accepted.
     """
 
     def __init__(self) -> None:
@@ -364,10 +386,12 @@ class Acceptances:
         return len(self._parts)
 
     def write(self, store: Any) -> None:
+        """The acceptance records of the parts noted here (one transaction per 100)."""
         with self._lock:
             parts, self._parts = self._parts, []
-        for dkey, outcome in parts:
-            mark_accepted(store, dkey, outcome)
+        if parts:
+            done = {dkey: _acceptance(outcome) for dkey, outcome in parts}
+            store.dedupe.complete_all(DEDUPE_SCOPE, done, ACCEPTED_TTL_SECONDS)
 
 
 # --- outbox hand-off --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ table partition (100 at most each), so under load a write costs a small fraction
 Writes given the same `fold` key in one such gathering become one row (the first, with a `count`):
 a channel's log then says "accepted" once with a count, not forty times.
 
+A transaction that fails is tried once more after `RETRY_PAUSE_SECONDS`, then logged as lost.
 Bounded on purpose: at most `CAPACITY` writes wait. `submit` returns False for one that does not
 fit, and the caller decides: the log drops it, a completion is written inline. Writes still waiting
 when the process ends are flushed for up to `EXIT_FLUSH_SECONDS` at exit and lost after that.
@@ -27,6 +28,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from shared.store.errors import Conflict
+from shared.store.tables import BATCH_LIMIT as BATCH
+
 if TYPE_CHECKING:
     from shared.store.tables import Table
 
@@ -35,7 +39,7 @@ log = logging.getLogger("shared.store")
 CAPACITY = 1000
 LINGER_SECONDS = 0.05
 EXIT_FLUSH_SECONDS = 2.0
-BATCH = 100  # a table transaction's limit: no reason to wait for more
+RETRY_PAUSE_SECONDS = 1.0
 
 Write = tuple["Table", str, Mapping[str, Any], Any]
 
@@ -129,12 +133,17 @@ class WriteBehind:
 
     def _write(self, writes: list[Write]) -> None:
         for table, operations in _transactions(_folded(writes)):
-            try:
-                table.batch(operations)
-            except Exception as exc:  # the type only: a store error's text may quote a key
-                self.failed += len(operations)
-                kind = type(exc).__name__
-                log.warning("write-behind: %d writes to %s lost (%s)", len(operations), table.logical, kind)
+            for attempt in (1, 2):  # once more after a pause: a store blip should not lose them
+                try:
+                    table.batch(operations)
+                    break
+                except Exception as exc:  # the type only: a store error's text may quote a key
+                    if attempt == 1 and not isinstance(exc, Conflict):
+                        time.sleep(RETRY_PAUSE_SECONDS)
+                        continue
+                    self.failed += len(operations)
+                    count, kind = len(operations), type(exc).__name__
+                    log.warning("write-behind: %d writes to %s lost (%s)", count, table.logical, kind)
 
 
 def _row(table: Table, entity: Mapping[str, Any]) -> tuple[int, str, str]:

@@ -30,12 +30,14 @@ class Claim:
 
     `held`: the caller now holds the key. `fresh`: no earlier attempt left work half done under
     it (the key was new, or its last holder completed); False after taking over an attempt that
-    died or gave up, whose partial work the caller must check. `holder`: when not held, the live
-    record that holds the key.
+    died or gave up, whose partial work the caller must check. `data`: what the record now holds
+    (after such a takeover, the unfinished attempt's notes). `holder`: when not held, the record
+    that holds the key (in this process it may be a completion not written yet: no ETag then).
     """
 
     held: bool
     fresh: bool = False
+    data: dict[str, Any] | None = None
     holder: DedupeRecord | None = None
 
 
@@ -64,19 +66,21 @@ class DedupeRepository:
         claim = self.acquire(scope, key, ttl_seconds)
         return None if claim.held else claim.holder
 
-    def acquire(self, scope: str, key: str, ttl_seconds: float) -> Claim:
-        """Claim the key: one round trip when it is new (a conditional insert).
+    def acquire(self, scope: str, key: str, ttl_seconds: float, data: dict[str, Any] | None = None) -> Claim:
+        """Claim the key, noting `data` in the record: one round trip when it is new (a conditional insert).
 
         On a conflict the record is read once and handed back, so callers need no second read to
         tell "in progress" from "done"; an expired one is taken over with an ETag-guarded replace.
+        Taking over unfinished work keeps its `data`, which says what that work was.
         """
-        record = DedupeRecord(scope=scope, key=key, expires=utcnow() + timedelta(seconds=ttl_seconds))
+        expires = utcnow() + timedelta(seconds=ttl_seconds)
+        record = DedupeRecord(scope=scope, key=key, expires=expires, data=data)
         entity = to_entity(record, escape(scope), escape(key), skip=_SKIP)
         holder = record  # what we report if the key keeps changing hands under us
         for _ in range(3):
             try:
                 self.table.create(entity)
-                return Claim(held=True, fresh=True)
+                return Claim(held=True, fresh=True, data=data)
             except Conflict:
                 pass
             current = self._read(scope, key)
@@ -88,12 +92,22 @@ class DedupeRepository:
                     # Done here already, its completion still on the way (`complete_later`)?
                     current = self._pending_completion(scope, key) or current
                 return Claim(held=False, holder=current)
+            fresh = current.status == "COMPLETED"
+            kept = data if fresh or current.data is None else current.data
+            takeover = record.model_copy(update={"data": kept})
             try:
-                self.table.update(entity, current.etag)
-                return Claim(held=True, fresh=current.status == "COMPLETED")
+                self.table.update(to_entity(takeover, escape(scope), escape(key), skip=_SKIP), current.etag)
+                return Claim(held=True, fresh=fresh, data=kept)
             except (Conflict, NotFound):
                 continue  # another caller took it over (or released it): see who holds it now
         return Claim(held=False, holder=holder)
+
+    def _completed(
+        self, scope: str, key: str, data: dict[str, Any] | None, ttl_seconds: float
+    ) -> dict[str, Any]:
+        expires = utcnow() + timedelta(seconds=ttl_seconds)
+        record = DedupeRecord(scope=scope, key=key, status="COMPLETED", expires=expires, data=data)
+        return to_entity(record, escape(scope), escape(key), skip=_SKIP)
 
     def complete(
         self, scope: str, key: str, data: dict[str, Any] | None = None, ttl_seconds: float | None = None
@@ -104,9 +118,7 @@ class DedupeRepository:
         into the claimed record (keeping its expiry), and only a record gone meanwhile is rewritten.
         """
         if ttl_seconds is not None:
-            expires = utcnow() + timedelta(seconds=ttl_seconds)
-            record = DedupeRecord(scope=scope, key=key, status="COMPLETED", expires=expires, data=data)
-            self.table.upsert(to_entity(record, escape(scope), escape(key), skip=_SKIP))
+            self.table.upsert(self._completed(scope, key, data, ttl_seconds))
             return
         record = DedupeRecord(
             scope=scope, key=key, status="COMPLETED", expires=utcnow() + timedelta(days=1), data=data
@@ -118,20 +130,26 @@ class DedupeRepository:
         except NotFound:
             self.table.upsert(entity)
 
+    def complete_all(
+        self, scope: str, done: Mapping[str, dict[str, Any] | None], ttl_seconds: float
+    ) -> None:
+        """`complete` (with a new expiry) for several keys of one scope: one transaction per 100."""
+        entities = [self._completed(scope, key, data, ttl_seconds) for key, data in done.items()]
+        self.table.batch(("upsert", entity) for entity in entities)
+
     def complete_later(
         self, scope: str, key: str, data: dict[str, Any] | None = None, *, ttl_seconds: float
     ) -> None:
-        """`complete` (with a new expiry), in the background and batched (`shared.store.behind`).
+        """`complete` (with a new expiry), written behind the caller (`shared.store.behind`).
 
-        For the incoming proxy's hot path, where the claim's lease is short: until the write lands
-        a retry sees "in progress" and comes back later; if it never lands, the lease runs out and
-        the retry takes the key over (not `fresh`). Written inline when that queue is full.
+        For the incoming proxy's hot path. Until the write lands, `acquire` in this process sees
+        it, and other processes see the claim "in progress". If it is lost (the process ends
+        within a moment, or the store fails the write twice), the claim's lease runs out and the
+        next attempt takes the key over as not `fresh`. Written inline when that queue is full.
         """
         from shared.store.behind import BEHIND
 
-        expires = utcnow() + timedelta(seconds=ttl_seconds)
-        record = DedupeRecord(scope=scope, key=key, status="COMPLETED", expires=expires, data=data)
-        entity = to_entity(record, escape(scope), escape(key), skip=_SKIP)
+        entity = self._completed(scope, key, data, ttl_seconds)
         if not BEHIND.submit(self.table, "upsert", entity):
             self.table.upsert(entity)
 

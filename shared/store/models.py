@@ -204,4 +204,4 @@ class DeliveryRecord(Record):
     ok: bool
     detail: str = ""
     at: UtcDatetime = Field(default_factory=utcnow)
-    count: int = 1  # the same outcome this many times in a row, from `at` on (a busy sender)
+    count: int = 1  # the same outcome this many times, from `at` on, within one write-behind batch

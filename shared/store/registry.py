@@ -38,6 +38,7 @@ class NamedRepository(Generic[R]):
         self.table = table
         self._recent: dict[str, tuple[float, R]] = {}
         self._recent_lock = threading.Lock()
+        self._generation = 0
 
     def _key(self, record: R) -> str:
         return str(getattr(record, self.key_field))
@@ -60,8 +61,8 @@ class NamedRepository(Generic[R]):
     def save(self, record: R) -> R:
         """Write the record: only over the version it was read as (Conflict otherwise) when it has an ETag."""
         entity = self._entity(record)
-        self.forget(self._key(record))
         etag = self.table.update(entity, record.etag) if record.etag else self.table.upsert(entity)
+        self.forget(self._key(record))
         return record.model_copy(update={"etag": etag})
 
     def _lookup(self, partition: str, name: str) -> R | None:
@@ -87,21 +88,24 @@ class NamedRepository(Generic[R]):
         now = time.monotonic()
         with self._recent_lock:
             hit = self._recent.get(name)
+            generation = self._generation
         if hit is not None and hit[0] > now:
             return hit[1]
         record = self.find(name)
         with self._recent_lock:
             if record is None:
                 self._recent.pop(name, None)
-            else:
+            elif generation == self._generation:  # no write here since the read began
                 if len(self._recent) >= _RECENT_MAX:
                     self._recent.clear()
                 self._recent[name] = (now + max_age, record)
         return record
 
     def forget(self, name: str) -> None:
+        """Drop the copy of `name` (after a write); a read that began before is not kept either."""
         with self._recent_lock:
             self._recent.pop(name, None)
+            self._generation += 1
 
     def get(self, name: str) -> R:
         record = self.find(name)
@@ -116,8 +120,8 @@ class NamedRepository(Generic[R]):
         """Delete; NotFound when there is no such record."""
         if self.find(name) is None:
             raise NotFound(f"no {self.table.logical[:-1]} named {name!r}")
-        self.forget(name)
         self.table.delete(self.partition, escape(name))
+        self.forget(name)
 
 
 class TeamRepository(NamedRepository[Team]):
@@ -208,8 +212,8 @@ class ChannelRepository(NamedRepository[Channel]):
         # The link first: a crash in between leaves a channel to reconnect, not a dangling link.
         if current.teams_channel_id:
             self._unlink(current.teams_channel_id, name)
-        self.forget(name)
         self.table.delete(self.partition, escape(name))
+        self.forget(name)
 
     def find_by_teams_channel(self, teams_channel_id: str) -> Channel | None:
         """The channel linked to a Teams channel id (from an outgoing activity): one point read."""

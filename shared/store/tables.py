@@ -354,9 +354,12 @@ def _dropped_before_response(exc: BaseException) -> bool:
     """True when a request failed because the connection was closed or reset before any answer.
 
     That is azure-core's ServiceResponseError (not its timeout subclass) with a reset, abort or
-    broken pipe underneath; a connection refused or a timeout is something else.
+    broken pipe underneath; a connection refused or a timeout is something else, and so is an
+    answer whose body broke off (`BrokenBody`): the server did take that request.
     """
     from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+
+    from shared.connections import BrokenBody
 
     if not isinstance(exc, ServiceResponseError) or isinstance(exc, ServiceResponseTimeoutError):
         return False
@@ -367,7 +370,7 @@ def _dropped_before_response(exc: BaseException) -> bool:
         if not isinstance(item, BaseException) or id(item) in seen or len(seen) > 20:
             continue
         seen.add(id(item))
-        if isinstance(item, TimeoutError):
+        if isinstance(item, TimeoutError | BrokenBody):
             return False
         if isinstance(item, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
             return True
@@ -451,8 +454,9 @@ def client_options(timeout: float) -> dict[str, Any]:
     and 5xx/429 are not retried, because a retry would double the wait or sleep for a Retry-After
     far beyond the 4 s an outgoing webhook has. A pooled connection dropped before any answer is
     retried once by `Table._call`, within the same timeout.
-    `use_env_settings=False` stops requests from scanning the environment (proxies, CA bundle,
-    .netrc) on every call; `_build_service` reads those settings once instead.
+    `use_env_settings=False` stops requests (the transport used with a proxy) from scanning the
+    environment (proxies, CA bundle, .netrc) on every call; `_build_service` reads those settings
+    once instead.
     """
     return {
         "connection_timeout": max(0.2, timeout * _CONNECT_SHARE),
@@ -487,7 +491,7 @@ def http_environment(url: str) -> dict[str, Any]:
 
 
 # Connections kept per host: the digest run, the fan-out and the bot's parallel reads use up to
-# about 16 threads at once; the default of 10 made urllib3 discard and reopen connections.
+# about 16 threads at once; a smaller pool would discard and reopen connections.
 POOL_SIZE = 32
 
 

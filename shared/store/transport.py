@@ -29,7 +29,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest._http_response_impl import RestHttpClientTransportResponse
 
-from shared.connections import Pool, split_url
+from shared.connections import BrokenBody, Pool, split_url
 
 
 class _Response(RestHttpClientTransportResponse):
@@ -87,6 +87,10 @@ class HttpClientTransport(HttpTransport):
             raw, content = self.pool.exchange(
                 origin, conn, request.method, target, body, dict(request.headers), read_timeout
             )
+        except BrokenBody as exc:  # an answer arrived: not a connection dropped before it
+            timeout = isinstance(exc.cause, TimeoutError)
+            kind = ServiceResponseTimeoutError if timeout else ServiceResponseError
+            raise kind(exc, error=exc) from None
         except TimeoutError as exc:
             raise ServiceResponseTimeoutError(exc, error=exc) from exc
         except (OSError, http.client.HTTPException) as exc:
