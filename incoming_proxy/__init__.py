@@ -9,12 +9,13 @@ import logging
 
 import azure.functions as func
 
-from shared import ingest
+from shared import ingest, invocation
 
 log = logging.getLogger("incoming_proxy")
 
 
 def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    invocation.enter(context)  # our worker threads' log lines carry this invocation's id
     route = req.route_params.get("route", "")
     reply = ingest.handle(route, dict(req.headers), req.get_body(), dict(req.params))
     # One line per invocation with its id, so a sender's request can be found in the logs.

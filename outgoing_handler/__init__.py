@@ -6,12 +6,14 @@ import logging
 
 import azure.functions as func
 
+from shared import invocation
 from shared.teams.handler import handle_request
 
 log = logging.getLogger("outgoing_handler")
 
 
 def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    invocation.enter(context)  # our worker threads' log lines carry this invocation's id
     team = req.route_params.get("team", "")
     result = handle_request(
         team,

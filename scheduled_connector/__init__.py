@@ -6,10 +6,12 @@ import logging
 
 import azure.functions as func
 
+from shared import invocation
 from shared.digest import run as digest
 
 
 def main(timer: func.TimerRequest, context: func.Context) -> None:
+    invocation.enter(context)  # our worker threads' log lines carry this invocation's id
     stats = digest.run(past_due=bool(getattr(timer, "past_due", False)))
     logging.getLogger(__name__).info(
         "scheduled_connector invocation=%s %s", context.invocation_id, stats.as_dict()

@@ -153,7 +153,9 @@ def decode_body(ctype: str, body: bytes) -> Any:
     if ctype == "text/plain":
         return None
     raw: bytes | str = body
-    if ctype == FORM:
+    if ctype == FORM and body.lstrip()[:1] in (b"{", b"["):
+        pass  # `curl -d '{...}'` without a Content-Type header: curl calls it a form, the body is JSON
+    elif ctype == FORM:
         try:
             values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50).get("payload")
         except ValueError:  # more fields than max_num_fields

@@ -109,3 +109,34 @@ def public_url(*segments: str) -> str:
 
     base = (get(PUBLIC_BASE_URL_SETTING) or "http://127.0.0.1:7071").rstrip("/")
     return "/".join([base, "api", *(quote(segment, safe="") for segment in segments)])
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+def function_timeout_seconds(host_json: Path | None = None) -> float | None:
+    """host.json's `functionTimeout` in seconds; None when unlimited (-1), absent or unreadable.
+
+    Work that plans its own time (the digest run) must end well inside it: the host kills an
+    invocation that overruns.
+    """
+    path = host_json or APP_ROOT / "host.json"  # read each time: a digest run is rare
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("functionTimeout")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return _timespan_seconds(value) if isinstance(value, str) else None
+
+
+def _timespan_seconds(text: str) -> float | None:
+    """A .NET TimeSpan as host.json writes it: "hh:mm:ss" or "d.hh:mm:ss"; "-1" means none."""
+    text = text.strip()
+    days = 0.0
+    head, dot, rest = text.partition(".")
+    if dot and head.isdigit():  # "d.hh:mm:ss" (in "hh:mm:ss.f" the head holds colons)
+        days, text = float(head), rest
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.replace(".", "", 1).isdigit() for p in parts):
+        return None
+    hours, minutes, seconds = (float(p) for p in parts)
+    return days * 86400 + hours * 3600 + minutes * 60 + seconds

@@ -48,7 +48,9 @@ What the dev host does NOT emulate:
   than the HTTP response get `None` / a local `Out` that is discarded);
 - per-function keys, host keys other than the two settings above, key management APIs, EasyAuth;
 - `functionTimeout`, `maxConcurrentRequests`, dynamic concurrency, scale-out, `host.json`
-  logging / Application Insights, retries policies, CORS, proxies, HTTP/2 and TLS;
+  logging / Application Insights (only its tagging of log lines with the invocation their thread
+  works for is kept: `record.invocation_id`, from `context.thread_local_storage`), retries
+  policies, CORS, proxies, HTTP/2 and TLS;
 - separate worker processes: functions run in threads of one Python process (module globals
   are shared between concurrent invocations, as with `PYTHON_THREADPOOL_THREAD_COUNT` > 1);
 - timer singleton locks across several instances (one process only) and `AdjustForDST` nuances.
@@ -737,11 +739,34 @@ class _RetryContext(func_abc.RetryContext):
         return None
 
 
+#: The worker's one thread-local: `invocation_id` names the invocation a thread works for. The
+#: worker sets it on the function's thread; threads the function starts may set it themselves
+#: (`context.thread_local_storage`). Log records made here carry it as `record.invocation_id`.
+_WORKER_TLS = threading.local()
+
+
+def _invocation_record_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        record.invocation_id = getattr(_WORKER_TLS, "invocation_id", None)
+        return record
+
+    make.devhost = True  # type: ignore[attr-defined]
+    return make
+
+
+def _tag_log_records() -> None:
+    """Like Application Insights, tag every log record with the invocation its thread works for."""
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "devhost", False):
+        logging.setLogRecordFactory(_invocation_record_factory(factory))
+
+
 class _Context(func.Context):
     def __init__(self, fn: Function) -> None:
         self._fn = fn
         self._id = str(uuid.uuid4())
-        self._tls = threading.local()
+        self._tls = _WORKER_TLS
 
     @property
     def invocation_id(self) -> str:
@@ -773,18 +798,24 @@ def call_function(fn: Function, trigger_value: Any) -> tuple[Any, dict[str, _Out
     assert fn.main is not None
     outs: dict[str, _Out] = {}
     kwargs: dict[str, Any] = {}
+    context = _Context(fn)
     for param, kind in fn.arg_plan:
         if kind == "trigger":
             kwargs[param] = trigger_value
         elif kind == "context":
-            kwargs[param] = _Context(fn)
+            kwargs[param] = context
         elif kind == "out":
             outs[param] = kwargs[param] = _Out()
         else:
             kwargs[param] = None
-    result = fn.main(**kwargs)
-    if fn.is_async or inspect.isawaitable(result):
-        result = asyncio.run(_await(result))
+    before = getattr(_WORKER_TLS, "invocation_id", None)
+    _WORKER_TLS.invocation_id = context.invocation_id  # as the worker does for the function's thread
+    try:
+        result = fn.main(**kwargs)
+        if fn.is_async or inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+    finally:
+        _WORKER_TLS.invocation_id = before
     return result, outs
 
 
@@ -941,6 +972,7 @@ class DevHost:
         access_log: TextIO | None = sys.stderr,
     ) -> None:
         self.root = Path(root).resolve()
+        _tag_log_records()
         self.access_log = AccessLog(access_log)
         self.settings_applied = apply_settings(settings or {})
         self.timers_enabled = timers

@@ -40,6 +40,7 @@ from shared.connections import BrokenBody, Pool, split_url
 from shared.delivery import allowlist
 from shared.delivery.classify import Kind, Outcome, classify_exception, classify_response
 from shared.delivery.ratelimit import LIMITER, windows_for
+from shared.invocation import carry
 
 log = logging.getLogger("shared.delivery")
 
@@ -328,6 +329,9 @@ def _attempt_part(
     if holder is not None:
         if is_accepted(holder):
             return PartResult("accepted", "already accepted earlier")
+        pieces = split_count(holder)
+        if pieces:  # split the same way again: each piece is checked on its own
+            return PartResult("split", f"split into {pieces} pieces earlier")
         return PartResult("queued", "another run is sending this part", wait=float(lease))
     try:
         result = _send_inline(url, part.body, cfg, deadline)
@@ -336,18 +340,31 @@ def _attempt_part(
         raise
     if result.state == "accepted":
         mark_accepted(store, dkey, result.outcome)
-    else:
+    elif result.state != "split":  # a split keeps the claim: `_deliver_parts` marks it
         store.dedupe.release(DEDUPE_SCOPE, dkey)
     return result
 
 
 def is_accepted(record: Any) -> bool:
-    """Whether a dedupe record (or None) says the part was accepted."""
-    return record is not None and getattr(record, "status", None) == "COMPLETED"
+    """Whether a dedupe record (or None) says the part was accepted (whole, not split)."""
+    return (
+        record is not None and getattr(record, "status", None) == "COMPLETED" and not split_count(record)
+    )
 
 
-def already_accepted(store: Any, dkey: str) -> bool:
-    return is_accepted(store.dedupe.get(DEDUPE_SCOPE, dkey))
+def split_count(record: Any) -> int:
+    """Into how many pieces a part was split after Teams refused it as too large (0: it was not).
+
+    The pieces are numbered "<part>.<i>/<count>" and have records of their own; a retry splits
+    the part the same way and checks them, and digest recovery asks about each of them.
+    """
+    data = getattr(record, "data", None) if record is not None else None
+    pieces = data.get("split") if isinstance(data, dict) else None
+    return pieces if isinstance(pieces, int) and pieces > 0 else 0
+
+
+def mark_split(store: Any, dkey: str, pieces: int) -> None:
+    store.dedupe.complete(DEDUPE_SCOPE, dkey, {"split": pieces}, ttl_seconds=ACCEPTED_TTL_SECONDS)
 
 
 def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
@@ -516,13 +533,18 @@ def _deliver_parts(
             continue
         if result.state == "split":
             smaller = split_part(part, cfg.max_bytes)
+            careful = ledger is None  # the part's claim is held: mark it, or free it
             if smaller is None:
                 reason = (
                     f"part {part.number} is too large for Teams and cannot be split further ({result.detail})"
                 )
+                if careful and result.outcome is not None:
+                    store.dedupe.release(DEDUPE_SCOPE, dedupe_key(channel, key, part.number))
                 dead_letter_parts(store, channel, key, [part], reason)
                 dead_reasons.append(reason)
                 continue
+            if careful and result.outcome is not None:  # (not when it was split earlier)
+                mark_split(store, dedupe_key(channel, key, part.number), len(smaller))
             total += len(smaller) - 1
             pending[:0] = smaller
             continue
@@ -588,7 +610,7 @@ def deliver_many(
     with ThreadPoolExecutor(
         max_workers=min(cfg.max_threads, len(names)), thread_name_prefix="deliver"
     ) as pool:
-        futures = {name: pool.submit(one, name) for name in names}
+        futures = {name: pool.submit(carry(one), name) for name in names}
         results: dict[str, Result] = {}
         unavailable: StoreUnavailable | None = None
         for name, future in futures.items():

@@ -27,14 +27,15 @@ from shared.delivery.client import (
     DEDUPE_SCOPE,
     Config,
     Part,
-    already_accepted,
     dedupe_key,
     is_accepted,
     mark_accepted,
+    mark_split,
     outbox_item,
     part_order,
     post,
     retry_delay,
+    split_count,
     split_item_key,
     split_part,
 )
@@ -144,7 +145,8 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return True
 
     dkey = dedupe_key(item.channel, key, number)
-    if already_accepted(store, dkey):
+    done = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    if is_accepted(done) or split_count(done):  # sent, or split into pieces that are queued
         store.outbox.complete(item)
         stats.skipped += 1
         return True
@@ -173,22 +175,24 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         stats.sent += 1
         store.deliveries.record_later(item.channel, True, f"accepted from the outbox (part {number})")
         return True
+    if outcome.kind is Kind.TOO_LARGE:
+        smaller = split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes)
+        if smaller is not None:
+            created = _utc(item.created)  # the parent's: the pieces keep its place among the parts
+            for piece in smaller:
+                store.outbox.add(outbox_item(item.channel, key, piece, now, outcome.reason, created))
+            mark_split(store, dkey, len(smaller))  # before removing the item, as for an acceptance
+            store.outbox.complete(item)
+            stats.requeued += 1
+            return False
     store.dedupe.release(DEDUPE_SCOPE, dkey)
 
     if outcome.kind is Kind.PERMANENT:
         _dead(store, item, outcome.reason, stats)
         return True
     if outcome.kind is Kind.TOO_LARGE:
-        smaller = split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes)
-        if smaller is None:
-            _dead(store, item, f"too large for Teams and cannot be split further ({outcome.reason})", stats)
-            return True
-        for piece in smaller:
-            # The parent's `created`: the pieces keep its place among the message's parts.
-            store.outbox.add(outbox_item(item.channel, key, piece, now, outcome.reason, _utc(item.created)))
-        store.outbox.complete(item)
-        stats.requeued += 1
-        return False
+        _dead(store, item, f"too large for Teams and cannot be split further ({outcome.reason})", stats)
+        return True
 
     attempts = item.attempts + 1
     if attempts >= cfg.max_attempts:

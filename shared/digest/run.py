@@ -32,11 +32,15 @@ from typing import Any
 
 from shared import settings
 from shared.digest import schedule as schedules
+from shared.invocation import carry
 
 log = logging.getLogger(__name__)
 
 PENDING = "_pending"
 DEFAULT_BUDGET_SECONDS = 120.0
+# What a digest claimed just before the budget ends may still take: its feed fetch, then its
+# delivery (inline budget plus a post timeout).
+IN_FLIGHT_SECONDS = 60.0
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_PER_RUN = 2000
 DEFAULT_OUTBOX_SECONDS = 20.0
@@ -243,18 +247,23 @@ class Runner:
         """Is every part of the plan's card accepted by Teams or waiting in the outbox?
 
         One dedupe read per part; the outbox is listed only when a part was not accepted (rare).
-        A part that Teams refused as too large and we split further is not recognised: the
-        digest is then posted again (shown twice, never lost).
+        A part that Teams refused as too large counts when each of its pieces does.
         """
         from shared.delivery import client
 
         if plan.parts < 1:
             return False
         queued: set[str] | None = None
-        for i in range(1, plan.parts + 1):
-            number = f"{i}/{plan.parts}"
-            if client.already_accepted(self.store, client.dedupe_key(sub.channel, plan.key, number)):
-                continue
+
+        def held(number: str) -> bool:
+            nonlocal queued
+            dkey = client.dedupe_key(sub.channel, plan.key, number)
+            record = self.store.dedupe.get(client.DEDUPE_SCOPE, dkey)
+            if client.is_accepted(record):
+                return True
+            pieces = client.split_count(record)
+            if pieces:
+                return all(held(f"{number}.{i}/{pieces}") for i in range(1, pieces + 1))
             if queued is None:
                 prefix = plan.key + "#"
                 queued = {
@@ -262,9 +271,9 @@ class Runner:
                     for item in self.store.outbox.list()
                     if (key := item.idempotency_key or "").startswith(prefix)
                 }
-            if f"{plan.key}#{number}" not in queued:
-                return False
-        return True
+            return f"{plan.key}#{number}" in queued
+
+        return all(held(f"{i}/{plan.parts}") for i in range(1, plan.parts + 1))
 
     # -- one subscription ----------------------------------------------------------------
 
@@ -363,7 +372,7 @@ def run(
         from shared.store import open_store
 
         store = open_store()
-    budget = (
+    budget = within_function_timeout(
         budget_seconds
         if budget_seconds is not None
         else settings.get_float("DIGEST_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS)
@@ -400,10 +409,27 @@ def run(
     workers = max(1, concurrency or settings.get_int("DIGEST_CONCURRENCY", DEFAULT_CONCURRENCY))
     if due:
         with ThreadPoolExecutor(max_workers=min(workers, len(due)), thread_name_prefix="digest") as pool:
-            list(pool.map(_guarded(runner), due))
+            list(pool.map(carry(_guarded(runner)), due))
     stats.seconds = time.monotonic() - started
     log.info("digest run: %s", stats.as_dict())
     return stats
+
+
+def within_function_timeout(budget: float) -> float:
+    """The run's budget, shortened when it would not leave the digests in flight time to finish
+    before host.json's `functionTimeout` (the host would kill the run half way)."""
+    limit = settings.function_timeout_seconds()
+    if limit is None or budget <= limit - IN_FLIGHT_SECONDS:
+        return budget
+    allowed = max(limit / 2, limit - IN_FLIGHT_SECONDS)
+    log.warning(
+        "DIGEST_BUDGET_SECONDS=%g leaves too little of functionTimeout (%g s) for the digests in "
+        "flight: using %g s",
+        budget,
+        limit,
+        allowed,
+    )
+    return allowed
 
 
 def _guarded(runner: Runner) -> Callable[[Any], str]:

@@ -24,7 +24,8 @@ from shared.sources.base import (
 class MessageCardSource:
     name = "messagecard"
     legacy_reply = True
-    extra_content_types: tuple[str, ...] = ()
+    # Old scripts often post with `curl -d '{...}'` and no Content-Type: curl then says it is a form.
+    extra_content_types: tuple[str, ...] = ("application/x-www-form-urlencoded",)
 
     def detect(self, req: Incoming) -> bool:
         data = req.data

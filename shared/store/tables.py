@@ -44,6 +44,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import settings
+from shared.invocation import carry
 from shared.store.errors import Conflict, NotFound, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -595,4 +596,4 @@ def run_parallel(items: Sequence[T], call: Callable[[T], Any], workers: int = 8)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(call, items))
+        return list(pool.map(carry(call), items))

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared import settings
+from shared.invocation import carry
 from shared.teams.activity import Activity, Command
 from shared.teams.replies import Reply, md_escape
 
@@ -83,7 +84,8 @@ class Context:
         """Start the link lookup now, so it overlaps the caller's other round trips (dedupe claim)."""
         channel_id = self.activity.channel_id
         if channel_id and not self._channel_loaded and self._prefetch is None:
-            self._prefetch = _prefetch_pool().submit(self.store.channels.find_by_teams_channel, channel_id)
+            lookup = carry(self.store.channels.find_by_teams_channel)
+            self._prefetch = _prefetch_pool().submit(lookup, channel_id)
 
     def linked_channel(self) -> Any:
         found = self.channel()
@@ -599,5 +601,5 @@ def _parallel(*calls: Callable[[], Any]) -> list[Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="status") as pool:
-        futures = [pool.submit(call) for call in calls]
+        futures = [pool.submit(carry(call)) for call in calls]
         return [future.result() for future in futures]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared import settings
+from shared.invocation import carry
 from shared.teams.verify import SignatureVerifier
 
 __all__ = ["MAX_BODY_BYTES", "HttpReply", "OutgoingBot", "StoreGate", "handle_request"]
@@ -187,7 +188,7 @@ class OutgoingBot:
         if not body.strip():
             return _error(400, "empty body: expected a Teams activity (JSON)")
         exchange = _Exchange()
-        self.executor().submit(self._work, exchange, team, authorization, body)
+        self.executor().submit(carry(self._work), exchange, team, authorization, body)
         result = exchange.wait(self._deadline() - (time.monotonic() - received))
         if result is not None:
             return result

@@ -157,10 +157,12 @@ def test_card_teams_would_refuse_is_dead_before_posting(store: Any, sink: Any, c
 def test_413_splits_instead_of_retrying_as_is(store: Any, sink: Any, channel: str) -> None:
     big = card(facts=150)  # ~11 KB: fits our cap, but this channel refuses it once
     sink.fault(channel, 1, status=413)
-    result = client.deliver(store, channel, big)
+    result = client.deliver(store, channel, big, key="split-once")
     assert result.ok and result.parts >= 2, result
     messages = sink.messages(channel)
     assert len(messages) == result.parts
+    again = client.deliver(store, channel, big, key="split-once")  # a retry: the pieces went out
+    assert again.ok and len(sink.messages(channel)) == result.parts
     facts = [
         f
         for m in messages

@@ -299,6 +299,37 @@ def test_crash_after_a_digest_of_many_parts_does_not_post_again(
     assert store.events.pending(sub.id, 100) == []
 
 
+def test_crash_after_a_part_was_split_does_not_post_again(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teams refused part 1 as too large, so it went out in pieces; recovery counts the pieces."""
+    from shared.delivery.ratelimit import LIMITER
+
+    monkeypatch.setenv("DELIVERY_MARGIN_BYTES", "16384")
+    monkeypatch.setenv("DELIVERY_RATE_WORKFLOWS", "1000/1")  # five posts at once: no wait here
+    LIMITER.reset()
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts", settings={"max_items": 50})
+    _many_events(store, sub.id, 50)
+    sink.fault(ch, count=1, status=413)  # the first post: "too large"
+    seen: list[Any] = []
+
+    def die(claimed: Any, result: Any) -> None:
+        seen.append(result)
+        raise Crash
+
+    with pytest.raises(Crash):
+        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    [result] = seen
+    posted = len(sink.messages(ch))
+    assert result.state == "accepted" and posted == result.parts > 3, result  # part 1 in two pieces
+
+    stats = digest.run(store, now=NOW + timedelta(minutes=11))
+    assert stats.recovered == 1 and stats.sent == 0, stats.as_dict()
+    assert len(sink.messages(ch)) == posted  # nothing posted twice
+    assert store.events.pending(sub.id, 100) == []
+
+
 def test_crash_half_way_through_the_parts_posts_the_digest_again(
     store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -408,6 +439,26 @@ def test_time_budget_leaves_work_for_next_run(store: Any, sink: Any, digest_env:
     assert stats.deferred == 3 and stats.sent == 0
     assert all(store.subscriptions.get(s.id).next_run < NOW for s in subs)  # unclaimed, still due
     assert digest.run(store, now=NOW).sent == 3
+
+
+def test_budget_is_kept_inside_the_function_timeout(
+    store: Any, sink: Any, digest_env: FeedStub, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from shared import settings
+
+    assert settings.function_timeout_seconds() == 300.0  # this app's host.json
+    host_json = tmp_path / "host.json"
+    host_json.write_text('{"version": "2.0", "functionTimeout": "00:02:00"}', encoding="utf-8")
+    monkeypatch.setattr(settings, "APP_ROOT", tmp_path)
+    assert digest.within_function_timeout(30) == 30
+    assert digest.within_function_timeout(600) == 60  # 120 s less what digests in flight may take
+    make_sub(store, make_channel(store, sink), "events", unique("route"), post_empty=True)
+    stats = digest.run(store, now=NOW, budget_seconds=600)
+    assert stats.sent == 1
+    assert "leaves too little of functionTimeout (120 s)" in caplog.text
+    host_json.write_text('{"version": "2.0", "functionTimeout": "-1"}', encoding="utf-8")
+    assert digest.within_function_timeout(600) == 600  # unlimited (dedicated plans)
 
 
 def test_paused_and_not_yet_due_are_left_alone(store: Any, sink: Any, digest_env: FeedStub) -> None:

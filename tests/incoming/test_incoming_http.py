@@ -89,6 +89,10 @@ def test_messagecard_answers_200_one_and_plain_text(devhost: str, app_store: Any
     assert reply.headers["Content-Type"].startswith("text/plain")
     message = delivered(sink, channel)[0]
     assert "42 GB" in json.dumps(message)
+    # `curl -d '{"text": ...}' URL` without -H: curl sends it as a form; old scripts did just that.
+    curl_d = post(devhost, route, b'{"text": "Sent the curl -d way"}', {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (curl_d.status_code, curl_d.text) == (200, "1")
+    assert "Sent the curl -d way" in json.dumps(delivered(sink, channel, 2)[1])
     route, (channel,) = make_route(app_store, sink, "text")
     reply = post(devhost, route, b"Disk cleanup done\nfreed 3 GB", {"Content-Type": "text/plain"})
     assert reply.status_code == 202

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,44 @@ def test_invocations_log_their_id_and_route_or_team_but_no_secret(
     assert re.search(rf"scheduled_connector {INVOCATION} ", text), text
     for secret in (SECRET, WRONG, webhook, webhook.split("://", 1)[1]):
         assert secret not in text
+
+
+def test_lines_from_fan_out_and_digest_threads_carry_the_invocation_id(
+    host: tuple[DevHost, str], azurite: str, sink: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Application Insights tags a line with its thread's invocation: our worker threads say which."""
+    from shared.store import open_store
+    from shared.store.models import Channel, Route, Schedule, Subscription
+
+    dev, prefix = host
+    store = open_store(connection=azurite, prefix=prefix)
+    channels = [unique("fan") for _ in range(3)]
+    for channel in channels:
+        store.channels.save(Channel(name=channel, url=sink.workflow_url(channel)))
+    route = unique("r")
+    store.routes.save(Route(name=route, source="alertmanager", auth="bearer", secret=SECRET, channels=channels))
+    for channel in channels[:2]:  # two digests due now: run on the timer's worker threads
+        store.subscriptions.add(
+            Subscription(channel=channel, source="events", target=route, schedule=Schedule(times=["00:00"]),
+                         post_empty=True, next_run=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    caplog.set_level(logging.INFO)
+
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
+    reply = requests.post(f"{dev.url}/api/incoming/{route}", data=payload("alertmanager_firing.json"),
+                          headers=headers, timeout=30)
+    assert reply.status_code == 202 and len(reply.json()["channels"]) == 3
+    dev.invoke("scheduled_connector")
+
+    def invocation_of(prefix: str) -> str:
+        [line] = [r for r in caplog.records if r.getMessage().startswith(prefix)]
+        found = re.search(r"invocation=([0-9a-f-]{36})", line.getMessage())
+        assert found, line.getMessage()
+        return found.group(1)
+
+    incoming, timer = invocation_of("incoming_proxy"), invocation_of("scheduled_connector")
+    deliveries = [r for r in caplog.records if r.getMessage().startswith("delivery to channel")]
+    fanned = [r for r in deliveries if any(f"channel {c}:" in r.getMessage() for c in channels)]
+    assert {str(r.threadName).split("_")[0] for r in fanned} >= {"deliver"}  # on the pool's threads
+    by_invocation = {getattr(r, "invocation_id", None) for r in fanned}
+    assert by_invocation == {incoming, timer}, [(r.getMessage(), getattr(r, "invocation_id", None)) for r in fanned]

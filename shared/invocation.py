@@ -1,0 +1,57 @@
+"""Which function invocation a thread works for, so our worker threads' log lines carry its id.
+
+Application Insights tags a log line with the invocation id of the thread that wrote it. The
+Python worker knows it only for the thread it ran the function on; for a thread the function
+starts, Microsoft's guidance is to set `context.thread_local_storage.invocation_id` in that
+thread. Each function calls `enter(context)`; our thread pools run their work through
+`carry(fn)`, which does that setting around the call in the worker thread and undoes it after.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_context: contextvars.ContextVar[Any] = contextvars.ContextVar("invocation_context", default=None)
+
+
+def enter(context: Any) -> None:
+    """This thread now works for `context`'s invocation (call first thing in a function's main)."""
+    _context.set(context)
+    storage = getattr(context, "thread_local_storage", None)
+    if storage is not None:
+        storage.invocation_id = getattr(context, "invocation_id", None)
+
+
+def current_id() -> str | None:
+    """The invocation id this thread works for, if any."""
+    context = _context.get()
+    return None if context is None else getattr(context, "invocation_id", None)
+
+
+def carry(fn: Callable[P, T]) -> Callable[P, T]:
+    """`fn`, run in another thread for the invocation that is current here (when there is one)."""
+    context = _context.get()
+    if context is None:
+        return fn
+
+    @wraps(fn)
+    def bound(*args: P.args, **kwargs: P.kwargs) -> T:
+        storage = getattr(context, "thread_local_storage", None)
+        before = getattr(storage, "invocation_id", None) if storage is not None else None
+        token = _context.set(context)
+        if storage is not None:
+            storage.invocation_id = getattr(context, "invocation_id", None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _context.reset(token)
+            if storage is not None:
+                storage.invocation_id = before
+
+    return bound
