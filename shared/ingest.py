@@ -153,7 +153,7 @@ def decode_body(ctype: str, body: bytes) -> Any:
     if ctype == "text/plain":
         return None
     raw: bytes | str = body
-    if ctype == FORM and body.lstrip()[:1] in (b"{", b"["):
+    if ctype == FORM and body.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):
         pass  # `curl -d '{...}'` without a Content-Type header: curl calls it a form, the body is JSON
     elif ctype == FORM:
         try:
@@ -383,7 +383,7 @@ def _handle(
         # The lease must outlast the delivery: the ledger below relies on nobody else sending.
         from shared.delivery.client import inline_seconds
 
-        lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards)) + 30)
+        lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards), len(route.channels)) + 30)
         # The record holding the key comes back with the failed claim: no second read to classify it.
         claim = store.dedupe.acquire(scope, key, lease, {"message": message_key})
         if not claim.held:

@@ -21,17 +21,15 @@ _context: contextvars.ContextVar[Any] = contextvars.ContextVar("invocation_conte
 
 
 def enter(context: Any) -> None:
-    """This thread now works for `context`'s invocation (call first thing in a function's main)."""
+    """This thread now works for `context`'s invocation (call first thing in a function's main).
+
+    Not undone at the end: the worker runs the next invocation on this thread only after that
+    one's own `enter`.
+    """
     _context.set(context)
     storage = getattr(context, "thread_local_storage", None)
     if storage is not None:
         storage.invocation_id = getattr(context, "invocation_id", None)
-
-
-def current_id() -> str | None:
-    """The invocation id this thread works for, if any."""
-    context = _context.get()
-    return None if context is None else getattr(context, "invocation_id", None)
 
 
 def carry(fn: Callable[P, T]) -> Callable[P, T]:

@@ -129,13 +129,15 @@ def function_timeout_seconds(host_json: Path | None = None) -> float | None:
 
 
 def _timespan_seconds(text: str) -> float | None:
-    """A .NET TimeSpan as host.json writes it: "hh:mm:ss" or "d.hh:mm:ss"; "-1" means none."""
+    """A .NET TimeSpan as host.json writes it: "hh:mm:ss", "d.hh:mm:ss" or "hh:mm"; "-1" means none."""
     text = text.strip()
     days = 0.0
     head, dot, rest = text.partition(".")
     if dot and head.isdigit():  # "d.hh:mm:ss" (in "hh:mm:ss.f" the head holds colons)
         days, text = float(head), rest
     parts = text.split(":")
+    if len(parts) == 2:
+        parts.append("0")
     if len(parts) != 3 or not all(p.replace(".", "", 1).isdigit() for p in parts):
         return None
     hours, minutes, seconds = (float(p) for p in parts)

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -102,14 +102,16 @@ class Config:
         )
 
 
-def inline_seconds(messages: int) -> float:
-    """The longest `deliver_many` can take over `messages` messages, one after another, inline.
+def inline_seconds(messages: int, channels: int = 1) -> float:
+    """The longest `deliver_many` can take over `messages` messages to `channels`, inline.
 
-    Each message's parts share one deadline (the budget); the post running at the deadline may
-    take one more timeout, and a connection one more connect timeout.
+    Each delivery's parts share one deadline (the budget): after it, parts wait in the outbox,
+    and the post running at the deadline may take one more timeout (plus a connect timeout).
+    Channels go `max_threads` at a time; messages one after another.
     """
     cfg = Config.load()
-    return max(1, messages) * (cfg.budget_seconds + cfg.timeout + cfg.connect_timeout)
+    waves = -(-max(1, channels) // cfg.max_threads)
+    return max(1, messages) * waves * (cfg.budget_seconds + cfg.timeout + cfg.connect_timeout)
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class PartResult:
     detail: str
     outcome: Outcome | None = None
     wait: float = 0.0
-    parts: list[Part] = field(default_factory=list)
+    pieces: int = 0  # "split": into how many pieces an earlier attempt split the part
 
 
 def _send_inline(url: str, body: bytes, cfg: Config, deadline: float) -> PartResult:
@@ -331,7 +333,7 @@ def _attempt_part(
             return PartResult("accepted", "already accepted earlier")
         pieces = split_count(holder)
         if pieces:  # split the same way again: each piece is checked on its own
-            return PartResult("split", f"split into {pieces} pieces earlier")
+            return PartResult("split", f"split into {pieces} pieces earlier", pieces=pieces)
         return PartResult("queued", "another run is sending this part", wait=float(lease))
     try:
         result = _send_inline(url, part.body, cfg, deadline)
@@ -525,14 +527,26 @@ def _deliver_parts(
     accepted = 0
     total = len(pending)
     dead_reasons: list[str] = []
+    attempted = False
     while pending:
         part = pending.pop(0)
-        result = _attempt_part(store, channel, url, key, part, cfg, deadline, ledger)
+        if attempted and time.monotonic() >= deadline:
+            # Out of time (a caller's claim must outlast this call): the rest waits in the outbox.
+            result = PartResult("queued", "the time for this delivery ran out")
+        else:
+            attempted = True
+            result = _attempt_part(store, channel, url, key, part, cfg, deadline, ledger)
         if result.state == "accepted":
             accepted += 1
             continue
         if result.state == "split":
             smaller = split_part(part, cfg.max_bytes)
+            if smaller is not None and result.pieces and len(smaller) != result.pieces:
+                log.warning(
+                    "part %s to channel %s now splits into %d pieces, not %d as before (the size "
+                    "settings changed): pieces already posted may show twice",
+                    part.number, channel, len(smaller), result.pieces,
+                )
             careful = ledger is None  # the part's claim is held: mark it, or free it
             if smaller is None:
                 reason = (

@@ -146,10 +146,21 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
 
     dkey = dedupe_key(item.channel, key, number)
     done = store.dedupe.get(DEDUPE_SCOPE, dkey)
-    if is_accepted(done) or split_count(done):  # sent, or split into pieces that are queued
+    if is_accepted(done):
         store.outbox.complete(item)
         stats.skipped += 1
         return True
+    if split_count(done):
+        # Split by a run that may have died before sending or queueing every piece: queue the
+        # pieces nobody recorded (a piece queued twice is still posted once: its own record).
+        created = _utc(item.created)
+        for piece in split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes) or []:
+            record = store.dedupe.get(DEDUPE_SCOPE, dedupe_key(item.channel, key, piece.number))
+            if not (is_accepted(record) or split_count(record)):
+                store.outbox.add(outbox_item(item.channel, key, piece, now, "split earlier", created))
+        store.outbox.complete(item)
+        stats.requeued += 1
+        return False
 
     wait = LIMITER.acquire(url, windows_for(allowlist.is_legacy(url)))
     if wait > 0:

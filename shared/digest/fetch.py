@@ -125,7 +125,10 @@ def fetch(
     params: dict[str, str] | None = None,
     accept: str = "*/*",
 ) -> Fetched:
-    """GET `url` under the feed rules; 2xx and 304 are returned, anything else raises FetchError."""
+    """GET `url` under the feed rules; 2xx and 304 are returned, anything else raises FetchError.
+
+    Takes at most `worst_case_seconds()`.
+    """
     import requests
 
     timeout = settings.get_float("FEEDS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)
@@ -164,6 +167,13 @@ def fetch(
                 body=body,
             )
     raise FetchError(f"{safe_url(url)} redirected more than {max_redirects} times")
+
+
+def worst_case_seconds() -> float:
+    """The longest one `fetch` can take: every hop connects, waits for the answer, reads the body."""
+    timeout = settings.get_float("FEEDS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)
+    hops = settings.get_int("FEEDS_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS) + 1
+    return hops * (min(timeout, 5.0) + 2 * timeout)
 
 
 def _body(response: requests.Response, url: str, max_bytes: int, timeout: float) -> bytes:

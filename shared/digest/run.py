@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 
 PENDING = "_pending"
 DEFAULT_BUDGET_SECONDS = 120.0
-# What a digest claimed just before the budget ends may still take: its feed fetch, then its
-# delivery (inline budget plus a post timeout).
-IN_FLIGHT_SECONDS = 60.0
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_PER_RUN = 2000
 DEFAULT_OUTBOX_SECONDS = 20.0
@@ -415,13 +412,22 @@ def run(
     return stats
 
 
+def in_flight_seconds() -> float:
+    """What a digest claimed just before the budget ends may still take: its feed fetches (a
+    weather digest makes two), then its delivery."""
+    from shared.delivery.client import inline_seconds
+    from shared.digest.fetch import worst_case_seconds
+
+    return 2 * worst_case_seconds() + inline_seconds(1)
+
+
 def within_function_timeout(budget: float) -> float:
     """The run's budget, shortened when it would not leave the digests in flight time to finish
     before host.json's `functionTimeout` (the host would kill the run half way)."""
     limit = settings.function_timeout_seconds()
-    if limit is None or budget <= limit - IN_FLIGHT_SECONDS:
+    if limit is None or budget <= limit - in_flight_seconds():
         return budget
-    allowed = max(limit / 2, limit - IN_FLIGHT_SECONDS)
+    allowed = min(budget, max(limit / 2, limit - in_flight_seconds()))
     log.warning(
         "DIGEST_BUDGET_SECONDS=%g leaves too little of functionTimeout (%g s) for the digests in "
         "flight: using %g s",

@@ -126,6 +126,21 @@ def test_sweep_splits_on_413(store: Any, sink: Any, channel: str) -> None:
     assert len(sink.messages(channel)) == len(keys)
 
 
+def test_sweep_queues_the_pieces_of_a_part_split_by_a_run_that_died(
+    store: Any, sink: Any, channel: str
+) -> None:
+    queue(store, channel, "died", [card(facts=150)])
+    # Another run posted this part, got a 413, split it, and died before sending any piece.
+    client.mark_split(store, client.dedupe_key(channel, "died", "1/1"), 2)
+    stats = sweep(store, now=later(1))
+    assert stats.requeued == 1 and stats.sent == 0
+    keys = sorted(i.idempotency_key for i in store.outbox.list())
+    assert len(keys) >= 2 and all(k.startswith("died#1/1.") for k in keys)
+    stats = sweep(store, now=later(2))
+    assert stats.sent == len(keys) and len(sink.messages(channel)) == len(keys)
+    assert store.outbox.backlog() == 0
+
+
 def test_sweep_413_that_cannot_be_split_is_dead(store: Any, sink: Any, channel: str) -> None:
     queue(store, channel, "big", [with_actions(card(facts=20))])
     sink.fault(channel, 1, status=413)

@@ -452,7 +452,7 @@ def test_budget_is_kept_inside_the_function_timeout(
     host_json.write_text('{"version": "2.0", "functionTimeout": "00:02:00"}', encoding="utf-8")
     monkeypatch.setattr(settings, "APP_ROOT", tmp_path)
     assert digest.within_function_timeout(30) == 30
-    assert digest.within_function_timeout(600) == 60  # 120 s less what digests in flight may take
+    assert digest.within_function_timeout(600) == 60  # half: digests in flight may take longer
     make_sub(store, make_channel(store, sink), "events", unique("route"), post_empty=True)
     stats = digest.run(store, now=NOW, budget_seconds=600)
     assert stats.sent == 1
