@@ -49,7 +49,11 @@ def sent(store: Any, sink: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cou
     sink.reset()
 
 
-def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, sent: Counter[str]) -> None:
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
+
+
+def make_route(store: Any, sink: Any) -> tuple[str, str]:
+    """A new Alertmanager route to a new channel: (route, channel)."""
     from shared.store.models import Channel, Route
 
     channel, route = unique("ch"), unique("r")
@@ -57,7 +61,12 @@ def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, 
     store.routes.save(
         Route(name=route, source="alertmanager", auth="bearer", secret=SECRET, channels=[channel])
     )
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
+    return route, channel
+
+
+def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, sent: Counter[str]) -> None:
+    route, channel = make_route(store, sink)
+    headers = HEADERS
     note = alertmanager_notification(3)
 
     def post(group: str) -> Any:
@@ -84,14 +93,8 @@ def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, 
 
 
 def test_busy_senders_share_the_background_writes(store: Any, sink: Any, sent: Counter[str]) -> None:
-    from shared.store.models import Channel, Route
-
-    channel, route = unique("ch"), unique("r")
-    store.channels.save(Channel(name=channel, url=sink.workflow_url(channel)))
-    store.routes.save(
-        Route(name=route, source="alertmanager", auth="bearer", secret=SECRET, channels=[channel])
-    )
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
+    route, channel = make_route(store, sink)
+    headers = HEADERS
     note = alertmanager_notification(1)
     note["groupKey"] = "warm"
     assert ingest.handle(route, headers, json.dumps(note).encode(), store=store).status == 202
