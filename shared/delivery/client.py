@@ -390,27 +390,28 @@ class Acceptances:
     completion says the whole message went out. Delivering under such a claim skips the two
     per-part writes (claim, acceptance). If the caller gives up half done it must `write` the
     ledger and expire (never release) its claim: the retry then takes the key over as not fresh
-    and checks the per-part records, skipping what was accepted.
+    and checks the per-part records, skipping what was accepted (and splitting the same way a
+    part that was split).
     """
 
     def __init__(self) -> None:
-        self._parts: list[tuple[str, Outcome | None]] = []
+        self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def add(self, dkey: str, outcome: Outcome | None) -> None:
         with self._lock:
-            self._parts.append((dkey, outcome))
+            self._records[dkey] = _acceptance(outcome)
 
-    def __len__(self) -> int:
-        return len(self._parts)
+    def split(self, dkey: str, pieces: int) -> None:
+        with self._lock:
+            self._records[dkey] = {"split": pieces}
 
     def write(self, store: Any) -> None:
-        """The acceptance records of the parts noted here (one transaction per 100)."""
+        """The records of the parts noted here (one transaction per 100)."""
         with self._lock:
-            parts, self._parts = self._parts, []
-        if parts:
-            done = {dkey: _acceptance(outcome) for dkey, outcome in parts}
-            store.dedupe.complete_all(DEDUPE_SCOPE, done, ACCEPTED_TTL_SECONDS)
+            records, self._records = self._records, {}
+        if records:
+            store.dedupe.complete_all(DEDUPE_SCOPE, records, ACCEPTED_TTL_SECONDS)
 
 
 # --- outbox hand-off --------------------------------------------------------------------------
@@ -559,6 +560,8 @@ def _deliver_parts(
                 continue
             if careful and result.outcome is not None:  # (not when it was split earlier)
                 mark_split(store, dedupe_key(channel, key, part.number), len(smaller))
+            elif ledger is not None:
+                ledger.split(dedupe_key(channel, key, part.number), len(smaller))
             total += len(smaller) - 1
             pending[:0] = smaller
             continue

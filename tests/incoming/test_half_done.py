@@ -88,3 +88,22 @@ def test_a_retry_posts_only_what_is_missing(
     duplicate = ingest.handle(name, HEADERS, body, store=store)
     assert duplicate.status == 202 and duplicate.json() == {"status": "duplicate"}
     assert len(sink.messages(first)) == 1 and len(sink.messages(second)) == 1
+
+
+def test_a_retry_after_a_split_posts_no_piece_twice(
+    store: Any, sink: Any, route: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, first, second = route
+    body = json.dumps(alertmanager_notification(12)).encode()
+    sink.fault(first, count=1, status=413)  # Teams refuses the card as too large: it goes in pieces
+    with monkeypatch.context() as patch:
+        fail_channel(store, patch, second)
+        failed = ingest.handle(name, HEADERS, body, store=store)
+    assert failed.status == 503
+    pieces = len(sink.messages(first))
+    assert pieces >= 2
+
+    retry = ingest.handle(name, HEADERS, body, store=store)
+    assert retry.status == 202 and retry.json()["channels"] == {first: "accepted", second: "accepted"}
+    assert len(sink.messages(first)) == pieces  # the retry split the same way and skipped each piece
+    assert len(sink.messages(second)) == 1
