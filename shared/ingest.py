@@ -369,6 +369,8 @@ def _handle(
     if not passes_filters(route.filters or {}, notice):
         return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
 
+    from shared.delivery.client import Acceptances, inline_seconds
+
     scope = f"incoming:{route.name}"
     key = notice.dedupe_id if flag(settings.get("dedupe")) else None
     message_key: str | None = None
@@ -381,8 +383,6 @@ def _handle(
         # sent again after the window (Alertmanager's repeat_interval, a daily script) is shown again.
         message_key = f"{key}@{int(time.time() // window)}"
         # The lease must outlast the delivery: the ledger below relies on nobody else sending.
-        from shared.delivery.client import inline_seconds
-
         lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards), len(route.channels)) + 30)
         # The record holding the key comes back with the failed claim: no second read to classify it.
         claim = store.dedupe.acquire(scope, key, lease, {"message": message_key})
@@ -403,8 +403,6 @@ def _handle(
 
     # Under a fresh claim the per-part delivery records are skipped (two table writes per part):
     # the claim's completion covers them, and they are written only if the claim is given up.
-    from shared.delivery.client import Acceptances
-
     ledger = Acceptances() if fresh else None
     try:
         if route.mode == "digest":
