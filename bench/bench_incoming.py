@@ -52,9 +52,9 @@ def _ms(samples: list[float], q: float) -> float:
 
 
 def in_process(runs: int) -> bool:
-    from shared import ingest
     from shared.cards import envelopes
-    from shared.sources.auth import sign
+    from shared.incoming import pipeline
+    from shared.incoming.auth import sign
     from shared.store.models import Route
 
     cases: list[tuple[str, Any, dict[str, str], bytes]] = []
@@ -87,7 +87,7 @@ def in_process(runs: int) -> bool:
         headers = {"content-type": "application/json", **headers}
 
         def ours(route: Any = route, headers: dict[str, str] = headers, body: bytes = body) -> None:
-            prepared = ingest.prepare(route, headers, body)
+            prepared = pipeline.prepare(route, headers, body)
             for card in prepared.notice.cards:
                 envelopes.dumps(envelopes.workflows_message(card))
 
@@ -176,7 +176,7 @@ def cpu_per_post(posts: int) -> None:
     """
     import os
 
-    from shared import ingest
+    from shared.incoming import pipeline
     from shared.store import behind, open_store
     from shared.store.models import Channel, Route
     from tools.teams_sink import TeamsSink
@@ -196,14 +196,14 @@ def cpu_per_post(posts: int) -> None:
             note["groupKey"] = f"cpu-{i}"
             bodies.append(json.dumps(note).encode())
         for body in bodies[:30]:  # tables, connections, imports, the route cache
-            ingest.handle("cpu", headers, body, store=store)
+            pipeline.handle("cpu", headers, body, store=store)
         started = time.thread_time()
         for body in bodies[30:]:
-            ingest.handle("cpu", headers, body, store=store)
+            pipeline.handle("cpu", headers, body, store=store)
         whole = (time.thread_time() - started) / posts * 1000
         started = time.thread_time()
         for body in bodies[30:]:
-            ingest.prepare(route, headers, body)
+            pipeline.prepare(route, headers, body)
         ours = (time.thread_time() - started) / posts * 1000
         behind.flush()  # the delivery log's last lines, before Azurite stops
     print(f"\nCPU per post in process (3-alert note, 1 channel, real store and sink; {posts} posts):")

@@ -81,7 +81,7 @@ class _MemoryGate:
 
 
 def warm_help(runs: int) -> None:
-    from shared.teams.handler import OutgoingBot
+    from shared.outgoing.handler import OutgoingBot
 
     token = new_token()
     data = activity("help")
@@ -115,9 +115,9 @@ def warm_help(runs: int) -> None:
 
 
 def store_backed(runs: int) -> None:
+    from shared.outgoing.handler import OutgoingBot, StoreGate
     from shared.store import open_store
     from shared.store.models import Channel, Route, Team
-    from shared.teams.handler import OutgoingBot, StoreGate
 
     with stack.Azurite() as azurite:
         store = open_store(connection=azurite.connection_string, prefix="bench" + str(int(time.time())))

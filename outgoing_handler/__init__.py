@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from shared import invocation
-from shared.teams.handler import handle_request
+from shared.outgoing.handler import handle_request
 
 log = logging.getLogger("outgoing_handler")
 

@@ -506,7 +506,7 @@ def outbox_retry(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {"due_now": count}
     text = f"{count} pending item(s) are due now; the next outbox sweep sends them"
     if args.now:
-        from shared.delivery.outbox import sweep
+        from shared.delivery.sweep import sweep
 
         stats = sweep(store())
         result["sweep"] = {k: v for k, v in vars(stats).items() if isinstance(v, int | float | str)}

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from shared.sources.auth import sign
+from shared.incoming.auth import sign
 
 PAYLOADS = Path(__file__).resolve().parent.parent / "tests" / "incoming" / "payloads"
 

@@ -380,9 +380,9 @@ def run(
         log.info("digest timer is past due: each due subscription gets one digest")
     if sweep_outbox:
         try:
-            from shared.delivery import outbox
+            from shared.delivery import sweep
 
-            stats.outbox = outbox.sweep(
+            stats.outbox = sweep.sweep(
                 store, budget_seconds=min(DEFAULT_OUTBOX_SECONDS, max(1.0, budget * 0.2))
             )
         except Exception as exc:  # the outbox is retried next run; digests still go out

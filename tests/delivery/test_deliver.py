@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.delivery import client
-from shared.delivery.outbox import sweep
+from shared.delivery.sweep import sweep
 from shared.store import behind
 from shared.store.errors import StoreUnavailable
 from shared.store.models import Channel

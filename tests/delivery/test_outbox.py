@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.delivery import client
-from shared.delivery.outbox import SweepStats, sweep
+from shared.delivery.sweep import SweepStats, sweep
 from shared.store import behind
 from shared.store.models import Channel, OutboxItem
 from tests.conftest import unique

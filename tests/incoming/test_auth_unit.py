@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from shared.sources import auth
+from shared.incoming import auth
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared import ingest
 from shared.delivery.ratelimit import LIMITER
+from shared.incoming import pipeline
 from shared.store import behind
 from shared.store.errors import StoreUnavailable
 from tests.conftest import unique
@@ -69,23 +69,23 @@ def test_a_retry_posts_only_what_is_missing(
     body = json.dumps(alertmanager_notification(2)).encode()
     with monkeypatch.context() as patch:
         fail_channel(store, patch, second)
-        failed = ingest.handle(name, HEADERS, body, store=store)
+        failed = pipeline.handle(name, HEADERS, body, store=store)
     assert failed.status == 503 and failed.headers.get("Retry-After")
     assert len(sink.messages(first)) == 1 and sink.messages(second) == []
 
     time.sleep(1.1)  # the 1 s window's number moves on: the retry keeps the first attempt's key
     with monkeypatch.context() as patch:
         fail_channel(store, patch, first)  # fails again, now on the channel that has the card
-        again = ingest.handle(name, HEADERS, body, store=store)
+        again = pipeline.handle(name, HEADERS, body, store=store)
     assert again.status == 503
 
-    retry = ingest.handle(name, HEADERS, body, store=store)
+    retry = pipeline.handle(name, HEADERS, body, store=store)
     assert retry.status == 202, retry.body
     assert retry.json()["channels"] == {first: "accepted", second: "accepted"}
     assert len(sink.messages(first)) == 1 and len(sink.messages(second)) == 1  # nothing twice
 
     assert behind.flush()
-    duplicate = ingest.handle(name, HEADERS, body, store=store)
+    duplicate = pipeline.handle(name, HEADERS, body, store=store)
     assert duplicate.status == 202 and duplicate.json() == {"status": "duplicate"}
     assert len(sink.messages(first)) == 1 and len(sink.messages(second)) == 1
 
@@ -98,12 +98,12 @@ def test_a_retry_after_a_split_posts_no_piece_twice(
     sink.fault(first, count=1, status=413)  # Teams refuses the card as too large: it goes in pieces
     with monkeypatch.context() as patch:
         fail_channel(store, patch, second)
-        failed = ingest.handle(name, HEADERS, body, store=store)
+        failed = pipeline.handle(name, HEADERS, body, store=store)
     assert failed.status == 503
     pieces = len(sink.messages(first))
     assert pieces >= 2
 
-    retry = ingest.handle(name, HEADERS, body, store=store)
+    retry = pipeline.handle(name, HEADERS, body, store=store)
     assert retry.status == 202 and retry.json()["channels"] == {first: "accepted", second: "accepted"}
     assert len(sink.messages(first)) == pieces  # the retry split the same way and skipped each piece
     assert len(sink.messages(second)) == 1

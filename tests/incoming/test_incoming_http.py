@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.sources.auth import sign
+from shared.incoming.auth import sign
 from tests.conftest import start_devhost, unique
 from tests.incoming.helpers import GITHUB_EVENTS, payload, shared_fixtures
 from tests.support.cardschema import assert_valid_message
@@ -103,7 +103,7 @@ def test_third_party_examples_over_http(
     devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Posted back to back: the client-side rate limit may queue some; the outbox delivers them."""
-    from shared.delivery import outbox
+    from shared.delivery import sweep
 
     route, (channel,) = make_route(app_store, sink, "github")
     github = shared_fixtures("github")
@@ -122,7 +122,7 @@ def test_third_party_examples_over_http(
         assert post(devhost, am_route, path.read_bytes()).status_code == 202, path.name
     monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
     monkeypatch.setenv("DELIVERY_RATE_WORKFLOWS", "1000/1")
-    outbox.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
+    sweep.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
     assert len(delivered(sink, channel, len(github))) == len(github)
     assert len(delivered(sink, ado_channel, len(ado))) == len(ado)
     # prom2teams' examples repeat one notification under several names: retries are shown once.
@@ -220,7 +220,7 @@ def test_mentions_reach_the_channel(devhost: str, app_store: Any, sink: Any, env
 def test_throttling_and_faults_end_in_outbox_then_delivered(
     devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch, status: int
 ) -> None:
-    from shared.delivery import outbox
+    from shared.delivery import sweep
 
     route, (channel, other) = make_route(app_store, sink, "alertmanager", channels=2)
     sink.fault(channel, count=20, status=status)
@@ -233,7 +233,7 @@ def test_throttling_and_faults_end_in_outbox_then_delivered(
     sink.reset()
     sink.set_limits(windows=[])
     monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
-    outbox.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
+    sweep.sweep(app_store, now=datetime.now(UTC) + timedelta(hours=1))
     assert len(delivered(sink, channel)) == 1
     assert app_store.outbox.backlog(channel) == 0
 

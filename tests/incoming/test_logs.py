@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared import ingest
 from shared.delivery.ratelimit import LIMITER
+from shared.incoming import pipeline
 from tests.conftest import unique
 from tests.incoming.helpers import payload
 
@@ -25,7 +25,7 @@ PRESENTED = "Wrong" + "-" + "8c1f0a"
 def test_no_secret_in_logs_or_replies(
     store: Any, sink: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from shared.sources import alertmanager
+    from shared.incoming.sources import alertmanager
     from shared.store.models import Channel, Route
 
     monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")
@@ -41,9 +41,9 @@ def test_no_secret_in_logs_or_replies(
     good = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}"}
     caplog.set_level(logging.DEBUG)
 
-    replies = [ingest.handle(route, {**good, "Authorization": f"Bearer {PRESENTED}"}, body, store=store)]
+    replies = [pipeline.handle(route, {**good, "Authorization": f"Bearer {PRESENTED}"}, body, store=store)]
     sink.fault(channel, count=20, status=500)  # Teams fails: retried, then the outbox
-    replies.append(ingest.handle(route, good, body, store=store))
+    replies.append(pipeline.handle(route, good, body, store=store))
     assert [r.status for r in replies] == [401, 202]
     assert replies[1].json()["channels"] == {channel: "queued"}
 
@@ -51,7 +51,7 @@ def test_no_secret_in_logs_or_replies(
         raise RuntimeError(f"bug while holding {SECRET} for {url}")
 
     monkeypatch.setattr(alertmanager.AlertmanagerSource, "build", broken)
-    replies.append(ingest.handle(route, good, body.replace(b"firing", b"resolved"), store=store))
+    replies.append(pipeline.handle(route, good, body.replace(b"firing", b"resolved"), store=store))
     assert replies[2].status == 500 and replies[2].json() == {"error": "internal error"}
     assert "RuntimeError at test_logs.py" in caplog.text  # enough to find the bug
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from shared import ingest
 from shared.delivery.ratelimit import LIMITER
+from shared.incoming import pipeline
 from shared.store import behind
 from tests.conftest import unique
 from tests.incoming.helpers import alertmanager_notification
@@ -71,7 +71,7 @@ def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, 
 
     def post(group: str) -> Any:
         note["groupKey"] = group
-        reply = ingest.handle(route, headers, json.dumps(note).encode(), store=store)
+        reply = pipeline.handle(route, headers, json.dumps(note).encode(), store=store)
         assert behind.flush()  # the background log line lands inside this post's count
         return reply
 
@@ -97,17 +97,17 @@ def test_busy_senders_share_the_background_writes(store: Any, sink: Any, sent: C
     headers = HEADERS
     note = alertmanager_notification(1)
     note["groupKey"] = "warm"
-    assert ingest.handle(route, headers, json.dumps(note).encode(), store=store).status == 202
+    assert pipeline.handle(route, headers, json.dumps(note).encode(), store=store).status == 202
     assert behind.flush()
     sent.clear()
     for i in range(10):
         note["groupKey"] = f"busy-{i}"
-        assert ingest.handle(route, headers, json.dumps(note).encode(), store=store).status == 202
+        assert pipeline.handle(route, headers, json.dumps(note).encode(), store=store).status == 202
     assert behind.flush()
     assert sent["POST dedupe"] == 10, sent  # the claims, one each before the answer
     # 20 background writes (completions, log lines) in far fewer transactions.
     assert sent["POST $batch"] < 10, sent
     assert len(sink.messages(channel)) == 11
     note["groupKey"] = "busy-3"  # its completion has landed: a retry is a duplicate
-    again = ingest.handle(route, headers, json.dumps(note).encode(), store=store)
+    again = pipeline.handle(route, headers, json.dumps(note).encode(), store=store)
     assert again.status == 202 and again.json() == {"status": "duplicate"}

@@ -1,6 +1,6 @@
 """Every source, in process: our own payloads and the third-party examples build valid 1.5 cards.
 
-Pure logic (no store, no HTTP): `ingest.prepare` authenticates, checks, parses and builds.
+Pure logic (no store, no HTTP): `pipeline.prepare` authenticates, checks, parses and builds.
 The same payloads also go through the real dev host and store in test_incoming_http.py.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from shared import ingest
 from shared.cards import envelopes
+from shared.incoming import pipeline
 from shared.store.models import Route
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
@@ -32,11 +32,11 @@ JSON = {"content-type": "application/json"}
 def prepare(source: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None, **route: Any):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     r = Route(name="r1", source=source, **route)
-    return ingest.prepare(r, {**JSON, **(headers or {})}, raw)
+    return pipeline.prepare(r, {**JSON, **(headers or {})}, raw)
 
 
 def refusal(source: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None, **route: Any):
-    with pytest.raises(ingest.Refusal) as info:
+    with pytest.raises(pipeline.Refusal) as info:
         prepare(source, body, headers, **route)
     return info.value.reply.status, info.value.reply.json()
 
@@ -342,8 +342,8 @@ def test_limits_content_type_depth_and_json() -> None:
     assert status == 400
     status, reply = refusal("alertmanager", b'{"status": "firing",')
     assert status == 400 and reply["error"] == "body is not valid JSON"
-    with pytest.raises(ingest.Refusal) as info:
-        ingest.check_size({"content-length": str(2 * 1024 * 1024)}, b"")
+    with pytest.raises(pipeline.Refusal) as info:
+        pipeline.check_size({"content-length": str(2 * 1024 * 1024)}, b"")
     assert info.value.reply.status == 413
 
 
@@ -401,7 +401,7 @@ def test_odd_values_anywhere_give_a_valid_card_or_a_4xx(source: str, name: str, 
             node[path[-1]] = copy.deepcopy(odd)
             try:
                 p = prepare(source, body, headers)
-            except ingest.Refusal as refused:
+            except pipeline.Refusal as refused:
                 reply = refused.reply
                 assert 400 <= reply.status < 500 and reply.json()["error"], (path, odd)
                 continue
@@ -416,7 +416,7 @@ def test_odd_values_anywhere_give_a_valid_card_or_a_4xx(source: str, name: str, 
 
 
 def test_route_settings_with_bad_numbers_fall_back() -> None:
-    from shared.sources.base import int_setting
+    from shared.incoming.sources.base import int_setting
 
     assert int_setting({"n": "abc"}, "n", 10) == 10
     assert int_setting({"n": "-3"}, "n", 10) == 1
@@ -478,7 +478,7 @@ def test_alertmanager_silence_link_quotes_label_values() -> None:
 
 def test_every_source_module_can_be_chosen_for_a_route() -> None:
     """The admin CLI offers store.models.ROUTE_SOURCES: it must name exactly the source modules' kinds."""
-    from shared import sources
+    from shared.incoming import sources
     from shared.store.models import ROUTE_SOURCES
 
     offered = {kind.replace("-", "_") for kind in ROUTE_SOURCES} - {"auto"}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.sources.auth import sign
+from shared.incoming.auth import sign
 from tests.conftest import unique
 from tests.incoming.helpers import payload
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.teams.activity import (
+from shared.outgoing.activity import (
     MAX_TEXT_CHARS,
     ActivityError,
     TextTooLong,

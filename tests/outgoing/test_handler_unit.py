@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from shared.outgoing import handler
+from shared.outgoing.commands import Commands, Context, registry
+from shared.outgoing.handler import OutgoingBot
+from shared.outgoing.replies import Reply, render_text
 from shared.store.errors import StoreUnavailable
-from shared.teams import handler
-from shared.teams.commands import Commands, Context, registry
-from shared.teams.handler import OutgoingBot
-from shared.teams.replies import Reply, render_text
 from tests.outgoing.helpers import COMMANDS, activity, encode, new_token, sign, stale
 
 pytestmark = pytest.mark.unit
@@ -207,7 +207,7 @@ def test_failures_are_logged_without_the_exception_text(
 
     monkeypatch.setattr(registry, "dispatch", boom)
     header, body = signed(gate)
-    with caplog.at_level("INFO", logger="shared.teams.handler"):
+    with caplog.at_level("INFO", logger="shared.outgoing.handler"):
         bot.handle("team", header, body)
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert "ValueError" in logged and "boom" in logged

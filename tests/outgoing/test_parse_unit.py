@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.teams.commands import CommandError, _parse_subscribe, channel_name_for
+from shared.outgoing.commands import CommandError, _parse_subscribe, channel_name_for
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.teams.verify import SignatureVerifier
+from shared.outgoing.verify import SignatureVerifier
 from tests.outgoing.helpers import new_token, sign
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 """Incoming sources: one module per sender kind, found by name so a new source is one file.
 
-A module ``shared/sources/<name>.py`` exposes ``SOURCES: dict[str, Source]``. A route's ``source``
+A module ``shared/incoming/sources/<name>.py`` exposes ``SOURCES: dict[str, Source]``. A route's ``source``
 is looked up in the module of the same name first, then in every module (``text`` lives in
 ``generic``). ``auto`` asks each source's ``detect`` in turn. Modules are imported on first use,
 which keeps Jinja2 and the other sources off the cold-start path of a route that does not need them.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.sources.base import Incoming, Source
+    from shared.incoming.sources.base import Incoming, Source
 
 _NOT_SOURCES = {"base", "auth"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
     Notice,

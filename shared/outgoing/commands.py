@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from shared import settings
 from shared.invocation import carry
-from shared.teams.activity import Activity, Command
-from shared.teams.replies import Reply, md_escape
+from shared.outgoing.activity import Activity, Command
+from shared.outgoing.replies import Reply, md_escape
 
 __all__ = ["CommandError", "Commands", "Context", "Listener", "registry"]
 

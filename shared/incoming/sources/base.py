@@ -1,7 +1,7 @@
 """The one interface every incoming source implements, and the small types they share.
 
 A source is one module exposing ``SOURCES: dict[str, Source]``; the registry in
-``shared.sources`` finds it by name, so adding a sender means adding one file.
+``shared.incoming.sources`` finds it by name, so adding a sender means adding one file.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class BuildContext:
 
 
 class Source(Protocol):
-    """detect / parse / build; authentication is per route (``shared.sources.auth``)."""
+    """detect / parse / build; authentication is per route (``shared.incoming.auth``)."""
 
     name: str
     #: the sender expects the legacy connector answer (`200` + `1`) instead of `202`

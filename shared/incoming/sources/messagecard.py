@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Card,
     Incoming,
@@ -39,7 +39,7 @@ class MessageCardSource:
         from pydantic import ValidationError
 
         from shared.cards.messagecard import MessageCard
-        from shared.sources.base import validation_detail
+        from shared.incoming.sources.base import validation_detail
 
         data = req.data
         if not isinstance(data, dict):

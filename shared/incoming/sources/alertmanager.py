@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
     Notice,

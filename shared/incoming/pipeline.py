@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Card,
     Incoming,
@@ -47,9 +47,9 @@ from shared.sources.base import (
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
     from shared.delivery.client import Acceptances
-    from shared.sources.base import Source
+    from shared.incoming.sources.base import Source
 
-log = logging.getLogger("shared.ingest")
+log = logging.getLogger("shared.incoming.pipeline")
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
@@ -276,8 +276,7 @@ def prepare(
 
     ``headers`` must have lower-case names. Raises Refusal with the 4xx to answer.
     """
-    from shared import sources
-    from shared.sources import auth
+    from shared.incoming import auth, sources
 
     try:
         auth.authenticate(route.auth, route.secret, headers, body, query or {}, route.settings)

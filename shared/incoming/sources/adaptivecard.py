@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Card,
     Incoming,
@@ -90,7 +90,7 @@ def check_card(content: Any, where: str) -> Card:
     from pydantic import ValidationError
 
     from shared.cards.adaptive import AdaptiveCard
-    from shared.sources.base import validation_detail
+    from shared.incoming.sources.base import validation_detail
 
     if not isinstance(content, dict):
         raise SourceError("not a valid Adaptive Card", [f"{where}: must be an object"])

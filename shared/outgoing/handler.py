@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from shared import settings
 from shared.invocation import carry
-from shared.teams.verify import SignatureVerifier
+from shared.outgoing.verify import SignatureVerifier
 
 __all__ = ["MAX_BODY_BYTES", "HttpReply", "OutgoingBot", "StoreGate", "handle_request"]
 
@@ -241,7 +241,7 @@ class OutgoingBot:
         if data.get("type") != "message":
             return _Outcome(EMPTY_REPLY)
 
-        from shared.teams.activity import ActivityError, TextTooLong, parse_activity
+        from shared.outgoing.activity import ActivityError, TextTooLong, parse_activity
 
         try:
             activity = parse_activity(data)
@@ -260,7 +260,7 @@ class OutgoingBot:
         if not self.gate.claim(key, ttl):
             return _Outcome(_error(409, "this activity was already handled"))
         try:
-            from shared.teams.commands import registry
+            from shared.outgoing.commands import registry
 
             reply = registry.dispatch(ctx)
             answer = HttpReply(200, _render(reply))
@@ -271,7 +271,7 @@ class OutgoingBot:
 
     def _context(self, exchange: _Exchange, team: str, activity: Any) -> Any:
         """The listener's context; the channel lookup starts now, overlapping the dedupe claim."""
-        from shared.teams.commands import Context, registry
+        from shared.outgoing.commands import Context, registry
 
         command = activity.command()
         exchange.command = command.name
@@ -293,7 +293,7 @@ class OutgoingBot:
     def _post_late(self, channel: str, reply: Any) -> None:
         try:
             from shared.delivery.client import deliver
-            from shared.teams.replies import render_card
+            from shared.outgoing.replies import render_card
 
             result = deliver(self.store_factory(), channel, render_card(reply))
             log.info("outgoing: late answer for %s: %s", channel, getattr(result, "state", "?"))
@@ -302,7 +302,7 @@ class OutgoingBot:
 
 
 def _render(reply: Any) -> bytes:
-    from shared.teams.replies import render_reply
+    from shared.outgoing.replies import render_reply
 
     return render_reply(reply)
 

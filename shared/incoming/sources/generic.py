@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.sources.base import (
+from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
     Notice,

@@ -1,0 +1,1 @@
+"""The incoming proxy (`incoming_proxy/`): sender auth, sources, and the pipeline that delivers or buffers."""
