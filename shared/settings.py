@@ -1,14 +1,24 @@
 """Settings come from the environment: app settings in Azure, `local.settings.json` Values locally.
 
-Everything reads them through here so that one place knows how values are parsed, and so that a
-bad value names the setting instead of failing somewhere deep inside a request.
+Everything reads them through here so that one place knows every name, its default and how it is
+parsed, and so that a bad value names the setting instead of failing somewhere deep inside a
+request. The app's own settings are typed sections (`delivery()`, `feeds()`, `store()`,
+`outgoing()`, `digest()`, `weather()`), each read from the environment once per process and then
+kept; `reload()` forgets them (tests that change the environment, the admin CLI after loading
+`local.settings.json`). A bad value fails the section that holds it, not the others.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class SettingError(ValueError):
@@ -52,6 +62,173 @@ def get_bool(name: str, default: bool = False) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise SettingError(f"setting {name} must be true or false, got {raw!r}")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Posting to Teams (`shared.delivery`): timeouts, retries and the card size margin."""
+
+    timeout_seconds: float
+    connect_timeout_seconds: float
+    max_attempts: int
+    inline_attempts: int
+    budget_seconds: float
+    margin_bytes: int
+    max_threads: int
+    max_age_seconds: float
+    rate_workflows: str | None
+    rate_legacy: str | None
+    extra_allowed_urls: str
+
+    @classmethod
+    def read(cls) -> Delivery:
+        # Clamped: a socket timeout of 0 would mean non-blocking, and a huge one would hang a worker.
+        timeout = _clamp(get_float("DELIVERY_TIMEOUT_SECONDS", 10.0), 0.5, 120.0)
+        return cls(
+            timeout_seconds=timeout,
+            connect_timeout_seconds=min(timeout, 5.0),
+            max_attempts=max(1, get_int("DELIVERY_MAX_ATTEMPTS", 8)),
+            inline_attempts=max(1, get_int("DELIVERY_INLINE_ATTEMPTS", 3)),
+            budget_seconds=max(0.0, get_float("DELIVERY_BUDGET_SECONDS", 8.0)),
+            margin_bytes=int(_clamp(get_int("DELIVERY_MARGIN_BYTES", 2048), 0, 16384)),
+            max_threads=int(_clamp(get_int("DELIVERY_MAX_THREADS", 8), 1, 32)),
+            max_age_seconds=max(0.0, get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0)),
+            rate_workflows=get("DELIVERY_RATE_WORKFLOWS"),
+            rate_legacy=get("DELIVERY_RATE_LEGACY"),
+            extra_allowed_urls=get("DELIVERY_EXTRA_ALLOWED_URLS") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """Outbound fetches of the digests (`shared.digest.fetch`)."""
+
+    timeout_seconds: float
+    max_bytes: int
+    max_redirects: int
+    allow_loopback: bool
+
+    @classmethod
+    def read(cls) -> Feeds:
+        return cls(
+            timeout_seconds=get_float("FEEDS_TIMEOUT_SECONDS", 10.0),
+            max_bytes=get_int("FEEDS_MAX_BYTES", 2 * 1024 * 1024),
+            max_redirects=get_int("FEEDS_MAX_REDIRECTS", 3),
+            allow_loopback=get_bool("FEEDS_ALLOW_LOOPBACK", False),
+        )
+
+
+@dataclass(frozen=True)
+class Weather:
+    """The weather digest's Open-Meteo endpoints and units."""
+
+    geocoding_url: str
+    forecast_url: str
+    units: str
+
+    @classmethod
+    def read(cls) -> Weather:
+        return cls(
+            geocoding_url=get("OPEN_METEO_GEOCODING_URL") or "https://geocoding-api.open-meteo.com/v1/search",
+            forecast_url=get("OPEN_METEO_FORECAST_URL") or "https://api.open-meteo.com/v1/forecast",
+            units=(get("WEATHER_UNITS") or "metric").lower(),
+        )
+
+
+@dataclass(frozen=True)
+class Store:
+    """Table Storage: table names' prefix and how long a call may take before callers answer 503."""
+
+    table_prefix: str
+    timeout_seconds: float
+
+    @classmethod
+    def read(cls) -> Store:
+        return cls(
+            table_prefix=get("TABLE_PREFIX", "tc") or "tc",
+            timeout_seconds=get_float("STORE_TIMEOUT_SECONDS", 3.0),
+        )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """The bot: Teams waits 5 s for an answer; replayed activities are refused within a window."""
+
+    deadline_seconds: float
+    replay_window_seconds: float
+
+    @classmethod
+    def read(cls) -> Outgoing:
+        return cls(
+            deadline_seconds=get_float("OUTGOING_DEADLINE_SECONDS", 4.0),
+            replay_window_seconds=get_float("OUTGOING_REPLAY_WINDOW_SECONDS", 300.0),
+        )
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One timer run of the scheduled connector."""
+
+    budget_seconds: float
+    max_per_run: int
+    concurrency: int
+
+    @classmethod
+    def read(cls) -> Digest:
+        return cls(
+            budget_seconds=get_float("DIGEST_BUDGET_SECONDS", 120.0),
+            max_per_run=get_int("DIGEST_MAX_PER_RUN", 2000),
+            concurrency=get_int("DIGEST_CONCURRENCY", 8),
+        )
+
+
+_sections: dict[type, object] = {}
+_sections_lock = threading.Lock()
+
+
+def _section(kind: type[T], read: Callable[[], T]) -> T:
+    found = _sections.get(kind)
+    if found is None:
+        with _sections_lock:
+            found = _sections.get(kind)
+            if found is None:
+                found = _sections[kind] = read()
+    assert isinstance(found, kind)
+    return found
+
+
+def delivery() -> Delivery:
+    return _section(Delivery, Delivery.read)
+
+
+def feeds() -> Feeds:
+    return _section(Feeds, Feeds.read)
+
+
+def weather() -> Weather:
+    return _section(Weather, Weather.read)
+
+
+def store() -> Store:
+    return _section(Store, Store.read)
+
+
+def outgoing() -> Outgoing:
+    return _section(Outgoing, Outgoing.read)
+
+
+def digest() -> Digest:
+    return _section(Digest, Digest.read)
+
+
+def reload() -> None:
+    """Forget the sections read so far: the next call reads the environment again."""
+    with _sections_lock:
+        _sections.clear()
 
 
 def read_local_settings(path: Path) -> dict[str, str]:

@@ -38,6 +38,24 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signum, _interrupt)
 
 
+@pytest.fixture(autouse=True)
+def _settings_follow_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app reads its settings once per process; a test that changes them reads them afresh."""
+    from shared import settings
+
+    settings.reload()
+    for name in ("setenv", "delenv"):
+        original = getattr(monkeypatch, name)
+
+        def changed(*args: Any, _original: Any = original, **kwargs: Any) -> None:
+            _original(*args, **kwargs)
+            settings.reload()
+
+        setattr(monkeypatch, name, changed)
+    yield
+    settings.reload()
+
+
 def shared_path(*parts: str) -> Path:
     """A file under ../shared (third-party fixtures and schemas); skips the test when it is absent."""
     path = SHARED.joinpath(*parts)
