@@ -25,8 +25,8 @@ from shared import settings
 from shared.store.errors import Conflict, NotFound, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
+    from shared.store import Store
     from shared.store.models import Channel, OutboxItem, Route, Schedule, Subscription, Team
-    from shared.store.tables import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared import settings
-from shared.invocation import carry
+from shared.invocation import carry, run_parallel
 from shared.outgoing.activity import Activity, Command
 from shared.outgoing.replies import Reply, md_escape
 
@@ -561,12 +561,13 @@ def cmd_status(ctx: Context) -> Reply:
     reply.facts.append(("Channel", f"**{channel.name}**"))
     reply.facts.append(("Webhook", mask(channel.url)))
     # Independent reads: in parallel, so a status costs one round trip more than a lookup, not four.
-    backlog, subs, route_lines, recent = _parallel(
+    reads: list[Callable[[], Any]] = [
         lambda: ctx.store.outbox.backlog(channel.name),
         lambda: ctx.store.subscriptions.list(channel=channel.name),
         lambda: _route_lines(ctx, channel.name),
         lambda: ctx.store.deliveries.recent(channel.name, 5),
-    )
+    ]
+    backlog, subs, route_lines, recent = run_parallel(reads, lambda read: read(), name="status")
     count = len(backlog) if isinstance(backlog, list | tuple) else backlog
     reply.facts.append(("Outbox backlog", str(count)))
 
@@ -595,11 +596,3 @@ def cmd_status(ctx: Context) -> Reply:
         deliveries.lines.append("none yet")
     return reply
 
-
-def _parallel(*calls: Callable[[], Any]) -> list[Any]:
-    """Run independent store reads on a few threads; results in order, first error raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="status") as pool:
-        futures = [pool.submit(carry(call)) for call in calls]
-        return [future.result() for future in futures]

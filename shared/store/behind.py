@@ -29,10 +29,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.store.errors import Conflict
-from shared.store.tables import BATCH_LIMIT as BATCH
+from shared.store.table import BATCH_LIMIT as BATCH
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 log = logging.getLogger("shared.store")
 

@@ -19,7 +19,7 @@ from shared.store.keys import escape, unescape
 from shared.store.models import DedupeRecord, utcnow
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 _SKIP = frozenset({"scope", "key"})
 

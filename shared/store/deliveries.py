@@ -14,7 +14,7 @@ from shared.store.models import DeliveryRecord
 from shared.store.ordering import descending
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 _MAX_DETAIL = 2000
 

@@ -14,7 +14,7 @@ from shared.store.models import Event
 from shared.store.ordering import ascending
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 
 class EventRepository:

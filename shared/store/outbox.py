@@ -18,7 +18,7 @@ from shared.store.models import OutboxItem, utcnow
 from shared.store.ordering import ascending
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 PENDING = "pending"
 DEAD = "dead"

@@ -17,7 +17,7 @@ from shared.store.keys import escape, unescape
 from shared.store.models import Channel, Record, Route, Team
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 R = TypeVar("R", bound=Record)
 

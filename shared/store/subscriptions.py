@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.invocation import run_parallel
 from shared.store.entities import from_entity, to_entity
 from shared.store.errors import Conflict, NotFound
 from shared.store.keys import escape, unescape
 from shared.store.models import Subscription
 
 if TYPE_CHECKING:
-    from shared.store.tables import Table
+    from shared.store.table import Table
 
 PARTITION = "sub"
 _SKIP = frozenset({"id"})
@@ -104,8 +105,6 @@ class SubscriptionRepository:
 
         Reads `limit`-bounded index rows and one subscription per row, never the whole table.
         """
-        from shared.store.tables import run_parallel
-
         now = now.astimezone(UTC)
         rows = self.index.query(
             "PartitionKey le @pk and RowKey le @rk",

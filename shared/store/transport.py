@@ -11,7 +11,7 @@ server never saw the request), `ServiceResponseError` when it broke off after se
 timeout subclasses. A pooled connection the server closed while idle shows up as a
 `ServiceResponseError` over a `ConnectionResetError`, which `Table._call` retries once.
 
-Proxies are not spoken here: `tables.pooled_transport` keeps the requests transport when the
+Proxies are not spoken here: `account.pooled_transport` keeps the requests transport when the
 environment names one.
 """
 

@@ -72,7 +72,7 @@ def test_every_admin_command_in_the_readme_parses() -> None:
 def test_deploy_step_3_points_the_admin_cli_at_azure(monkeypatch: pytest.MonkeyPatch) -> None:
     """With local.settings.json present (make deps wrote it), the exports must still win."""
     from shared import settings
-    from shared.store.tables import resolve_connection
+    from shared.store.account import resolve_connection
 
     deploy = section("Deploy to Azure")
     step3 = block_with(deploy, "bash", "TEAMS_STORAGE__tableServiceUri")

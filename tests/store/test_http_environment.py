@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.store import Store, StoreUnavailable
-from shared.store.tables import Connection, http_environment
+from shared.store.account import Connection, http_environment
 from tests.conftest import unique
 from tools.stack import free_port
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.store import tables
+from shared.store.account import Connection, resolve_connection
 from shared.store.entities import CHUNK, from_entity, to_entity
 from shared.store.errors import StoreUnavailable
 from shared.store.keys import escape, unescape
 from shared.store.models import Channel, OutboxItem, Route, Subscription, Team, check_token
+from shared.store.root import Store, open_store, reset_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = base64.b64encode(bytes(range(32))).decode()
@@ -87,19 +88,19 @@ def test_team_tokens_must_be_base64_of_32_bytes() -> None:
 
 def test_connection_prefers_teams_storage_then_webjobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-    assert tables.resolve_connection().setting == "AzureWebJobsStorage"
+    assert resolve_connection().setting == "AzureWebJobsStorage"
     monkeypatch.setenv("TEAMS_STORAGE__tableServiceUri", "https://acct.table.core.windows.net/")
-    chosen = tables.resolve_connection()
+    chosen = resolve_connection()
     assert chosen.setting == "TEAMS_STORAGE" and chosen.endpoint == "https://acct.table.core.windows.net"
     monkeypatch.setenv("TEAMS_STORAGE", "UseDevelopmentStorage=true")
-    assert tables.resolve_connection().connection_string == "UseDevelopmentStorage=true"
+    assert resolve_connection().connection_string == "UseDevelopmentStorage=true"
 
 
 def test_no_connection_is_a_clear_store_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(StoreUnavailable, match="TEAMS_STORAGE"):
-        tables.resolve_connection()
+        resolve_connection()
 
 
 def test_identity_connection_builds_a_token_credential_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,13 +110,13 @@ def test_identity_connection_builds_a_token_credential_client(monkeypatch: pytes
     monkeypatch.delenv("TEAMS_STORAGE", raising=False)
     monkeypatch.setenv("TEAMS_STORAGE__tableServiceUri", "https://acct.table.core.windows.net")
     monkeypatch.setenv("TEAMS_STORAGE__clientId", "00000000-0000-0000-0000-000000000001")
-    tables.reset_cache()
-    store = tables.open_store(prefix="idt")
+    reset_cache()
+    store = open_store(prefix="idt")
     service = store.service()
     assert service.url.startswith("https://acct.table.core.windows.net")
     assert isinstance(service.credential, DefaultAzureCredential)
     assert "acct.table.core.windows.net" in repr(store)
-    tables.reset_cache()
+    reset_cache()
 
 
 def test_connection_string_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,20 +125,20 @@ def test_connection_string_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> Non
         + base64.b64encode(b"k" * 32).decode()
         + ";TableEndpoint=http://127.0.0.1:1/a;"
     )
-    store = tables.open_store(connection=secret, prefix="rep")
+    store = open_store(connection=secret, prefix="rep")
     assert "AccountKey" not in repr(store) and "AccountKey" not in repr(store.connection)
 
 
 def test_open_store_caches_per_configuration() -> None:
     cs = "UseDevelopmentStorage=true"
     assert (
-        tables.open_store(connection=cs, prefix="a1").service().url
+        open_store(connection=cs, prefix="a1").service().url
         == "http://127.0.0.1:10002/devstoreaccount1"
     )
-    assert tables.open_store(connection=cs, prefix="a1") is tables.open_store(connection=cs, prefix="a1")
-    assert tables.open_store(connection=cs, prefix="a1") is not tables.open_store(connection=cs, prefix="a2")
+    assert open_store(connection=cs, prefix="a1") is open_store(connection=cs, prefix="a1")
+    assert open_store(connection=cs, prefix="a1") is not open_store(connection=cs, prefix="a2")
     with pytest.raises(ValueError):
-        tables.Store(tables.Connection(connection_string=cs), "bad_prefix", 3.0)
+        Store(Connection(connection_string=cs), "bad_prefix", 3.0)
 
 
 def test_importing_the_package_loads_neither_azure_nor_pydantic() -> None:
