@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
 
 # The name these log lines had before the store was split into modules: filters on it keep working.
-log = logging.getLogger("shared.store.tables")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Operations per transaction: the service limit (Azurite crashes past it).
