@@ -40,6 +40,7 @@ from shared.connections import BrokenBody, Pool, split_url
 from shared.delivery import allowlist
 from shared.delivery.classify import Kind, Outcome, classify_exception, classify_response
 from shared.delivery.ratelimit import LIMITER, windows_for
+from shared.idempotency import Scope, Status
 from shared.invocation import carry
 
 log = logging.getLogger("shared.delivery")
@@ -327,8 +328,10 @@ def _attempt_part(
             ledger.add(dkey, result.outcome)
         return result
     lease = int(max(60.0, cfg.budget_seconds + 3 * cfg.timeout))
-    holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
-    if holder is not None:
+    keys = Scope(store, DEDUPE_SCOPE)
+    claim = keys.acquire(dkey, lease)
+    if not claim.held:
+        holder = claim.holder
         if is_accepted(holder):
             return PartResult("accepted", "already accepted earlier")
         pieces = split_count(holder)
@@ -338,19 +341,19 @@ def _attempt_part(
     try:
         result = _send_inline(url, part.body, cfg, deadline)
     except BaseException:
-        store.dedupe.release(DEDUPE_SCOPE, dkey)
+        keys.release(dkey)
         raise
     if result.state == "accepted":
         mark_accepted(store, dkey, result.outcome)
     elif result.state != "split":  # a split keeps the claim: `_deliver_parts` marks it
-        store.dedupe.release(DEDUPE_SCOPE, dkey)
+        keys.release(dkey)
     return result
 
 
 def is_accepted(record: Any) -> bool:
     """Whether a dedupe record (or None) says the part was accepted (whole, not split)."""
     return (
-        record is not None and getattr(record, "status", None) == "COMPLETED" and not split_count(record)
+        record is not None and getattr(record, "status", None) == Status.COMPLETED and not split_count(record)
     )
 
 
@@ -366,7 +369,7 @@ def split_count(record: Any) -> int:
 
 
 def mark_split(store: Any, dkey: str, pieces: int) -> None:
-    store.dedupe.complete(DEDUPE_SCOPE, dkey, {"split": pieces}, ttl_seconds=ACCEPTED_TTL_SECONDS)
+    Scope(store, DEDUPE_SCOPE).complete(dkey, {"split": pieces}, ttl_seconds=ACCEPTED_TTL_SECONDS)
 
 
 def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
@@ -375,7 +378,7 @@ def mark_accepted(store: Any, dkey: str, outcome: Outcome | None) -> None:
     A blind write (no read): the caller holds the claim, and with a TTL the record is written whole.
     """
     # Kept well past the outbox's give-up age, so no retry can outlive the record that stops it.
-    store.dedupe.complete(DEDUPE_SCOPE, dkey, _acceptance(outcome), ttl_seconds=ACCEPTED_TTL_SECONDS)
+    Scope(store, DEDUPE_SCOPE).complete(dkey, _acceptance(outcome), ttl_seconds=ACCEPTED_TTL_SECONDS)
 
 
 def _acceptance(outcome: Outcome | None) -> dict[str, Any]:
@@ -411,7 +414,7 @@ class Acceptances:
         with self._lock:
             records, self._records = self._records, {}
         if records:
-            store.dedupe.complete_all(DEDUPE_SCOPE, records, ACCEPTED_TTL_SECONDS)
+            Scope(store, DEDUPE_SCOPE).complete_all(records, ACCEPTED_TTL_SECONDS)
 
 
 # --- outbox hand-off --------------------------------------------------------------------------
@@ -554,7 +557,7 @@ def _deliver_parts(
                     f"part {part.number} is too large for Teams and cannot be split further ({result.detail})"
                 )
                 if careful and result.outcome is not None:
-                    store.dedupe.release(DEDUPE_SCOPE, dedupe_key(channel, key, part.number))
+                    Scope(store, DEDUPE_SCOPE).release(dedupe_key(channel, key, part.number))
                 dead_letter_parts(store, channel, key, [part], reason)
                 dead_reasons.append(reason)
                 continue

@@ -40,6 +40,7 @@ from shared.delivery.client import (
     split_part,
 )
 from shared.delivery.ratelimit import LIMITER, windows_for
+from shared.idempotency import Scope
 
 log = logging.getLogger("shared.delivery")
 
@@ -145,7 +146,8 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return True
 
     dkey = dedupe_key(item.channel, key, number)
-    done = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    keys = Scope(store, DEDUPE_SCOPE)
+    done = keys.find(dkey)
     if is_accepted(done):
         store.outbox.complete(item)
         stats.skipped += 1
@@ -155,7 +157,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         # pieces nobody recorded (a piece queued twice is still posted once: its own record).
         created = _utc(item.created)
         for piece in split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes) or []:
-            record = store.dedupe.get(DEDUPE_SCOPE, dedupe_key(item.channel, key, piece.number))
+            record = keys.find(dedupe_key(item.channel, key, piece.number))
             if not (is_accepted(record) or split_count(record)):
                 store.outbox.add(outbox_item(item.channel, key, piece, now, "split earlier", created))
         store.outbox.complete(item)
@@ -171,9 +173,9 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return False
 
     lease = int(max(60.0, 3 * cfg.timeout))
-    holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
-    if holder is not None:
-        if is_accepted(holder):  # accepted since the check above
+    claim = keys.acquire(dkey, lease)
+    if not claim.held:
+        if is_accepted(claim.holder):  # accepted since the check above
             store.outbox.complete(item)
             stats.skipped += 1
             return True
@@ -196,7 +198,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
             store.outbox.complete(item)
             stats.requeued += 1
             return False
-    store.dedupe.release(DEDUPE_SCOPE, dkey)
+    keys.release(dkey)
 
     if outcome.kind is Kind.PERMANENT:
         _dead(store, item, outcome.reason, stats)

@@ -247,6 +247,7 @@ class Runner:
         A part that Teams refused as too large counts when each of its pieces does.
         """
         from shared.delivery import client
+        from shared.idempotency import Scope
 
         if plan.parts < 1:
             return False
@@ -255,7 +256,7 @@ class Runner:
         def held(number: str) -> bool:
             nonlocal queued
             dkey = client.dedupe_key(sub.channel, plan.key, number)
-            record = self.store.dedupe.get(client.DEDUPE_SCOPE, dkey)
+            record = Scope(self.store, client.DEDUPE_SCOPE).find(dkey)
             if client.is_accepted(record):
                 return True
             pieces = client.split_count(record)
