@@ -46,7 +46,7 @@ from shared.incoming.sources.base import (
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
-    from shared.delivery.client import Acceptances
+    from shared.delivery import Acceptances
     from shared.idempotency import Scope
     from shared.incoming.sources.base import Source
 
@@ -369,7 +369,7 @@ def _handle(
     if not passes_filters(route.filters or {}, notice):
         return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
 
-    from shared.delivery.client import Acceptances, inline_seconds
+    from shared.delivery import Acceptances, inline_seconds
     from shared.idempotency import Scope
 
     keys = Scope(store, f"incoming:{route.name}")
@@ -442,7 +442,7 @@ def _give_up(store: Any, route_name: str, keys: Scope, key: str, ledger: Accepta
 def _deliver(
     store: Any, route: Any, notice: Notice, key: str | None, ledger: Acceptances | None
 ) -> dict[str, Any]:
-    from shared.delivery.client import deliver_many
+    from shared.delivery import deliver_many
 
     if not route.channels:
         raise Refusal(error(409, "route has no target channels", f"route {route.name!r}"))

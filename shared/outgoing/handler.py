@@ -303,7 +303,7 @@ class OutgoingBot:
 
     def _post_late(self, channel: str, reply: Any) -> None:
         try:
-            from shared.delivery.client import deliver
+            from shared.delivery import deliver
             from shared.outgoing.replies import render_card
 
             result = deliver(self.store_factory(), channel, render_card(reply))
