@@ -5,7 +5,7 @@ overshoots would see 429s), then:
 
 - baseline: raw `requests.post` of the same envelopes to the same sink, same threads, no store,
   no limiter, sink throttling off;
-- delivery: `client.deliver` for every message (store lookups, idempotency records, limiter,
+- delivery: `shared.delivery.deliver` for every message (store lookups, idempotency records, limiter,
   outbox hand-off when a destination's budget is spent);
 - the delivery log: the same no-limits run with the log written inline on the request thread (as
   it was) and in the background (`shared.store.behind`, batched, as it is), and how long the
@@ -78,12 +78,12 @@ def run_baseline(
 
 
 def run_delivery(store: Any, jobs: list[tuple[str, dict[str, Any]]], threads: int) -> tuple[float, list[Any]]:
-    from shared.delivery import client
+    from shared.delivery import deliver
 
     def one(job: tuple[str, dict[str, Any]]) -> tuple[Any, float]:
         name, body = job
         started = time.perf_counter()
-        result = client.deliver(store, name, body)
+        result = deliver(store, name, body)
         return result, time.perf_counter() - started
 
     started = time.perf_counter()
@@ -191,11 +191,11 @@ def main() -> None:
         )
         free_rate = len(free_latencies) / free_seconds
         print(
-            f"client.deliver, no limits:  {free_rate:8.1f} msg/s   p50 {1000 * statistics.median(free_latencies or [0]):6.1f} ms"
+            f"deliver, no limits:         {free_rate:8.1f} msg/s   p50 {1000 * statistics.median(free_latencies or [0]):6.1f} ms"
             f"   p99 {1000 * percentile(free_latencies, 0.99):6.1f} ms   (store + idempotency overhead)"
         )
         print(
-            f"client.deliver, limits on:  {rate:8.1f} msg/s   p50 {1000 * statistics.median(accepted or [0]):6.1f} ms"
+            f"deliver, limits on:         {rate:8.1f} msg/s   p50 {1000 * statistics.median(accepted or [0]):6.1f} ms"
             f"   p99 {1000 * percentile(accepted, 0.99):6.1f} ms"
         )
         for line in log_lines:

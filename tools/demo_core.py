@@ -9,7 +9,7 @@ def run(ctx: Any) -> None:
     from shared.cards import envelopes, limits
     from shared.cards.builders import CardBuilder, Status
     from shared.cards.markdown import escape
-    from shared.delivery import client
+    from shared.delivery import deliver
 
     url = ctx.sink.workflow_url("ops")
     ctx.admin("channel", "add", "ops", "--url", url)
@@ -36,7 +36,7 @@ def run(ctx: Any) -> None:
     ctx.print(f"card checked against Teams' rules: {size} bytes, {len(parts)} message(s) under the cap")
     ctx.print(f"  fact shown as: {card['body'][-1]['facts'][-1]['value']}")
 
-    result = client.deliver(ctx.store(), "ops", card, key="demo-core-1")
+    result = deliver(ctx.store(), "ops", card, key="demo-core-1")
     ctx.print(f"delivered to channel 'ops': {result.state} ({result.detail})")
 
     digest = CardBuilder("Nightly inventory", status=Status.ACCENT)
@@ -48,7 +48,7 @@ def run(ctx: Any) -> None:
         + ", ".join(str(len(envelopes.dumps(envelopes.workflows_message(p)))) for p in pieces)
         + " bytes"
     )
-    result = client.deliver(ctx.store(), "ops", big, key="demo-core-2")
+    result = deliver(ctx.store(), "ops", big, key="demo-core-2")
     ctx.print(f"delivered to channel 'ops': {result.state} ({result.detail})")
 
     received = ctx.sink.messages("ops")

@@ -31,7 +31,9 @@ class Kind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
+    """What one POST's answer from Teams (or the failure to get one) means, whatever its status code said."""
+
     kind: Kind
     status: int | None
     reason: str
@@ -81,21 +83,21 @@ def snippet(body: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
 
 
-def _by_status(status: int, body: str, retry_after: float | None, wrapped: bool) -> Outcome:
+def _by_status(status: int, body: str, retry_after: float | None, wrapped: bool) -> Answer:
     where = "inside a 200 answer" if wrapped else "from Teams"
     detail = f"HTTP {status} {where}" + (f": {snippet(body)}" if body.strip() else "")
     if status == 429:
-        return Outcome(Kind.THROTTLED, status, detail, retry_after)
+        return Answer(Kind.THROTTLED, status, detail, retry_after)
     if status == 413 or (400 <= status < 500 and _SIZE_ERROR.search(body)):
-        return Outcome(Kind.TOO_LARGE, status, detail)
+        return Answer(Kind.TOO_LARGE, status, detail)
     if status in _TRANSIENT_4XX or status >= 500:
-        return Outcome(Kind.TRANSIENT, status, detail, retry_after)
+        return Answer(Kind.TRANSIENT, status, detail, retry_after)
     if 300 <= status < 400:
-        return Outcome(Kind.PERMANENT, status, f"HTTP {status} redirect from the destination (not followed)")
-    return Outcome(Kind.PERMANENT, status, detail)
+        return Answer(Kind.PERMANENT, status, f"HTTP {status} redirect from the destination (not followed)")
+    return Answer(Kind.PERMANENT, status, detail)
 
 
-def classify_response(status: int, body: bytes | str, headers: Mapping[str, str] | None = None) -> Outcome:
+def classify_response(status: int, body: bytes | str, headers: Mapping[str, str] | None = None) -> Answer:
     """Classify one HTTP answer. `body` may be bytes; only its start matters."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
     text = text[:4096]
@@ -103,32 +105,32 @@ def classify_response(status: int, body: bytes | str, headers: Mapping[str, str]
     if 200 <= status < 300:
         stripped = text.strip()
         if stripped in {"", "1"}:
-            return Outcome(Kind.ACCEPTED, status, f"HTTP {status} accepted", None)
+            return Answer(Kind.ACCEPTED, status, f"HTTP {status} accepted", None)
         wrapped = _WRAPPED_ERROR.search(text)
         if wrapped:
             return _by_status(int(wrapped.group(1)), text, retry_after, wrapped=True)
         if _LEGACY_REJECTION.search(text):
             if _SIZE_ERROR.search(text):
-                return Outcome(
+                return Answer(
                     Kind.TOO_LARGE, status, f"size error inside a {status} answer: {snippet(text)}"
                 )
-            return Outcome(Kind.PERMANENT, status, f"rejected inside a {status} answer: {snippet(text)}")
-        return Outcome(Kind.ACCEPTED, status, f"HTTP {status} accepted", None)
+            return Answer(Kind.PERMANENT, status, f"rejected inside a {status} answer: {snippet(text)}")
+        return Answer(Kind.ACCEPTED, status, f"HTTP {status} accepted", None)
     return _by_status(status, text, retry_after, wrapped=False)
 
 
-def classify_exception(exc: BaseException) -> Outcome:
+def classify_exception(exc: BaseException) -> Answer:
     """Network-level failures. A timeout or dropped connection may hide a post that arrived; we retry anyway
     (Teams has no idempotency key), which is the only way not to lose it."""
     import http.client
 
     name = type(exc).__name__
     if isinstance(exc, http.client.InvalidURL | UnicodeError):
-        return Outcome(Kind.PERMANENT, None, f"request could not be made ({name})")
+        return Answer(Kind.PERMANENT, None, f"request could not be made ({name})")
     if isinstance(exc, TimeoutError):
-        return Outcome(Kind.TRANSIENT, None, f"timed out ({name})")
+        return Answer(Kind.TRANSIENT, None, f"timed out ({name})")
     if isinstance(exc, OSError):  # refused, reset, DNS, TLS: as likely to pass on a later try
-        return Outcome(Kind.TRANSIENT, None, f"connection failed or dropped ({name})")
+        return Answer(Kind.TRANSIENT, None, f"connection failed or dropped ({name})")
     if isinstance(exc, http.client.HTTPException):
-        return Outcome(Kind.TRANSIENT, None, f"unreadable answer ({name})")
-    return Outcome(Kind.PERMANENT, None, f"request could not be made ({name})")
+        return Answer(Kind.TRANSIENT, None, f"unreadable answer ({name})")
+    return Answer(Kind.PERMANENT, None, f"request could not be made ({name})")

@@ -19,27 +19,22 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.delivery import allowlist
+from shared.delivery import transport as transports
 from shared.delivery.classify import Kind
-from shared.delivery.client import (
-    DEDUPE_SCOPE,
-    Config,
-    Part,
-    dedupe_key,
-    is_accepted,
-    mark_accepted,
-    mark_split,
-    outbox_item,
-    part_order,
-    post,
-    retry_delay,
-    split_count,
-    split_item_key,
-    split_part,
-)
+from shared.delivery.config import Config
+from shared.delivery.handoff import outbox_item
+from shared.delivery.parts import Part, part_order, split_part
 from shared.delivery.ratelimit import LIMITER, windows_for
+from shared.delivery.records import PartRecords, is_accepted, parse_item_key, split_count
+from shared.delivery.retry import retry_delay
+
+if TYPE_CHECKING:
+    from shared.delivery.transport import Transport
+    from shared.store import Store
+    from shared.store.models import OutboxItem
 
 log = logging.getLogger("shared.delivery")
 
@@ -62,16 +57,26 @@ def _utc(value: datetime | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _dead(store: Any, item: Any, reason: str, stats: SweepStats) -> None:
+def _dead(store: Store, item: OutboxItem, reason: str, stats: SweepStats) -> None:
     store.outbox.dead_letter(item, reason)
     stats.dead += 1
     store.deliveries.record_later(item.channel, False, f"dead: {reason}")
     log.warning("outbox item %s for channel %s is a dead letter: %s", item.id, item.channel, reason)
 
 
-def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0) -> SweepStats:
-    """Retry due outbox items within `budget_seconds`; returns what happened to them."""
+def sweep(
+    store: Store,
+    now: datetime | None = None,
+    budget_seconds: float = 20.0,
+    *,
+    transport: Transport | None = None,
+) -> SweepStats:
+    """Retry due outbox items within `budget_seconds`; returns what happened to them.
+
+    `transport`: how to reach Teams (default `transport.default()`).
+    """
     cfg = Config.load()
+    via = transport or transports.default()
     now = _utc(now)
     started = time.monotonic()
     stats = SweepStats()
@@ -79,8 +84,8 @@ def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0)
     items.sort(
         key=lambda it: (
             _utc(it.created),
-            split_item_key(it.idempotency_key)[0],
-            part_order(split_item_key(it.idempotency_key)[1]),
+            parse_item_key(it.idempotency_key)[0],
+            part_order(parse_item_key(it.idempotency_key)[1]),
         )
     )
     held: set[tuple[str, str]] = set()
@@ -88,7 +93,7 @@ def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0)
         if time.monotonic() - started >= budget_seconds:
             stats.skipped += len(items) - index
             break
-        group = (item.channel, split_item_key(item.idempotency_key)[0])
+        group = (item.channel, parse_item_key(item.idempotency_key)[0])
         if group in held:
             stats.skipped += 1
             continue
@@ -98,7 +103,7 @@ def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0)
             stats.skipped += 1
             held.add(group)
             continue
-        done = _sweep_one(store, claimed, now, cfg, stats)
+        done = _sweep_one(store, claimed, now, cfg, stats, via)
         if not done:
             held.add(group)
     if stats.sent or stats.dead or stats.requeued:
@@ -112,15 +117,17 @@ def sweep(store: Any, now: datetime | None = None, budget_seconds: float = 20.0)
     return stats
 
 
-def _reschedule(store: Any, item: Any, now: datetime, wait: float, error: str) -> None:
+def _reschedule(store: Store, item: OutboxItem, now: datetime, wait: float, error: str) -> None:
     store.outbox.reschedule(item, now + timedelta(seconds=max(1.0, wait)), error)
 
 
-def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepStats) -> bool:
+def _sweep_one(
+    store: Store, item: OutboxItem, now: datetime, cfg: Config, stats: SweepStats, transport: Transport
+) -> bool:
     """Handle one claimed item; True when later parts of the same message may go on."""
     from shared.store.errors import NotFound
 
-    key, number = split_item_key(item.idempotency_key)
+    key, number = parse_item_key(item.idempotency_key)
     # A requeued dead letter counts its age from the requeue (store.outbox.requeue sets it).
     age = (now - _utc(item.requeued_at or item.created)).total_seconds()
     # Every item gets one attempt before the age rule: split pieces inherit their parent's
@@ -144,8 +151,8 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         _dead(store, item, f"destination refused: {exc}", stats)
         return True
 
-    dkey = dedupe_key(item.channel, key, number)
-    done = store.dedupe.get(DEDUPE_SCOPE, dkey)
+    records = PartRecords(store, item.channel, key)
+    done = records.find(number)
     if is_accepted(done):
         store.outbox.complete(item)
         stats.skipped += 1
@@ -155,7 +162,7 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         # pieces nobody recorded (a piece queued twice is still posted once: its own record).
         created = _utc(item.created)
         for piece in split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes) or []:
-            record = store.dedupe.get(DEDUPE_SCOPE, dedupe_key(item.channel, key, piece.number))
+            record = records.find(piece.number)
             if not (is_accepted(record) or split_count(record)):
                 store.outbox.add(outbox_item(item.channel, key, piece, now, "split earlier", created))
         store.outbox.complete(item)
@@ -171,45 +178,45 @@ def _sweep_one(store: Any, item: Any, now: datetime, cfg: Config, stats: SweepSt
         return False
 
     lease = int(max(60.0, 3 * cfg.timeout))
-    holder = store.dedupe.try_claim(DEDUPE_SCOPE, dkey, lease)
-    if holder is not None:
-        if is_accepted(holder):  # accepted since the check above
+    claim = records.claim(number, lease)
+    if not claim.held:
+        if is_accepted(claim.holder):  # accepted since the check above
             store.outbox.complete(item)
             stats.skipped += 1
             return True
         stats.skipped += 1
         return False
-    outcome = post(url, item.message.encode("utf-8"), cfg.timeout, cfg.connect_timeout)
-    if outcome.kind is Kind.ACCEPTED:
-        mark_accepted(store, dkey, outcome)  # before removing the item: a crash in between is healed above
+    answer = transport.post(url, item.message.encode("utf-8"), cfg.timeout, cfg.connect_timeout)
+    if answer.kind is Kind.ACCEPTED:
+        records.accepted(number, answer)  # before removing the item: a crash in between is healed above
         store.outbox.complete(item)
         stats.sent += 1
         store.deliveries.record_later(item.channel, True, f"accepted from the outbox (part {number})")
         return True
-    if outcome.kind is Kind.TOO_LARGE:
+    if answer.kind is Kind.TOO_LARGE:
         smaller = split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes)
         if smaller is not None:
             created = _utc(item.created)  # the parent's: the pieces keep its place among the parts
             for piece in smaller:
-                store.outbox.add(outbox_item(item.channel, key, piece, now, outcome.reason, created))
-            mark_split(store, dkey, len(smaller))  # before removing the item, as for an acceptance
+                store.outbox.add(outbox_item(item.channel, key, piece, now, answer.reason, created))
+            records.split(number, len(smaller))  # before removing the item, as for an acceptance
             store.outbox.complete(item)
             stats.requeued += 1
             return False
-    store.dedupe.release(DEDUPE_SCOPE, dkey)
+    records.release(number)
 
-    if outcome.kind is Kind.PERMANENT:
-        _dead(store, item, outcome.reason, stats)
+    if answer.kind is Kind.PERMANENT:
+        _dead(store, item, answer.reason, stats)
         return True
-    if outcome.kind is Kind.TOO_LARGE:
-        _dead(store, item, f"too large for Teams and cannot be split further ({outcome.reason})", stats)
+    if answer.kind is Kind.TOO_LARGE:
+        _dead(store, item, f"too large for Teams and cannot be split further ({answer.reason})", stats)
         return True
 
     attempts = item.attempts + 1
     if attempts >= cfg.max_attempts:
-        _dead(store, item, f"gave up after {attempts} attempts; last error: {outcome.reason}", stats)
+        _dead(store, item, f"gave up after {attempts} attempts; last error: {answer.reason}", stats)
         return True
-    delay = retry_delay(url, outcome, attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
-    _reschedule(store, item, now, delay, outcome.reason)
+    delay = retry_delay(url, answer, attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
+    _reschedule(store, item, now, delay, answer.reason)
     stats.requeued += 1
     return False

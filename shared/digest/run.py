@@ -155,10 +155,10 @@ def part_count(card: dict[str, Any]) -> int:
     Stored in the plan so that recovery can ask about every part, whatever their number; 0 when
     the card cannot be sent at all (deliver then reports it dead).
     """
-    from shared.delivery import client
+    from shared.delivery import count_parts
 
     try:
-        return len(client.make_parts(card, client.Config.load().max_bytes))
+        return count_parts(card)
     except Exception:
         return 0
 
@@ -246,31 +246,11 @@ class Runner:
         One dedupe read per part; the outbox is listed only when a part was not accepted (rare).
         A part that Teams refused as too large counts when each of its pieces does.
         """
-        from shared.delivery import client
+        from shared.delivery import part_states
 
         if plan.parts < 1:
             return False
-        queued: set[str] | None = None
-
-        def held(number: str) -> bool:
-            nonlocal queued
-            dkey = client.dedupe_key(sub.channel, plan.key, number)
-            record = self.store.dedupe.get(client.DEDUPE_SCOPE, dkey)
-            if client.is_accepted(record):
-                return True
-            pieces = client.split_count(record)
-            if pieces:
-                return all(held(f"{number}.{i}/{pieces}") for i in range(1, pieces + 1))
-            if queued is None:
-                prefix = plan.key + "#"
-                queued = {
-                    key
-                    for item in self.store.outbox.list()
-                    if (key := item.idempotency_key or "").startswith(prefix)
-                }
-            return f"{plan.key}#{number}" in queued
-
-        return all(held(f"{i}/{plan.parts}") for i in range(1, plan.parts + 1))
+        return all(state in HELD for _, state in part_states(self.store, sub.channel, plan.key, plan.parts))
 
     # -- one subscription ----------------------------------------------------------------
 
@@ -295,7 +275,7 @@ class Runner:
         return self._claim(sub, plan.cursor, None, done=True)
 
     def _process(self, sub: Any, *, force: bool, slot: str | None = None) -> tuple[str, str | None]:
-        from shared.delivery import client
+        from shared.delivery import deliver
         from shared.digest.card import build_digest_card
         from shared.digest.feeds.base import FeedContext, FeedError, feed_for
 
@@ -337,7 +317,7 @@ class Runner:
         if claimed is None:
             return "taken", None
         # From here a crash leaves the plan: the next run commits it or posts again (see _held).
-        result = client.deliver(self.store, claimed.channel, card, key=key)
+        result = deliver(self.store, claimed.channel, card, key=key)
         state = str(getattr(result, "state", "dead"))
         if self.after_deliver is not None:
             self.after_deliver(claimed, result)
@@ -415,7 +395,7 @@ def run(
 def in_flight_seconds() -> float:
     """What a digest claimed just before the budget ends may still take: its feed fetches (a
     weather digest makes two), then its delivery."""
-    from shared.delivery.client import inline_seconds
+    from shared.delivery import inline_seconds
     from shared.digest.fetch import worst_case_seconds
 
     return 2 * worst_case_seconds() + inline_seconds(1)

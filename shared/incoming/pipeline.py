@@ -46,7 +46,8 @@ from shared.incoming.sources.base import (
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
-    from shared.delivery.client import Acceptances
+    from shared.delivery import Acceptances
+    from shared.idempotency import Scope
     from shared.incoming.sources.base import Source
 
 log = logging.getLogger("shared.incoming.pipeline")
@@ -368,9 +369,10 @@ def _handle(
     if not passes_filters(route.filters or {}, notice):
         return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
 
-    from shared.delivery.client import Acceptances, inline_seconds
+    from shared.delivery import Acceptances, inline_seconds
+    from shared.idempotency import Scope
 
-    scope = f"incoming:{route.name}"
+    keys = Scope(store, f"incoming:{route.name}")
     key = notice.dedupe_id if flag(settings.get("dedupe")) else None
     message_key: str | None = None
     if key:
@@ -384,9 +386,9 @@ def _handle(
         # The lease must outlast the delivery: the ledger below relies on nobody else sending.
         lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards), len(route.channels)) + 30)
         # The record holding the key comes back with the failed claim: no second read to classify it.
-        claim = store.dedupe.acquire(scope, key, lease, {"message": message_key})
+        claim = keys.acquire(key, lease, {"message": message_key})
         if not claim.held:
-            if getattr(claim.holder, "status", "") == "IN_PROGRESS":
+            if claim.in_progress:
                 # The first attempt is still being handled (or died mid-way): ask for a later retry.
                 return unavailable(
                     "an identical post is being processed, retry later", IN_PROGRESS_RETRY_SECONDS
@@ -410,12 +412,12 @@ def _handle(
             outcome = _deliver(store, route, notice, message_key, ledger)
     except BaseException:
         if key:
-            _give_up(store, route.name, scope, key, ledger)
+            _give_up(store, route.name, keys, key, ledger)
         raise
     if key:
         try:
             # Written behind the answer: the message is safe already; the claim's lease covers the gap.
-            store.dedupe.complete_later(scope, key, {"status": outcome.get("status")}, ttl_seconds=window)
+            keys.complete_later(key, {"status": outcome.get("status")}, ttl_seconds=window)
         except Exception as exc:  # lost, a retry after the lease is delivered again (at-least-once)
             log.warning("incoming %s: could not complete dedupe key (%s)", route.name, type(exc).__name__)
     if legacy:
@@ -423,7 +425,7 @@ def _handle(
     return json_reply(202, outcome)
 
 
-def _give_up(store: Any, route_name: str, scope: str, key: str, ledger: Acceptances | None) -> None:
+def _give_up(store: Any, route_name: str, keys: Scope, key: str, ledger: Acceptances | None) -> None:
     """Free the key for the sender's retry, leaving records of the parts that did go out.
 
     The claim is expired, never released: the retry then takes it over as not fresh and checks
@@ -432,7 +434,7 @@ def _give_up(store: Any, route_name: str, scope: str, key: str, ledger: Acceptan
     try:
         if ledger is not None:
             ledger.write(store)
-        store.dedupe.expire(scope, key)
+        keys.expire(key)
     except Exception:
         log.warning("incoming %s: could not free the dedupe key for a retry", route_name)
 
@@ -440,7 +442,7 @@ def _give_up(store: Any, route_name: str, scope: str, key: str, ledger: Acceptan
 def _deliver(
     store: Any, route: Any, notice: Notice, key: str | None, ledger: Acceptances | None
 ) -> dict[str, Any]:
-    from shared.delivery.client import deliver_many
+    from shared.delivery import deliver_many
 
     if not route.channels:
         raise Refusal(error(409, "route has no target channels", f"route {route.name!r}"))

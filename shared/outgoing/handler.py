@@ -21,11 +21,14 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import settings
 from shared.invocation import carry
 from shared.outgoing.verify import SignatureVerifier
+
+if TYPE_CHECKING:
+    from shared.idempotency import Scope
 
 __all__ = ["MAX_BODY_BYTES", "HttpReply", "OutgoingBot", "StoreGate", "handle_request"]
 
@@ -92,14 +95,22 @@ class StoreGate:
             return None
         return None if found is None else list(found.tokens)
 
+    def _keys(self) -> Scope:
+        """The bot's idempotency keys (`shared.idempotency.Scope`), imported with the store."""
+        from shared.idempotency import Scope
+
+        return Scope(self._store_factory(), DEDUPE_SCOPE)
+
     def claim(self, key: str, ttl_seconds: int) -> bool:
-        return bool(self._store_factory().dedupe.claim(DEDUPE_SCOPE, key, ttl_seconds))
+        return self._keys().acquire(key, ttl_seconds).held
 
     def complete(self, key: str) -> None:
-        self._store_factory().dedupe.complete(DEDUPE_SCOPE, key)
+        """Keeps the claim's expiry, which outlives every replay the window lets through."""
+        self._keys().complete(key)
 
     def release(self, key: str) -> None:
-        self._store_factory().dedupe.release(DEDUPE_SCOPE, key)
+        """The command failed: a retry must not be blocked, and starts fresh."""
+        self._keys().release(key)
 
 
 def _is_store_unavailable(exc: BaseException) -> bool:
@@ -292,7 +303,7 @@ class OutgoingBot:
 
     def _post_late(self, channel: str, reply: Any) -> None:
         try:
-            from shared.delivery.client import deliver
+            from shared.delivery import deliver
             from shared.outgoing.replies import render_card
 
             result = deliver(self.store_factory(), channel, render_card(reply))

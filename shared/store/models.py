@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from shared.idempotency import Status, Stored
+
 ROUTE_SOURCES = (
     "alertmanager",
     "grafana",
@@ -188,11 +190,14 @@ class OutboxItem(Record):
 
 
 class DedupeRecord(Record):
-    """An idempotency key: IN_PROGRESS while a run holds it, COMPLETED with its result after."""
+    """An idempotency key: IN_PROGRESS while a run holds it, COMPLETED with its result after.
+
+    What the statuses mean, and when a key may be taken over, is `shared.idempotency`'s.
+    """
 
     scope: str
     key: str
-    status: Literal["IN_PROGRESS", "COMPLETED"] = "IN_PROGRESS"
+    status: Stored = Status.IN_PROGRESS
     expires: UtcDatetime
     data: dict[str, Any] | None = None
 

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import client
+import shared.delivery as delivery
+from shared.delivery import transport
+from shared.delivery.ratelimit import LIMITER
+from shared.delivery.retry import DEFAULT_THROTTLE_SECONDS
 from shared.delivery.sweep import sweep
 from shared.store import behind
 from shared.store.errors import StoreUnavailable
@@ -24,8 +27,8 @@ def later(seconds: float = 3600) -> datetime:
 
 
 def test_accepted_once_and_recorded(store: Any, sink: Any, channel: str) -> None:
-    result = client.deliver(store, channel, card())
-    assert result == client.Result("accepted", 1, "accepted")
+    result = delivery.deliver(store, channel, card())
+    assert result == delivery.Result("accepted", 1, "accepted")
     [message] = sink.messages(channel)
     assert message["type"] == "message"
     assert message["attachments"][0]["content"]["body"][0]["text"] == "Deploy finished"
@@ -38,23 +41,23 @@ def test_accepted_once_and_recorded(store: Any, sink: Any, channel: str) -> None
 def test_model_cards_are_accepted(store: Any, sink: Any, channel: str) -> None:
     from shared.cards.adaptive import AdaptiveCard
 
-    assert client.deliver(store, channel, AdaptiveCard.parse(card("as a model"))).ok
+    assert delivery.deliver(store, channel, AdaptiveCard.parse(card("as a model"))).ok
     assert sink.messages(channel)[0]["attachments"][0]["content"]["body"][0]["text"] == "as a model"
 
 
 def test_legacy_url_success_body_is_1(store: Any, sink: Any, env: None) -> None:
     name = unique("lg")
     store.channels.add(Channel(name=name, url=secret_url(sink, name, legacy=True)))
-    assert client.deliver(store, name, card()).state == "accepted"
+    assert delivery.deliver(store, name, card()).state == "accepted"
     assert len(sink.messages(name)) == 1
 
 
 def test_same_key_is_never_sent_twice(store: Any, sink: Any, channel: str) -> None:
-    first = client.deliver(store, channel, card(), key="alert-42")
-    second = client.deliver(store, channel, card(), key="alert-42")
+    first = delivery.deliver(store, channel, card(), key="alert-42")
+    second = delivery.deliver(store, channel, card(), key="alert-42")
     assert first.ok and second.ok
     assert len(sink.messages(channel)) == 1
-    assert client.deliver(store, channel, card(), key="alert-43").ok
+    assert delivery.deliver(store, channel, card(), key="alert-43").ok
     assert len(sink.messages(channel)) == 2
 
 
@@ -62,7 +65,7 @@ def test_wrapped_legacy_error_is_that_error(store: Any, sink: Any, env: None) ->
     name = unique("lg")
     store.channels.add(Channel(name=name, url=secret_url(sink, name, legacy=True)))
     sink.fault(name, 1, status=400)  # the sink wraps it: 200 "...returned HTTP error 400..."
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "dead" and "HTTP 400 inside a 200 answer" in result.detail
     [dead] = store.outbox.list(dead=True)
     assert "400" in (dead.reason or "")
@@ -75,17 +78,17 @@ def test_wrapped_legacy_429_is_throttling(
     name = unique("lg")
     store.channels.add(Channel(name=name, url=secret_url(sink, name, legacy=True)))
     sink.fault(name, 1, status=429)
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "queued" and "429" in result.detail
     [item] = store.outbox.list()
     # No Retry-After in a wrapped 429: the default cool-down applies, also to the limiter.
-    assert item.next_attempt >= datetime.now(UTC) + timedelta(seconds=client.DEFAULT_THROTTLE_SECONDS - 2)
+    assert item.next_attempt >= datetime.now(UTC) + timedelta(seconds=DEFAULT_THROTTLE_SECONDS - 2)
 
 
 def test_429_retry_after_is_honoured_inline(store: Any, sink: Any, channel: str) -> None:
     sink.fault(channel, 1, status=429)  # answers Retry-After: 1
     started = time.monotonic()
-    result = client.deliver(store, channel, card())
+    result = delivery.deliver(store, channel, card())
     assert result.ok
     assert time.monotonic() - started >= 1.0
     statuses = [r["status"] for r in sink.requests(channel)]
@@ -94,8 +97,8 @@ def test_429_retry_after_is_honoured_inline(store: Any, sink: Any, channel: str)
 
 def test_429_longer_than_the_budget_goes_to_the_outbox(store: Any, sink: Any, channel: str) -> None:
     sink.set_limits(windows=[[60, 1]])  # Teams-side window: one post a minute
-    assert client.deliver(store, channel, card("first")).ok
-    result = client.deliver(store, channel, card("second"))
+    assert delivery.deliver(store, channel, card("first")).ok
+    result = delivery.deliver(store, channel, card("second"))
     assert result.state == "queued"
     [item] = store.outbox.list()
     assert item.next_attempt >= datetime.now(UTC) + timedelta(seconds=50)
@@ -115,11 +118,11 @@ def test_transient_goes_to_outbox_then_sweep_delivers(
     if "delay" in fault:
         fault = {**fault, "status": 202}  # answered too late: a read timeout
     sink.fault(channel, 2, **fault)
-    result = client.deliver(store, channel, card(), key="k-transient")
+    result = delivery.deliver(store, channel, card(), key="k-transient")
     assert result.state == "queued", result
     [item] = store.outbox.list()
     assert item.idempotency_key == "k-transient#1/1" and item.attempts == 0
-    client.LIMITER.reset()
+    LIMITER.reset()
     stats = sweep(store, now=later())
     assert (stats.sent, stats.requeued, stats.dead) == (1, 0, 0)
     assert store.outbox.backlog() == 0
@@ -137,7 +140,7 @@ def test_transient_goes_to_outbox_then_sweep_delivers(
 
 def test_permanent_4xx_is_a_dead_letter_with_reason(store: Any, sink: Any, channel: str) -> None:
     sink.fault(channel, 1, status=404)
-    result = client.deliver(store, channel, card())
+    result = delivery.deliver(store, channel, card())
     assert result.state == "dead" and "HTTP 404" in result.detail
     assert store.outbox.backlog() == 0
     [dead] = store.outbox.list(dead=True)
@@ -149,7 +152,7 @@ def test_permanent_4xx_is_a_dead_letter_with_reason(store: Any, sink: Any, chann
 
 def test_card_teams_would_refuse_is_dead_before_posting(store: Any, sink: Any, channel: str) -> None:
     bad = {**card(), "version": "1.6"}
-    result = client.deliver(store, channel, bad)
+    result = delivery.deliver(store, channel, bad)
     assert result.state == "dead" and "1.5" in result.detail
     assert sink.requests(channel) == []
 
@@ -157,11 +160,11 @@ def test_card_teams_would_refuse_is_dead_before_posting(store: Any, sink: Any, c
 def test_413_splits_instead_of_retrying_as_is(store: Any, sink: Any, channel: str) -> None:
     big = card(facts=150)  # ~11 KB: fits our cap, but this channel refuses it once
     sink.fault(channel, 1, status=413)
-    result = client.deliver(store, channel, big, key="split-once")
+    result = delivery.deliver(store, channel, big, key="split-once")
     assert result.ok and result.parts >= 2, result
     messages = sink.messages(channel)
     assert len(messages) == result.parts
-    again = client.deliver(store, channel, big, key="split-once")  # a retry: the pieces went out
+    again = delivery.deliver(store, channel, big, key="split-once")  # a retry: the pieces went out
     assert again.ok and len(sink.messages(channel)) == result.parts
     facts = [
         f
@@ -174,7 +177,7 @@ def test_413_splits_instead_of_retrying_as_is(store: Any, sink: Any, channel: st
 
 
 def test_large_card_is_split_by_the_cap(store: Any, sink: Any, channel: str) -> None:
-    result = client.deliver(store, channel, card(facts=700))  # ~50 KB
+    result = delivery.deliver(store, channel, card(facts=700))  # ~50 KB
     assert result.ok and result.parts >= 2
     assert len(sink.messages(channel)) == result.parts
     assert all(r["size"] <= 28672 for r in sink.requests(channel))
@@ -183,7 +186,7 @@ def test_large_card_is_split_by_the_cap(store: Any, sink: Any, channel: str) -> 
 def test_destination_not_allowed_makes_no_request(store: Any, sink: Any, env: None) -> None:
     name = unique("ev")
     store.channels.add(Channel(name=name, url=f"https://evil.example/hook?sig={secret_url(sink, 'x')}"))
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "dead" and "not a Teams Workflows host" in result.detail
     [dead] = store.outbox.list(dead=True)
     assert dead.channel == name
@@ -193,7 +196,7 @@ def test_sink_under_another_name_is_refused_before_any_request(store: Any, sink:
     """The sink itself, reached as `localhost` instead of the allowed prefix: it must see nothing."""
     name = unique("lh")
     store.channels.add(Channel(name=name, url=secret_url(sink, name).replace("127.0.0.1", "localhost")))
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "dead" and "destination refused" in result.detail
     assert sink.requests(name) == []
     assert sweep(store, now=later()).sent == 0
@@ -203,8 +206,8 @@ def test_sink_under_another_name_is_refused_before_any_request(store: Any, sink:
 def test_one_pool_with_connect_and_read_timeouts(
     store: Any, sink: Any, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool = client.pool()
-    assert client.pool() is pool
+    pool = transport.pool()
+    assert transport.pool() is pool
     connects: list[float] = []
     reads: list[float] = []
     opened: list[Any] = []
@@ -223,8 +226,8 @@ def test_one_pool_with_connect_and_read_timeouts(
 
     monkeypatch.setattr(pool, "checkout", checkout)
     monkeypatch.setattr(pool, "exchange", exchange)
-    assert client.deliver(store, channel, card("one")).ok
-    assert client.deliver(store, channel, card("two")).ok
+    assert delivery.deliver(store, channel, card("one")).ok
+    assert delivery.deliver(store, channel, card("two")).ok
     assert connects == [2.0, 2.0] and reads == [2.0, 2.0]  # from DELIVERY_TIMEOUT_SECONDS=2
     assert len(opened) == 1  # the second post reused the first one's connection
 
@@ -240,7 +243,7 @@ def test_refused_connection_is_transient(
     monkeypatch.setenv("DELIVERY_INLINE_ATTEMPTS", "1")
     name = unique("cl")
     store.channels.add(Channel(name=name, url=f"{closed}workflows/{name}?sig=secret-sig-value"))
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "queued" and "connection failed" in result.detail
     assert "secret-sig-value" not in result.detail
     [item] = store.outbox.list()
@@ -260,7 +263,7 @@ def test_log_write_is_off_the_answer_path(
 
     monkeypatch.setattr(store.deliveries, "record", held)
     try:
-        result = client.deliver(store, channel, card())
+        result = delivery.deliver(store, channel, card())
         assert result.ok and not release.is_set()
         assert store.deliveries.recent(channel) == []
     finally:
@@ -279,16 +282,16 @@ def test_log_failure_changes_nothing(
         raise StoreUnavailable("the log table is down")
 
     monkeypatch.setattr(store.deliveries, "record", broken)
-    assert client.deliver(store, channel, card(), key="log-down").ok
+    assert delivery.deliver(store, channel, card(), key="log-down").ok
     assert behind.flush()
-    assert client.deliver(store, channel, card(), key="log-down").ok
+    assert delivery.deliver(store, channel, card(), key="log-down").ok
     assert len(sink.messages(channel)) == 1
 
 
 def test_size_error_in_a_400_splits(store: Any, sink: Any, channel: str) -> None:
     body = '{"error":{"code":"MessageSizeExceeded","message":"Request Entity too large"}}'
     sink.fault(channel, 1, status=400, body=body)
-    result = client.deliver(store, channel, card(facts=150))
+    result = delivery.deliver(store, channel, card(facts=150))
     assert result.ok and result.parts >= 2, result
     assert sink.requests(channel)[0]["status"] == 400
     assert len(sink.messages(channel)) == result.parts
@@ -297,7 +300,7 @@ def test_size_error_in_a_400_splits(store: Any, sink: Any, channel: str) -> None
 def test_413_that_cannot_be_split_is_a_dead_letter(store: Any, sink: Any, channel: str) -> None:
     """Header and buttons alone fill half the refused size: a dead letter with the reason, no error."""
     sink.fault(channel, 1, status=413)
-    result = client.deliver(store, channel, with_actions(card(facts=20)))
+    result = delivery.deliver(store, channel, with_actions(card(facts=20)))
     assert result.state == "dead" and "cannot be split further" in result.detail, result
     [dead] = store.outbox.list(dead=True)
     assert "413" in (dead.reason or "")
@@ -309,12 +312,12 @@ def test_retired_legacy_url_explains(store: Any, env: None) -> None:
     store.channels.add(
         Channel(name=name, url="https://contoso.webhook.office.com/webhookb2/g@t/IncomingWebhook/abc/def")
     )
-    result = client.deliver(store, name, card())
+    result = delivery.deliver(store, name, card())
     assert result.state == "dead" and "retired" in result.detail and "Workflows" in result.detail
 
 
 def test_unknown_channel(store: Any, env: None) -> None:
-    result = client.deliver(store, "nope", card())
+    result = delivery.deliver(store, "nope", card())
     assert result.state == "dead" and "nope" in result.detail
 
 
@@ -322,13 +325,13 @@ def test_rate_limit_across_threads(
     store: Any, sink: Any, channel: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DELIVERY_RATE_WORKFLOWS", "3/60")
-    results: list[client.Result] = []
+    results: list[delivery.Result] = []
     lock = threading.Lock()
     barrier = threading.Barrier(8)
 
     def send(i: int) -> None:
         barrier.wait()
-        r = client.deliver(store, channel, card(f"message {i}"))
+        r = delivery.deliver(store, channel, card(f"message {i}"))
         with lock:
             results.append(r)
 
@@ -353,11 +356,11 @@ def test_deliver_many_fans_out(store: Any, sink: Any, env: None) -> None:
     for name in names:
         store.channels.add(Channel(name=name, url=secret_url(sink, name)))
     sink.fault(names[2], 1, status=404)
-    results = client.deliver_many(store, [*names, names[0]], card(), key="fan-1")
+    results = delivery.deliver_many(store, [*names, names[0]], card(), key="fan-1")
     assert list(results) == names
     assert [results[n].state for n in names] == ["accepted", "accepted", "dead", "accepted", "accepted"]
     assert [len(sink.messages(n)) for n in names] == [1, 1, 0, 1, 1]
     # The same fan-out again (a caller's retry): nothing accepted is posted twice.
-    again = client.deliver_many(store, names, card(), key="fan-1")
+    again = delivery.deliver_many(store, names, card(), key="fan-1")
     assert again[names[0]].ok
     assert [len(sink.messages(n)) for n in names] == [1, 1, 1, 1, 1]

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.delivery import client
+import shared.delivery as delivery
+from shared.delivery.handoff import queue_parts
+from shared.delivery.parts import Part, make_parts
+from shared.delivery.records import PartRecords
 from shared.delivery.sweep import SweepStats, sweep
 from shared.store import behind
 from shared.store.models import Channel, OutboxItem
@@ -22,9 +25,9 @@ def later(seconds: float = 3600) -> datetime:
 
 def queue(store: Any, channel: str, key: str, cards: list[dict[str, Any]], **fields: Any) -> None:
     parts = [
-        client.Part(f"{i}/{len(cards)}", client.make_parts(c, 20000)[0].body) for i, c in enumerate(cards, 1)
+        Part(f"{i}/{len(cards)}", make_parts(c, 20000)[0].body) for i, c in enumerate(cards, 1)
     ]
-    client.queue_parts(store, channel, key, parts, 0, "test")
+    queue_parts(store, channel, key, parts, 0, "test")
     if fields:
         for item in store.outbox.list():
             again = item.model_copy(update=fields)
@@ -131,7 +134,7 @@ def test_sweep_queues_the_pieces_of_a_part_split_by_a_run_that_died(
 ) -> None:
     queue(store, channel, "died", [card(facts=150)])
     # Another run posted this part, got a 413, split it, and died before sending any piece.
-    client.mark_split(store, client.dedupe_key(channel, "died", "1/1"), 2)
+    PartRecords(store, channel, "died").split("1/1", 2)
     stats = sweep(store, now=later(1))
     assert stats.requeued == 1 and stats.sent == 0
     keys = sorted(i.idempotency_key for i in store.outbox.list())
@@ -210,7 +213,7 @@ def test_urls_never_in_logs_or_details(
     sink.fault(names[3], 1, status=429)
     sink.fault(names[4], 1, status=202, delay=2.0)
     sink.fault(names[5], 1, status=500)
-    results = client.deliver_many(store, [*names, evil], card())
+    results = delivery.deliver_many(store, [*names, evil], card())
     sweep(store, now=later(7200))
     assert behind.flush()
     texts = [r.detail for r in results.values()]

@@ -2,7 +2,7 @@
 
 A new alert to one channel writes once before it answers: the post's dedupe claim. The route and
 the channel were read by an earlier post and are kept for seconds (`find_recent`); the part needs
-no records of its own under the post's fresh claim (`delivery.client.Acceptances`). The claim's
+no records of its own under the post's fresh claim (`shared.delivery.Acceptances`). The claim's
 completion and the delivery log line are written in the background, batched with those of other
 posts (`shared.store.behind`); the test flushes them so that they are counted all the same.
 """

@@ -102,22 +102,24 @@ def test_flush_with_nothing_queued_returns_at_once() -> None:
 
 
 def test_completions_and_log_lines_land_in_the_store(store: Any) -> None:
+    from shared.idempotency import Scope
     from shared.store import behind
 
-    scope, key, channel = unique("scope"), unique("key"), unique("ch")
-    assert store.dedupe.acquire(scope, key, 60).fresh
-    store.dedupe.complete_later(scope, key, {"status": "accepted"}, ttl_seconds=600)
-    waiting = store.dedupe.acquire(scope, key, 60)  # the completion may still be queued: seen all the same
+    key, channel = unique("key"), unique("ch")
+    keys = Scope(store, unique("scope"))
+    assert keys.acquire(key, 60).fresh
+    keys.complete_later(key, {"status": "accepted"}, ttl_seconds=600)
+    waiting = keys.acquire(key, 60)  # the completion may still be queued: seen all the same
     assert not waiting.held and waiting.holder is not None and waiting.holder.status == "COMPLETED"
     store.deliveries.record_later(channel, True, "accepted")
     store.deliveries.record_later(channel, True, "accepted")
     store.deliveries.record_later(channel, False, "queued: throttled")
     assert behind.flush(10)
-    record = store.dedupe.get(scope, key)
+    record = keys.find(key)
     assert record is not None and record.status == "COMPLETED" and record.data == {"status": "accepted"}
     assert [(r.ok, r.detail, r.count) for r in store.deliveries.recent(channel)] == [
         (False, "queued: throttled", 1),
         (True, "accepted", 2),
     ]
-    again = store.dedupe.acquire(scope, key, 60)
+    again = keys.acquire(key, 60)
     assert not again.held and again.holder is not None and again.holder.status == "COMPLETED"

@@ -96,15 +96,15 @@ def test_a_body_that_breaks_off_keeps_the_status() -> None:
 
 
 def test_teams_answers_whose_body_breaks_off_are_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.delivery import client
     from shared.delivery.classify import Kind
+    from shared.delivery.transport import HTTP
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"
     try:
-        accepted = client.post(f"{base}/broken", b"{}", 2.0)
-        throttled = client.post(f"{base}/throttled", b"{}", 2.0)
+        accepted = HTTP.post(f"{base}/broken", b"{}", 2.0)
+        throttled = HTTP.post(f"{base}/throttled", b"{}", 2.0)
     finally:
         httpd.shutdown()
         httpd.server_close()

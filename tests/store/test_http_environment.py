@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from shared.idempotency import Scope
 from shared.store import Store, StoreUnavailable
 from shared.store.account import Connection, http_environment
 from tests.conftest import unique
@@ -49,8 +50,9 @@ def test_calls_do_not_scan_the_environment(store: Store, monkeypatch: pytest.Mon
 
     for name in ("get_environ_proxies", "get_netrc_auth"):
         monkeypatch.setattr(requests.sessions, name, spy(name, getattr(requests.sessions, name)))
-    store.dedupe.claim("s", "k", 60)
-    store.dedupe.get("s", "k")
+    keys = Scope(store, "s")
+    keys.acquire("k", 60)
+    keys.find("k")
     assert store.reads["dedupe"] == 1 and scans == []
 
 

@@ -334,68 +334,35 @@ def test_outbox_lifecycle(store: Store) -> None:
 # --- dedupe and deliveries -----------------------------------------------------------------------
 
 
-def test_dedupe_claim_complete_release_and_expiry(store: Store) -> None:
-    assert store.dedupe.claim("deliver", "msg/1#a", 60) is True
-    assert store.dedupe.claim("deliver", "msg/1#a", 60) is False
-    record = store.dedupe.get("deliver", "msg/1#a")
-    assert record is not None and record.status == "IN_PROGRESS"
-    store.dedupe.complete("deliver", "msg/1#a", {"status": 202})
-    record = store.dedupe.get("deliver", "msg/1#a")
-    assert record is not None and record.status == "COMPLETED" and record.data == {"status": 202}
-    store.dedupe.release("deliver", "msg/1#a")
-    assert store.dedupe.get("deliver", "msg/1#a") is None
-    assert store.dedupe.claim("deliver", "msg/1#a", 60) is True
+def test_dedupe_persistence_insert_read_replace_merge_delete(store: Store) -> None:
+    """Storage only (the rules are `shared.idempotency`'s, tested in test_idempotency.py)."""
+    from shared.idempotency import Status
+    from shared.store.models import DedupeRecord
 
-    # An expired record is taken over by exactly one of two racing claims.
-    assert store.dedupe.claim("deliver", "old", 0.001) is True
-    results: list[bool] = []
-    barrier = threading.Barrier(4)
+    record = DedupeRecord(scope="deliver", key="msg/1#a", expires=utcnow() + timedelta(minutes=1))
+    assert store.dedupe.insert(record) is True
+    assert store.dedupe.insert(record) is False  # a conditional insert
+    stored = store.dedupe.read("deliver", "msg/1#a")
+    assert stored is not None and stored.status == Status.IN_PROGRESS and stored.etag
 
-    def race() -> None:
-        barrier.wait()
-        results.append(store.dedupe.claim("deliver", "old", 60))
+    done = record.model_copy(update={"status": Status.COMPLETED, "data": {"n": 1}, "expires": utcnow()})
+    assert store.dedupe.merge(done) is True  # everything but the expiry
+    merged = store.dedupe.read("deliver", "msg/1#a")
+    assert merged is not None and merged.status == "COMPLETED" and merged.data == {"n": 1}
+    assert merged.expires == stored.expires
+    assert store.dedupe.replace(record, stored.etag) is False  # the ETag moved on
+    assert store.dedupe.replace(record, merged.etag or "") is True
 
-    threads = [threading.Thread(target=race) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results.count(True) == 1
+    when = utcnow() - timedelta(seconds=1)
+    assert store.dedupe.set_expiry("deliver", "msg/1#a", when) is True
+    expired = store.dedupe.read("deliver", "msg/1#a")  # read hands back expired records too
+    assert expired is not None and expired.expires == when and expired.status == "IN_PROGRESS"
+    store.dedupe.delete("deliver", "msg/1#a")
+    assert store.dedupe.read("deliver", "msg/1#a") is None
+    assert store.dedupe.merge(done) is False and store.dedupe.set_expiry("deliver", "msg/1#a", when) is False
 
-
-def test_dedupe_hot_path_reads_nothing(store: Store) -> None:
-    """A new key costs one insert and one write to complete it: no read on the way."""
-    store.reads.clear()
-    assert store.dedupe.try_claim("incoming:r", "k1", 60) is None
-    store.dedupe.complete("incoming:r", "k1", {"status": "accepted"})
-    assert store.dedupe.try_claim("deliver", "k1#1/1", 60) is None
-    store.dedupe.complete("deliver", "k1#1/1", {"status": 202}, ttl_seconds=3600)
-    assert store.reads["dedupe"] == 0
-
-    # A taken key hands back its holder with the failed claim (one read, no second lookup).
-    holder = store.dedupe.try_claim("incoming:r", "k1", 60)
-    assert holder is not None and holder.status == "COMPLETED" and holder.data == {"status": "accepted"}
-    assert store.reads["dedupe"] == 1
-    assert store.dedupe.try_claim("deliver", "k2", 60) is None
-    holder = store.dedupe.try_claim("deliver", "k2", 60)
-    assert holder is not None and holder.status == "IN_PROGRESS"
-
-
-def test_dedupe_complete_keeps_the_claimed_expiry(store: Store) -> None:
-    store.dedupe.claim("s", "short", 30)
-    claimed = store.dedupe.get("s", "short")
-    store.dedupe.complete("s", "short", {"n": 1})
-    done = store.dedupe.get("s", "short")
-    assert claimed is not None and done is not None
-    assert done.expires == claimed.expires and done.status == "COMPLETED" and done.data == {"n": 1}
-
-    # With a TTL the expiry is renewed; a record released meanwhile is written again.
-    store.dedupe.complete("s", "short", {"n": 2}, ttl_seconds=7200)
-    renewed = store.dedupe.get("s", "short")
-    assert renewed is not None and renewed.expires > claimed.expires + timedelta(minutes=59)
-    store.dedupe.complete("s", "gone", None)
-    back = store.dedupe.get("s", "gone")
-    assert back is not None and back.status == "COMPLETED" and back.expires > utcnow() + timedelta(hours=23)
+    store.dedupe.write_all([record.model_copy(update={"key": f"k{i}"}) for i in range(3)])
+    assert all(store.dedupe.read("deliver", f"k{i}") is not None for i in range(3))
 
 
 def test_deliveries_recent_newest_first(store: Store) -> None:
