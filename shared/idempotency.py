@@ -33,17 +33,19 @@ read, and the holder comes back with the failed claim (no second read to tell "i
 for it exactly one holds it. A completion is one write (`complete_later`: behind the caller;
 `complete_all`: one transaction per 100 keys).
 
-Importing this module costs nothing (standard library only): the store's models use `Status`, and
-the store is imported when a `Scope` first touches it.
+The statuses are the store's record vocabulary (`shared.store.models.KeyStatus`, re-exported here
+as `Status`); the store itself is imported when a `Scope` first touches it.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from shared.store.models import KeyStatus as Status
+from shared.store.models import StoredStatus as Stored
 
 if TYPE_CHECKING:
     from shared.store import Store
@@ -56,18 +58,6 @@ __all__ = ["Claim", "Scope", "Status", "Stored", "status_of"]
 COMPLETED_FALLBACK_TTL = 86400.0
 # Takeovers lost to other callers before `acquire` gives up and reports the last holder it saw.
 _TAKEOVER_TRIES = 3
-
-
-class Status(enum.StrEnum):
-    """The state of an idempotency key. Stored as its value; `EXPIRED` is derived (`status_of`)."""
-
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    EXPIRED = "EXPIRED"
-
-
-# What a record may hold: expiry is told by its `expires`, never written as a status.
-Stored = Literal[Status.IN_PROGRESS, Status.COMPLETED]
 
 
 def _now() -> datetime:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
-
-from shared.idempotency import Status, Stored
 
 ROUTE_SOURCES = (
     "alertmanager",
@@ -189,6 +188,21 @@ class OutboxItem(Record):
     reason: str | None = None
 
 
+class KeyStatus(enum.StrEnum):
+    """The state of an idempotency key. Stored as its value; `EXPIRED` is derived, never written.
+
+    What each means, and when a key may be taken over, is `shared.idempotency`'s.
+    """
+
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"
+
+
+# What a record may hold: expiry is told by its `expires`, never written as a status.
+StoredStatus = Literal[KeyStatus.IN_PROGRESS, KeyStatus.COMPLETED]
+
+
 class DedupeRecord(Record):
     """An idempotency key: IN_PROGRESS while a run holds it, COMPLETED with its result after.
 
@@ -197,7 +211,7 @@ class DedupeRecord(Record):
 
     scope: str
     key: str
-    status: Stored = Status.IN_PROGRESS
+    status: StoredStatus = KeyStatus.IN_PROGRESS
     expires: UtcDatetime
     data: dict[str, Any] | None = None
 
