@@ -90,3 +90,6 @@ class EventsFeed(Feed):
             cursor=dict(sub.cursor or {}),
             ack_event_ids=[str(e.id) for e in events],
         )
+
+
+FEEDS = {"events": EventsFeed()}

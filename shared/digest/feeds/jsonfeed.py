@@ -95,3 +95,6 @@ class JsonFeed(Feed):
             more=max(0, len(entries) - cap),
             cursor={**cursor, "seen": remember(seen, current)},
         )
+
+
+FEEDS = {"json": JsonFeed()}

@@ -123,3 +123,6 @@ class RssFeed(Feed):
             link=http_url(parsed.feed.get("link")),
             cursor={k: v for k, v in new_cursor.items() if v is not None},
         )
+
+
+FEEDS = {"rss": RssFeed()}

@@ -1,7 +1,7 @@
 """The one interface every incoming source implements, and the small types they share.
 
-A source is one module exposing ``SOURCES: dict[str, Source]``; the registry in
-``shared.incoming.sources`` finds it by name, so adding a sender means adding one file.
+A source is one module exposing ``SOURCES: dict[str, Source]``, listed in the registry of
+``shared.incoming.sources`` (its docstring says how to add one).
 """
 
 from __future__ import annotations
