@@ -509,13 +509,36 @@ def cmd_digest(ctx: Context) -> Reply:
     if len(args) != 2 or args[1].casefold() != "now":
         raise CommandError("say **digest ID now**")
     sub = _own_subscription(ctx, "digest")
-    from shared.digest.run import send_now
+    from shared.digest.run import Outcome, send_now
 
-    outcome = str(send_now(ctx.store, sub.id))
-    failed = "could not" in outcome or outcome.startswith("No digest")
-    reply = Reply("Digest not sent" if failed else "Digest sent", status="warning" if failed else "good")
+    result = send_now(ctx.store, sub.id)
+    channel = f"**{md_escape(result.channel or sub.channel)}**"
+    detail = md_escape(result.detail) if result.detail else None
+    # Every outcome of the run gets its own answer: only "sent" may say sent.
+    answers: dict[Outcome, tuple[str, str, str]] = {
+        Outcome.SENT: ("Digest sent", "good", f"Posted to {channel}."),
+        Outcome.QUEUED: (
+            "Digest queued",
+            "accent",
+            f"Teams is busy; the outbox will post it to {channel} shortly.",
+        ),
+        Outcome.TAKEN: (
+            "Digest already on its way",
+            "accent",
+            "Another run is sending this digest right now"
+            + (f" ({detail})" if detail else "")
+            + ", so I did not post it again. If it does not arrive, try again in a few minutes.",
+        ),
+        Outcome.FAILED: ("Digest not sent", "warning", f"It could not be sent: {detail or 'unknown error'}."),
+        Outcome.NOT_FOUND: ("Digest not sent", "warning", "The subscription is gone (removed meanwhile?)."),
+        Outcome.EMPTY: ("Nothing to send", "default", "There is nothing new for this digest."),
+        Outcome.RECOVERED: ("Digest sent", "good", f"An interrupted run had posted it to {channel}."),
+        Outcome.DEFERRED: ("Digest not sent", "warning", "The run ran out of time; try again."),
+    }
+    title, status, text = answers[result.outcome]
+    reply = Reply(title, status=status)
     reply.add(_describe_sub(sub))
-    reply.add(md_escape(outcome))
+    reply.add(text)
     return reply
 
 
