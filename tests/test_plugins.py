@@ -163,3 +163,15 @@ def test_registry_order_lookups_and_temporary_rows() -> None:
         reg.get("nope")
     with pytest.raises(LookupError, match="has no thing 'last'"):
         reg.get("last")  # the module exists but does not provide that kind
+
+
+def test_the_cli_and_the_bot_offer_the_registered_feeds() -> None:
+    """The feed registry is the one list: the admin CLI's forms and the bot's usage come from it."""
+    from shared.admin import source_forms
+    from shared.outgoing.commands import registry
+
+    assert source_forms() == [f"{k}:<{feeds.REGISTRY.row(k).target}>" for k in feeds.kinds()]
+    [subscribe] = [e for e in registry.entries() if e.name == "subscribe"]
+    for kind in feeds.kinds():
+        offered = f"{kind} {feeds.REGISTRY.row(kind).target.upper()}"
+        assert (offered in subscribe.usage) == feeds.REGISTRY.row(kind).chat, kind

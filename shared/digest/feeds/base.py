@@ -118,13 +118,6 @@ def short_text(value: Any, limit: int) -> str | None:
     return text[: limit - 1] + "…" if len(text) > limit else text or None
 
 
-def http_url(value: Any) -> str | None:
-    """Links from a source become Markdown links or buttons; only http(s) ones are kept."""
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        return value
-    return None
-
-
 def parse_time(value: Any) -> datetime | None:
     """A timestamp from source data (ISO 8601 or epoch seconds/ms) in UTC; None when unreadable."""
     try:
