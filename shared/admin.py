@@ -408,25 +408,39 @@ def build_schedule(args: argparse.Namespace) -> Schedule:
         raise UsageError(str(exc)) from None
 
 
+def source_forms() -> list[str]:
+    """``rss:<url>``, ``weather:<place>``, ...: one per subscription source of the feed registry."""
+    from shared.digest import feeds
+
+    return [f"{kind}:<{feeds.REGISTRY.row(kind).target}>" for kind in feeds.kinds()]
+
+
 def sub_add(args: argparse.Namespace) -> None:
+    from shared.digest import feeds
+    from shared.digest.fetch import feed_url
     from shared.digest.schedule import next_run
-    from shared.store.models import SUBSCRIPTION_SOURCES, Subscription
+    from shared.store.models import Subscription
 
     kind, sep, target = args.source.partition(":")
-    if not sep or kind not in SUBSCRIPTION_SOURCES or not target.strip():
-        raise UsageError("--source takes rss:<url>, weather:<place>, events:<route> or json:<url>")
+    if not sep or kind not in feeds.REGISTRY or not target.strip():
+        *others, last = source_forms()
+        raise UsageError(f"--source takes {', '.join(others)} or {last}")
     target = target.strip()
-    if kind in ("rss", "json") and not re.match(r"^https?://", target):
-        raise UsageError(f"{kind}: needs an http(s) URL, e.g. {kind}:https://example.com/feed")
+    wants = feeds.REGISTRY.row(kind).target
+    if wants == "url":
+        checked = feed_url(target)
+        if checked is None:
+            raise UsageError(f"{kind}: needs an http(s) URL, e.g. {kind}:https://example.com/feed")
+        target = checked
     schedule = build_schedule(args)
     if store().channels.find(args.channel) is None:
         raise Failure(f"no channel named {args.channel!r}: add it first with `channel add`")
-    if kind == "events" and store().routes.find(target) is None:
+    if wants == "route" and store().routes.find(target) is None:
         raise Failure(f"no route named {target!r}: add it first with `route add {target} --mode digest ...`")
     now = datetime.now(UTC)
     sub = Subscription(
         channel=args.channel,
-        source=kind,  # checked against SUBSCRIPTION_SOURCES above
+        source=kind,  # a kind of feeds.REGISTRY, checked above
         target=target,
         schedule=schedule,
         next_run=next_run(schedule, now),
@@ -622,9 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = command(subs, "add", sub_add, "add a digest subscription")
     p.add_argument("--channel", required=True)
-    p.add_argument(
-        "--source", required=True, help="rss:<url> | weather:<place> | events:<route> | json:<url>"
-    )
+    p.add_argument("--source", required=True, help=" | ".join(source_forms()))
     p.add_argument("--at", help="times of day, e.g. 08:00,17:00")
     p.add_argument("--days", help="e.g. mon-fri, weekends, mon,wed (default: every day)")
     p.add_argument("--tz", default="UTC", help="IANA time zone, e.g. Europe/Berlin (default UTC)")

@@ -127,7 +127,8 @@ def _run(ctx: Any, stub: FeedStub) -> None:
         os.environ["OPEN_METEO_GEOCODING_URL"] = stub.geocoding_url
         from shared.digest.run import send_now
 
-        ctx.print("weather:", send_now(ctx.store(), weather_id))
+        result = send_now(ctx.store(), weather_id)
+        ctx.print("weather:", result.outcome.value, result.detail or "")
 
     time.sleep(0.5)
     for message in ctx.sink.messages(channel)[before:]:

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from shared.cards.envelopes import SCHEMA_URL
+from shared.cards.links import http_url
 from shared.cards.markdown import to_teams
 
 CARD_VERSION = "1.5"
@@ -75,9 +76,10 @@ def fact_set(pairs: Mapping[str, Any] | Iterable[tuple[Any, Any]]) -> dict[str, 
 
 def open_url(title: str, url: str) -> dict[str, Any]:
     """The only action Teams allows in every delivery path."""
-    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
+    link = http_url(url)
+    if link is None:
         raise ValueError("button url must be an absolute http(s) URL")
-    return {"type": "Action.OpenUrl", "title": title, "url": url}
+    return {"type": "Action.OpenUrl", "title": title, "url": link}
 
 
 class CardBuilder:
@@ -139,8 +141,9 @@ class CardBuilder:
         """Add an Action.OpenUrl. A missing or non-http(s) URL adds nothing (payloads from
         other tools often carry empty or relative links, and a button Teams cannot open is not
         content); use `open_url` directly to get a ValueError instead."""
-        if isinstance(url, str) and url.strip().lower().startswith(("https://", "http://")):
-            self._actions.append(open_url((title or "").strip() or "Open", url.strip()))
+        link = http_url(url)
+        if link is not None:
+            self._actions.append(open_url((title or "").strip() or "Open", link))
         return self
 
     def element(self, element: dict[str, Any]) -> CardBuilder:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.cards.builders import CARD_VERSION, Status, fact_set, text_block
 from shared.cards.envelopes import SCHEMA_URL
+from shared.cards.links import http_url
 from shared.cards.markdown import defuse_mentions, escape, to_teams
 
 if TYPE_CHECKING:
@@ -147,8 +148,9 @@ def _convert_actions(actions: list[MessageCardAction], notes: list[str]) -> list
         kind = (action.type or "").lower()
         name = action.name or "Action"
         uri = _uri_of(action) if kind == "openuri" else None
-        if kind == "openuri" and uri and uri.lower().startswith(("http://", "https://")):
-            result.append({"type": "Action.OpenUrl", "title": name, "url": uri})
+        link = http_url(uri)
+        if link:
+            result.append({"type": "Action.OpenUrl", "title": name, "url": link})
         elif kind == "actioncard":
             inner = action.actions or []
             links = [a for a in inner if (a.type or "").lower() == "openuri"]
@@ -161,7 +163,7 @@ def _convert_actions(actions: list[MessageCardAction], notes: list[str]) -> list
         elif kind == "httppost":
             target = action.target or ""
             note = f"“{escape(name)}” (an HTTP POST action) cannot run from Teams webhooks"
-            if target.lower().startswith(("http://", "https://")):
+            if http_url(target):
                 # Without query or fragment: POST targets often carry a key (`?code=`, `sig=`)
                 # that the button hid and a visible note must not hand to every channel member.
                 note += f"; its target is {target.split('?')[0].split('#')[0]}"

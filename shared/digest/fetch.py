@@ -53,6 +53,20 @@ class Fetched:
         return self.headers.get(name.lower())
 
 
+def feed_url(text: str) -> str | None:
+    """A feed URL as a person gave it (the bot, the admin CLI), or None: http(s), a host, no
+    spaces; Teams wraps a pasted link in <>. Only its form: `check_url` vets the addresses on
+    every fetch (they may change after the subscription is made)."""
+    url = text.strip().strip("<>")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        return None
+    return url
+
+
 def safe_url(url: str) -> str:
     """The URL without credentials, query or fragment, for errors and status lines."""
     try:

@@ -14,9 +14,12 @@ subscription due again soon (not a whole period later). The next run asks the de
 idempotency records (and the outbox) about every part of the plan's card: when all of them
 are with Teams or queued, the plan is committed without posting again; otherwise the plan is
 dropped and its content is gathered and posted again under a new key (a digest cut off half-way
-shows its first parts twice rather than losing the rest). Missed runs (past_due) do not
-multiply: a due subscription gets one digest with everything new, and its next slot is
-computed from now.
+shows its first parts twice rather than losing the rest). The plan notes when its lease ends
+(`until`); until then no other run touches it: the bot's `digest <id> now` answers "taken", and
+so does a timer run that meets a manual digest's plan (those keep next_run where it was).
+
+Missed runs (past_due) do not multiply: a due subscription gets one digest with everything new,
+and its next slot is computed from now.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from shared import settings
@@ -48,6 +52,35 @@ LEASE_SECONDS = 600
 HELD = ("accepted", "queued")
 
 
+class Outcome(StrEnum):
+    """What one subscription's turn came to; the values name `RunStats`' counters."""
+
+    SENT = "sent"  # Teams accepted the digest
+    QUEUED = "queued"  # the outbox holds it (Teams was busy); the cursor moved
+    EMPTY = "empty"  # nothing new and empty digests are not posted (timer runs only)
+    RECOVERED = "recovered"  # an interrupted run's digest had gone out: committed, not posted again
+    TAKEN = "taken"  # another run holds the subscription; nothing done here
+    FAILED = "failed"  # the source or the delivery failed; `detail` says why
+    DEFERRED = "deferred"  # the run's budget ended before this subscription's turn
+    NOT_FOUND = "not_found"  # `send_now` only: no such subscription
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """The answer of `send_now` / `Runner.process_now`: callers branch on `outcome`, never on prose."""
+
+    outcome: Outcome
+    subscription_id: str
+    channel: str | None = None
+    #: why it failed, or how long another run holds it; safe to show (no secrets)
+    detail: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Teams has it or the outbox will deliver it."""
+        return self.outcome in (Outcome.SENT, Outcome.QUEUED)
+
+
 @dataclass
 class RunStats:
     """Counters of one run, logged and returned to the caller (the devhost shows them)."""
@@ -66,7 +99,7 @@ class RunStats:
     errors: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, outcome: str, sub_id: str = "", error: str | None = None) -> None:
+    def add(self, outcome: Outcome, sub_id: str = "", error: str | None = None) -> None:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
             if error and sub_id:
@@ -122,6 +155,7 @@ class Plan:
     cursor: dict[str, Any]
     events: list[str]
     parts: int = 0  # how many parts the card is posted in (0: unknown, never counts as posted)
+    until: datetime | None = None  # the lease: the run that wrote the plan holds it until then
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,7 +164,12 @@ class Plan:
             "parts": self.parts,
             "cursor": self.cursor,
             "events": self.events,
+            **({"until": _iso(self.until)} if self.until else {}),
         }
+
+    def held_at(self, now: datetime) -> bool:
+        """Is the run that wrote this plan still within its lease (posting it right now)?"""
+        return self.until is not None and now < self.until
 
     @classmethod
     def parse(cls, data: Any) -> Plan | None:
@@ -140,12 +179,17 @@ class Plan:
             parts = max(0, int(data.get("parts") or 0))
         except (TypeError, ValueError):
             parts = 0
+        try:  # plans written before leases were noted have none: free to take over, as they were
+            until: datetime | None = datetime.fromisoformat(str(data["until"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            until = None
         return cls(
             key=str(data["key"]),
             slot=str(data.get("slot", "")),
             cursor=dict(data.get("cursor") or {}),
             events=[str(x) for x in data.get("events") or []],
             parts=parts,
+            until=until if until is None or until.tzinfo else until.replace(tzinfo=UTC),
         )
 
 
@@ -168,43 +212,38 @@ def _without_plan(cursor: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class Runner:
-    """One run's state: store, clock, budget; `process` handles one subscription end to end."""
+    """One run's state: store, clock, budget. `process` is a timer run's turn for a due
+    subscription; `process_now` posts one subscription's digest at once (the bot)."""
 
-    def __init__(
-        self,
-        store: Any,
-        now: datetime,
-        deadline: float,
-        stats: RunStats,
-        *,
-        after_deliver: Callable[[Any, Any], None] | None = None,
-    ) -> None:
+    def __init__(self, store: Any, now: datetime, deadline: float, stats: RunStats) -> None:
         self.store = store
         self.now = now
         self.deadline = deadline
         self.stats = stats
-        # Test hook: called between delivery and commit (a crash there must not double-post).
-        self.after_deliver = after_deliver
-        self.fixed_next: datetime | None = None
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _next(self, sub: Any) -> datetime:
-        if self.fixed_next is not None:
-            return self.fixed_next
+    def _next(self, sub: Any, manual: bool) -> datetime:
+        """next_run after this turn; a manual digest leaves the schedule where it is."""
+        if manual and sub.next_run is not None:
+            kept: datetime = sub.next_run
+            return kept
         try:
             return schedules.next_run(sub.schedule, self.now)
         except ValueError:
             # A broken schedule must not make the subscription due on every tick.
             return self.now + timedelta(days=1)
 
-    def _lease(self) -> datetime:
+    def _lease(self, sub: Any, manual: bool) -> datetime:
         """Where next_run waits while a digest is being posted: due again soon if this run dies."""
-        if self.fixed_next is not None:
-            return self.fixed_next
+        if manual and sub.next_run is not None:
+            kept: datetime = sub.next_run
+            return kept
         return self.now + timedelta(seconds=LEASE_SECONDS)
 
-    def _claim(self, sub: Any, cursor: dict[str, Any], error: str | None, *, done: bool) -> Any:
+    def _claim(
+        self, sub: Any, cursor: dict[str, Any], error: str | None, *, done: bool, manual: bool
+    ) -> Any:
         """Take the subscription under its ETag; None when another run changed it first.
 
         `done`: nothing will be posted, so next_run moves to the next slot in this one write.
@@ -215,9 +254,12 @@ class Runner:
         changed.last_error = error
         if done:
             changed.last_run = self.now
-        return self.store.subscriptions.claim(changed, self._next(sub) if done else self._lease())
+        until = self._next(sub, manual) if done else self._lease(sub, manual)
+        return self.store.subscriptions.claim(changed, until)
 
-    def _commit(self, sub: Any, plan: Plan, cursor: dict[str, Any], error: str | None) -> Any:
+    def _commit(
+        self, sub: Any, plan: Plan, cursor: dict[str, Any], error: str | None, *, manual: bool
+    ) -> Any:
         """After delivery: the new cursor without the plan, and next_run at the next slot.
 
         If someone else saved the subscription meanwhile (the bot pausing it), the commit is
@@ -229,7 +271,7 @@ class Runner:
             sub.cursor = _without_plan(cursor)
             sub.last_run = self.now
             sub.last_error = error
-            sub.next_run = self._next(sub)
+            sub.next_run = self._next(sub, manual)
             try:
                 return self.store.subscriptions.save(sub)
             except Conflict:
@@ -254,40 +296,54 @@ class Runner:
 
     # -- one subscription ----------------------------------------------------------------
 
-    def process(self, sub: Any) -> str:
+    def process(self, sub: Any) -> Outcome:
+        """A timer run's turn for one due subscription (within the run's budget)."""
         if time.monotonic() >= self.deadline:
-            self.stats.add("deferred")
-            return "deferred"
+            self.stats.add(Outcome.DEFERRED)
+            return Outcome.DEFERRED
+        return self._turn(sub, manual=False).outcome
+
+    def process_now(self, sub: Any) -> DigestResult:
+        """Post this subscription's digest at once, even when empty, and leave its schedule alone
+        (the bot's `digest <id> now`). One manual digest per minute, even on double clicks."""
+        return self._turn(sub, manual=True, slot="now-" + self.now.strftime("%Y%m%dT%H%M"))
+
+    def _turn(self, sub: Any, *, manual: bool, slot: str | None = None) -> DigestResult:
         try:
-            outcome, error = self._process(sub, force=False)
+            outcome, detail = self._process(sub, manual=manual, slot=slot)
         except Exception as exc:
             # Store trouble mid-way: the subscription keeps its plan (if any) and is retried.
-            outcome, error = "failed", _err(exc)
-            log.warning("digest %s failed: %s", sub.id, error)
-        self.stats.add(outcome, sub.id, error)
-        return outcome
+            outcome, detail = Outcome.FAILED, _err(exc)
+            log.warning("digest %s failed: %s", sub.id, detail)
+        self.stats.add(outcome, sub.id, detail if outcome is Outcome.FAILED else None)
+        return DigestResult(outcome, str(sub.id), getattr(sub, "channel", None), detail)
 
-    def _recover(self, sub: Any, plan: Plan) -> Any:
+    def _recover(self, sub: Any, plan: Plan, *, manual: bool) -> Any:
         """Commit a plan whose card went out before its run died; None when another run took it."""
         if plan.events:
             self.store.events.remove(sub.id, plan.events)
         log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
-        return self._claim(sub, plan.cursor, None, done=True)
+        return self._claim(sub, plan.cursor, None, done=True, manual=manual)
 
-    def _process(self, sub: Any, *, force: bool, slot: str | None = None) -> tuple[str, str | None]:
+    def _process(self, sub: Any, *, manual: bool, slot: str | None = None) -> tuple[Outcome, str | None]:
         from shared.delivery import deliver
         from shared.digest.card import build_digest_card
         from shared.digest.feeds.base import FeedContext, FeedError, feed_for
 
         left = Plan.parse((sub.cursor or {}).get(PENDING))
         if left is not None:
+            if left.held_at(self.now):
+                # Another run is posting this plan right now (a manual digest keeps next_run, so
+                # the timer can meet one): leave it to that run, post nothing.
+                assert left.until is not None
+                return Outcome.TAKEN, f"held until {left.until:%H:%M} UTC"
             if self._held(sub, left):
-                recovered = self._recover(sub, left)
+                recovered = self._recover(sub, left, manual=manual)
                 if recovered is None:
-                    return "taken", None
-                if not force:
-                    return "recovered", None
-                self.stats.add("recovered")
+                    return Outcome.TAKEN, None
+                if not manual:
+                    return Outcome.RECOVERED, None
+                self.stats.add(Outcome.RECOVERED)
                 sub = recovered
             else:
                 # Not (wholly) posted: drop the plan; its content is gathered again, under a new key.
@@ -299,11 +355,11 @@ class Runner:
         except Exception as exc:  # any source trouble is this subscription's alone
             error = str(exc)[:300] if isinstance(exc, FeedError) else f"source failed: {_err(exc)}"
             log.info("digest %s: source failed: %s", sub.id, error)
-            claimed = self._claim(sub, base_cursor, error, done=True)
-            return ("failed", error) if claimed else ("taken", None)
-        if gathered.empty and not (sub.post_empty or force):
-            claimed = self._claim(sub, _without_plan(gathered.cursor), None, done=True)
-            return ("empty", None) if claimed else ("taken", None)
+            claimed = self._claim(sub, base_cursor, error, done=True, manual=manual)
+            return (Outcome.FAILED, error) if claimed else (Outcome.TAKEN, None)
+        if gathered.empty and not (sub.post_empty or manual):
+            claimed = self._claim(sub, _without_plan(gathered.cursor), None, done=True, manual=manual)
+            return (Outcome.EMPTY, None) if claimed else (Outcome.TAKEN, None)
         card = build_digest_card(gathered, when=self.now)
         key = f"{sub.id}|{slot}"
         plan = Plan(
@@ -312,24 +368,24 @@ class Runner:
             cursor=_without_plan(gathered.cursor),
             events=gathered.ack_event_ids,
             parts=part_count(card),
+            until=self.now + timedelta(seconds=LEASE_SECONDS),
         )
-        claimed = self._claim(sub, {**base_cursor, PENDING: plan.as_dict()}, sub.last_error, done=False)
+        pending = {**base_cursor, PENDING: plan.as_dict()}
+        claimed = self._claim(sub, pending, sub.last_error, done=False, manual=manual)
         if claimed is None:
-            return "taken", None
+            return Outcome.TAKEN, None
         # From here a crash leaves the plan: the next run commits it or posts again (see _held).
         result = deliver(self.store, claimed.channel, card, key=key)
         state = str(getattr(result, "state", "dead"))
-        if self.after_deliver is not None:
-            self.after_deliver(claimed, result)
         if state not in HELD:
             detail = str(getattr(result, "detail", "") or state)
             error = f"delivery failed: {detail}"[:300]
-            self._commit(claimed, plan, base_cursor, error)
-            return "failed", error
+            self._commit(claimed, plan, base_cursor, error, manual=manual)
+            return Outcome.FAILED, error
         if plan.events:
             self.store.events.remove(claimed.id, plan.events)
-        self._commit(claimed, plan, plan.cursor, None)
-        return ("sent" if state == "accepted" else "queued"), None
+        self._commit(claimed, plan, plan.cursor, None, manual=manual)
+        return (Outcome.SENT if state == "accepted" else Outcome.QUEUED), None
 
 
 def run(
@@ -341,7 +397,6 @@ def run(
     concurrency: int | None = None,
     limit: int | None = None,
     sweep_outbox: bool = True,
-    after_deliver: Callable[[Any, Any], None] | None = None,
 ) -> RunStats:
     """The timer's work; returns counters. Never raises for one subscription's trouble."""
     started = time.monotonic()
@@ -376,13 +431,7 @@ def run(
         if not getattr(s, "paused", False)
     ]
     stats.due = len(due)
-    runner = Runner(
-        store,
-        current,
-        deadline,
-        stats,
-        after_deliver=after_deliver,
-    )
+    runner = Runner(store, current, deadline, stats)
     workers = max(1, concurrency or settings.get_int("DIGEST_CONCURRENCY", DEFAULT_CONCURRENCY))
     if due:
         with ThreadPoolExecutor(max_workers=min(workers, len(due)), thread_name_prefix="digest") as pool:
@@ -418,20 +467,24 @@ def within_function_timeout(budget: float) -> float:
     return allowed
 
 
-def _guarded(runner: Runner) -> Callable[[Any], str]:
-    def work(sub: Any) -> str:
+def _guarded(runner: Runner) -> Callable[[Any], Outcome]:
+    def work(sub: Any) -> Outcome:
         try:
             return runner.process(sub)
         except Exception as exc:  # claim failed (store trouble): isolate, the next run retries
-            runner.stats.add("failed", getattr(sub, "id", ""), _err(exc))
+            runner.stats.add(Outcome.FAILED, getattr(sub, "id", ""), _err(exc))
             log.warning("digest %s: %s", getattr(sub, "id", "?"), _err(exc))
-            return "failed"
+            return Outcome.FAILED
 
     return work
 
 
-def send_now(store: Any, subscription_id: str) -> str:
-    """The bot's `digest <id> now`: post the digest at once (even if empty); says what happened."""
+def send_now(store: Any, subscription_id: str) -> DigestResult:
+    """The bot's `digest <id> now`: post the digest at once (even if empty), schedule untouched.
+
+    Never raises for the digest's own trouble: store errors while looking it up propagate (the bot
+    answers those), everything after is in the result (`Outcome.FAILED` with a safe detail).
+    """
     from shared.store.errors import NotFound
 
     try:
@@ -439,20 +492,6 @@ def send_now(store: Any, subscription_id: str) -> str:
     except NotFound:
         sub = None
     if sub is None:
-        return f"No digest subscription {subscription_id!r}."
-    now = _utcnow()
-    stats = RunStats()
-    runner = Runner(store, now, time.monotonic() + 60, stats)
-    runner.fixed_next = sub.next_run  # a manual digest does not move the schedule
-    slot = "now-" + now.strftime("%Y%m%dT%H%M")  # one manual post per minute, even on double clicks
-    try:
-        outcome, error = runner._process(sub, force=True, slot=slot)
-    except Exception as exc:
-        return f"Digest {sub.id} could not be sent: {_err(exc)}"
-    if outcome == "sent":
-        return f"Digest {sub.id} sent to {sub.channel}."
-    if outcome == "queued":
-        return f"Digest {sub.id} queued for {sub.channel}; Teams is busy, the outbox will deliver it."
-    if outcome == "taken":
-        return f"Digest {sub.id} is being sent by the timer right now; try again in a minute."
-    return f"Digest {sub.id} could not be sent: {error or outcome}"
+        return DigestResult(Outcome.NOT_FOUND, subscription_id)
+    runner = Runner(store, _utcnow(), time.monotonic() + 60, RunStats())
+    return runner.process_now(sub)

@@ -15,7 +15,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared import settings
 from shared.invocation import carry, run_parallel
@@ -274,13 +273,28 @@ def cmd_connect(ctx: Context) -> Reply:
 
 # --- subscriptions ---------------------------------------------------------------------------------
 
-_SOURCES = ("rss", "weather", "events")
 _OPTION_WORDS = ("at", "on", "tz")
 
 
+def _offered() -> list[str]:
+    """``rss URL``, ``weather PLACE``, ...: the feeds offered in chat (``shared.digest.feeds``; its
+    rows only, no feed module is imported)."""
+    from shared.digest import feeds
+
+    return [f"{kind} {feeds.REGISTRY.row(kind).target.upper()}" for kind in feeds.kinds(chat=True)]
+
+
+def _either(items: list[str]) -> str:
+    """``**a**, **b** or **c**``."""
+    bold = [f"**{item}**" for item in items]
+    return ", ".join(bold[:-1]) + " or " + bold[-1] if len(bold) > 1 else "".join(bold)
+
+
 def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
-    if not args or args[0].casefold() not in _SOURCES:
-        raise CommandError("say what to subscribe to: **rss URL**, **weather PLACE** or **events ROUTE**")
+    from shared.digest import feeds
+
+    if not args or args[0].casefold() not in feeds.kinds(chat=True):
+        raise CommandError(f"say what to subscribe to: {_either(_offered())}")
     source = args[0].casefold()
     target_parts: list[str] = []
     options: dict[str, str] = {}
@@ -311,12 +325,17 @@ def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
 
 def _check_target(ctx: Context, source: str, target: str, channel_name: str) -> tuple[str, str | None]:
     """The target to store, and a note for the reply when the subscription will stay quiet."""
-    if source == "rss":
-        parts = urlsplit(target.strip("<>"))
-        if parts.scheme not in ("http", "https") or not parts.hostname or " " in target:
+    from shared.digest import feeds
+
+    wants = feeds.REGISTRY.row(source).target
+    if wants == "url":
+        from shared.digest.fetch import feed_url
+
+        url = feed_url(target)
+        if url is None:
             raise CommandError("the feed must be an http(s) URL")
-        return target.strip("<>"), None
-    if source == "weather":
+        return url, None
+    if wants == "place":
         if len(target) > 100:
             raise CommandError("the place name is too long")
         return target, None
@@ -348,9 +367,7 @@ def _new_subscription_id() -> str:
 
 @registry.command(
     "subscribe",
-    usage=(
-        "subscribe rss URL | weather PLACE | events ROUTE [at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]"
-    ),
+    usage=f"subscribe {' | '.join(_offered())} [at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]",
     summary="post a digest to this channel on a schedule",
     details=(
         "Defaults: at 08:00, every day, in your Teams time zone (UTC when Teams does not say). "
@@ -456,7 +473,7 @@ def cmd_subscriptions(ctx: Context) -> Reply:
     subs = ctx.store.subscriptions.list(channel=channel.name)
     if not subs:
         return Reply("No subscriptions yet", status="default").add(
-            "Start one with **subscribe rss URL**, **subscribe weather PLACE** or **subscribe events ROUTE**."
+            "Start one with " + _either([f"subscribe {offer}" for offer in _offered()]) + "."
         )
     reply = Reply(f"{len(subs)} subscription(s)", status="accent")
     section = reply.section("Subscriptions")
@@ -509,13 +526,36 @@ def cmd_digest(ctx: Context) -> Reply:
     if len(args) != 2 or args[1].casefold() != "now":
         raise CommandError("say **digest ID now**")
     sub = _own_subscription(ctx, "digest")
-    from shared.digest.run import send_now
+    from shared.digest.run import Outcome, send_now
 
-    outcome = str(send_now(ctx.store, sub.id))
-    failed = "could not" in outcome or outcome.startswith("No digest")
-    reply = Reply("Digest not sent" if failed else "Digest sent", status="warning" if failed else "good")
+    result = send_now(ctx.store, sub.id)
+    channel = f"**{md_escape(result.channel or sub.channel)}**"
+    detail = md_escape(result.detail) if result.detail else None
+    # Every outcome of the run gets its own answer: only "sent" may say sent.
+    answers: dict[Outcome, tuple[str, str, str]] = {
+        Outcome.SENT: ("Digest sent", "good", f"Posted to {channel}."),
+        Outcome.QUEUED: (
+            "Digest queued",
+            "accent",
+            f"Teams is busy; the outbox will post it to {channel} shortly.",
+        ),
+        Outcome.TAKEN: (
+            "Digest already on its way",
+            "accent",
+            "Another run is sending this digest right now"
+            + (f" ({detail})" if detail else "")
+            + ", so I did not post it again. If it does not arrive, try again in a few minutes.",
+        ),
+        Outcome.FAILED: ("Digest not sent", "warning", f"It could not be sent: {detail or 'unknown error'}."),
+        Outcome.NOT_FOUND: ("Digest not sent", "warning", "The subscription is gone (removed meanwhile?)."),
+        Outcome.EMPTY: ("Nothing to send", "default", "There is nothing new for this digest."),
+        Outcome.RECOVERED: ("Digest sent", "good", f"An interrupted run had posted it to {channel}."),
+        Outcome.DEFERRED: ("Digest not sent", "warning", "The run ran out of time; try again."),
+    }
+    title, status, text = answers[result.outcome]
+    reply = Reply(title, status=status)
     reply.add(_describe_sub(sub))
-    reply.add(md_escape(outcome))
+    reply.add(text)
     return reply
 
 

@@ -30,7 +30,6 @@ ROUTE_SOURCES = (
     "auto",  # the first source that recognises the payload
 )
 ROUTE_AUTH = ("none", "bearer", "basic", "github", "hmac", "key")
-SUBSCRIPTION_SOURCES = ("rss", "weather", "events", "json")
 
 
 def _utc(value: datetime) -> datetime:
@@ -145,6 +144,7 @@ class Subscription(Record):
 
     id: str = Field(default_factory=new_id)
     channel: str
+    # The kinds of shared.digest.feeds.REGISTRY, the one list (tests/test_plugins.py compares them).
     source: Literal["rss", "weather", "events", "json"]
     target: str = ""
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -66,3 +66,4 @@ def make_sub(
         post_empty=post_empty,
     )
     return store.subscriptions.add(sub)
+

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.digest.feeds.base import http_url, parse_time, short_text
+from shared.cards.links import http_url
+from shared.digest.feeds.base import parse_time, short_text
 
 pytestmark = pytest.mark.unit
 

@@ -51,3 +51,22 @@ def test_setting_controls_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_safe_url_drops_credentials_and_query() -> None:
     assert safe_url("https://user:pw@example.org:8443/f.xml?token=abc#x") == "https://example.org:8443/f.xml"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://example.org/feed.xml", "https://example.org/feed.xml"),
+        (" <https://example.org/feed.xml> ", "https://example.org/feed.xml"),  # as Teams sends a link
+        ("HTTP://example.org/x", "HTTP://example.org/x"),
+        ("https://example.org/a b", None),
+        ("https://", None),
+        ("example.org/feed.xml", None),
+        ("ftp://example.org/feed.xml", None),
+        ("http://[oops/", None),
+    ],
+)
+def test_feed_url_form(text: str, expected: str | None) -> None:
+    from shared.digest.fetch import feed_url
+
+    assert feed_url(text) == expected

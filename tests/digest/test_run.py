@@ -11,6 +11,7 @@ import pytest
 from shared.digest import run as digest
 from tests.conftest import unique
 from tests.digest.conftest import NOW, make_channel, make_sub
+from tests.support.hooks import after_delivery
 from tools import feed_stub
 from tools.feed_stub import FeedStub
 
@@ -248,8 +249,8 @@ def test_crash_between_delivery_and_cursor_does_not_post_again(
     def die(_sub: Any, _result: Any) -> None:
         raise Crash
 
-    with pytest.raises(Crash):
-        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    with after_delivery(die), pytest.raises(Crash):
+        digest.run(store, now=NOW, concurrency=1)
     assert len(sink.messages(ch)) == 1
     assert len(store.events.pending(sub.id, 10)) == 1  # the cursor did not move
 
@@ -286,8 +287,8 @@ def test_crash_after_a_digest_of_many_parts_does_not_post_again(
         seen.append((claimed, result))
         raise Crash
 
-    with pytest.raises(Crash):
-        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    with after_delivery(die), pytest.raises(Crash):
+        digest.run(store, now=NOW, concurrency=1)
     claimed, result = seen[0]
     posted = len(sink.messages(ch))
     assert result.state == "accepted" and posted == result.parts >= 3
@@ -318,8 +319,8 @@ def test_crash_after_a_part_was_split_does_not_post_again(
         seen.append(result)
         raise Crash
 
-    with pytest.raises(Crash):
-        digest.run(store, now=NOW, after_deliver=die, concurrency=1)
+    with after_delivery(die), pytest.raises(Crash):
+        digest.run(store, now=NOW, concurrency=1)
     [result] = seen
     posted = len(sink.messages(ch))
     assert result.state == "accepted" and posted == result.parts > 3, result  # part 1 in two pieces
@@ -401,8 +402,8 @@ def test_crash_after_handing_to_outbox_does_not_post_again(
         assert result.state == "queued"
         raise Crash
 
-    with pytest.raises(Crash):
-        digest.run(store, now=NOW, after_deliver=die, concurrency=1, sweep_outbox=False)
+    with after_delivery(die), pytest.raises(Crash):
+        digest.run(store, now=NOW, concurrency=1, sweep_outbox=False)
     stats = digest.run(store, now=NOW + timedelta(minutes=11), sweep_outbox=False)
     assert stats.recovered == 1 and stats.sent == 0, stats.as_dict()
     assert store.events.pending(sub.id, 10) == []
@@ -475,13 +476,57 @@ def test_send_now(store: Any, sink: Any, digest_env: FeedStub) -> None:
     ch = make_channel(store, sink)
     sub = make_sub(store, ch, "events", "alerts", due=NOW + timedelta(days=3))
     store.events.append(sub.id, {"title": "Build broke", "status": "failed"})
-    reply = digest.send_now(store, sub.id)
-    assert "sent" in reply, reply
+    result = digest.send_now(store, sub.id)
+    assert result == digest.DigestResult(digest.Outcome.SENT, sub.id, ch), result
+    assert result.delivered
     assert "Build broke" in card_text(sink.messages(ch)[0])
     saved = store.subscriptions.get(sub.id)
     assert saved.next_run == NOW + timedelta(days=3)  # the schedule is untouched
     assert store.events.pending(sub.id, 10) == []
-    assert "No digest subscription" in digest.send_now(store, "nope")
+    assert digest.send_now(store, "nope") == digest.DigestResult(digest.Outcome.NOT_FOUND, "nope")
+
+
+def test_send_now_while_a_run_holds_the_subscription(store: Any, sink: Any, digest_env: FeedStub) -> None:
+    """The timer is posting this digest when the bot asks for it: "taken", nothing posted twice."""
+    from datetime import UTC, datetime
+
+    ch = make_channel(store, sink)
+    sub = make_sub(store, ch, "events", "alerts")
+    store.events.append(sub.id, {"title": "Disk full", "status": "firing"})
+    asked: list[digest.DigestResult] = []
+
+    def bot_asks(claimed: Any, _result: Any) -> None:
+        asked.append(digest.send_now(store, claimed.id))
+
+    now = datetime.now(UTC)  # send_now runs on the real clock: the timer's lease must be live then
+    with after_delivery(bot_asks):
+        stats = digest.run(store, now=now, concurrency=1)
+    assert stats.sent == 1, stats.as_dict()
+    [result] = asked
+    assert result.outcome is digest.Outcome.TAKEN and not result.delivered, result
+    assert result.detail and "held until" in result.detail
+    assert len(sink.messages(ch)) == 1
+    saved = store.subscriptions.get(sub.id)
+    assert "_pending" not in saved.cursor and store.events.pending(sub.id, 10) == []
+
+    # Once the run is done the subscription is free again.
+    assert digest.send_now(store, sub.id).outcome is digest.Outcome.SENT
+    assert len(sink.messages(ch)) == 2
+
+
+def test_send_now_failures_are_results(
+    store: Any, sink: Any, digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.digest.feeds import events
+
+    def broken(self: Any, sub: Any, ctx: Any) -> Any:
+        raise events.FeedError("cannot read buffered events (StoreUnavailable)")
+
+    monkeypatch.setattr(events.EventsFeed, "gather", broken)
+    sub = make_sub(store, make_channel(store, sink), "events", "alerts")
+    result = digest.send_now(store, sub.id)
+    assert result.outcome is digest.Outcome.FAILED and not result.delivered
+    assert result.detail == "cannot read buffered events (StoreUnavailable)"
 
 
 def test_source_bug_is_recorded_and_isolated(
@@ -533,7 +578,8 @@ def test_commit_survives_a_concurrent_save(store: Any, sink: Any, digest_env: Fe
         fresh.paused = True
         store.subscriptions.save(fresh)
 
-    stats = digest.run(store, now=NOW, after_deliver=pause_meanwhile, concurrency=1)
+    with after_delivery(pause_meanwhile):
+        stats = digest.run(store, now=NOW, concurrency=1)
     assert stats.sent == 1, stats.as_dict()
     saved = store.subscriptions.get(sub.id)
     assert saved.paused and "_pending" not in saved.cursor and saved.last_run == NOW

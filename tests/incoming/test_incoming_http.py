@@ -99,6 +99,16 @@ def test_messagecard_answers_200_one_and_plain_text(devhost: str, app_store: Any
     assert "freed 3 GB" in json.dumps(delivered(sink, channel)[0])
 
 
+def test_auto_route_takes_plain_text_as_text(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """`auto` asks the catch-all last: a text/plain body is the `text` source's (first line = title)."""
+    route, (channel,) = make_route(app_store, sink, "auto")
+    reply = post(devhost, route, b"Disk cleanup done\nfreed 3 GB", {"Content-Type": "text/plain"})
+    assert reply.status_code == 202, reply.text
+    card = delivered(sink, channel)[0]["attachments"][0]["content"]
+    assert "Disk cleanup done" in card["body"][0]["items"][0]["text"]
+    assert "Notification" not in json.dumps(card)
+
+
 def test_third_party_examples_over_http(
     devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -268,6 +268,43 @@ def test_digest_now_posts_to_the_channel(connected: Bot, app_store: Any, sink: A
     assert len(messages) >= before + 1
 
 
+def test_digest_now_while_the_timer_posts_it_does_not_say_sent(
+    connected: Bot, app_store: Any, sink: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timer run holds the subscription (it is posting this digest) when someone asks for it."""
+    import time
+    from datetime import UTC, datetime
+
+    from shared.digest import run as digest
+    from shared.store.models import Route
+    from tests.support.hooks import after_delivery
+
+    route = unique("r")
+    app_store.routes.add(
+        Route(name=route, source="generic", channels=[connected.team + "-ch"], mode="digest")
+    )
+    sub_id = subscribe(connected, f"events {route}")
+    app_store.events.append(sub_id, {"title": "Deploy finished", "text": "v1.2.3 is live"})
+    before = len(sink.messages(connected.team))
+    monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")  # this process's run posts too
+    answers: list[Any] = []
+
+    def asked_meanwhile(_claimed: Any, _result: Any) -> None:
+        answers.append(connected.say(f"digest {sub_id} now"))
+
+    timer = digest.Runner(app_store, datetime.now(UTC), time.monotonic() + 60, digest.RunStats())
+    with after_delivery(asked_meanwhile):
+        assert timer.process(app_store.subscriptions.get(sub_id)) is digest.Outcome.SENT
+    [answer] = answers
+    text = card_of(answer)
+    assert answer.json["text"] == "Digest already on its way", text
+    assert "sent" not in answer.json["text"].lower() and "held until" in text
+    assert len(sink.messages(connected.team)) == before + 1  # the timer's post only
+
+    answer = connected.say(f"digest {sub_id} now")  # the run is over: free again
+    assert answer.json["text"] == "Digest sent", card_of(answer)
+
+
 def test_digest_now_unhappy(connected: Bot) -> None:
     assert "digest ID now" in card_of(connected.say("digest"))
     assert "digest ID now" in card_of(connected.say("digest abc later"))

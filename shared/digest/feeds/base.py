@@ -118,13 +118,6 @@ def short_text(value: Any, limit: int) -> str | None:
     return text[: limit - 1] + "…" if len(text) > limit else text or None
 
 
-def http_url(value: Any) -> str | None:
-    """Links from a source become Markdown links or buttons; only http(s) ones are kept."""
-    if isinstance(value, str) and value.startswith(("http://", "https://")):
-        return value
-    return None
-
-
 def parse_time(value: Any) -> datetime | None:
     """A timestamp from source data (ISO 8601 or epoch seconds/ms) in UTC; None when unreadable."""
     try:
@@ -142,23 +135,14 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-_FEEDS: dict[str, str] = {
-    "events": "shared.digest.feeds.events:EventsFeed",
-    "rss": "shared.digest.feeds.rss:RssFeed",
-    "weather": "shared.digest.feeds.weather:WeatherFeed",
-    "json": "shared.digest.feeds.jsonfeed:JsonFeed",
-}
-SOURCES = tuple(_FEEDS)
-
-
 def feed_for(source: str) -> Feed:
-    """The feed for a subscription's source, imported on first use (feedparser only when needed)."""
-    import importlib
+    """The feed for a subscription's source (``shared.digest.feeds.REGISTRY``), imported on first
+    use: feedparser only for RSS."""
+    from shared.digest import feeds
+    from shared.plugins import UnknownKind
 
     try:
-        module_name, _, class_name = _FEEDS[source].partition(":")
-    except KeyError:
-        raise FeedError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}") from None
-    cls = getattr(importlib.import_module(module_name), class_name)
-    feed: Feed = cls()
-    return feed
+        return feeds.REGISTRY.get(source)
+    except UnknownKind:
+        expected = ", ".join(feeds.kinds())
+        raise FeedError(f"unknown source {source!r}; expected one of {expected}") from None

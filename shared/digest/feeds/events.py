@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from shared.cards.links import http_url
 from shared.digest.feeds.base import (
     Entry,
     Feed,
@@ -16,7 +17,6 @@ from shared.digest.feeds.base import (
     FeedError,
     Gathered,
     SubscriptionLike,
-    http_url,
     parse_time,
     short_text,
 )
@@ -90,3 +90,6 @@ class EventsFeed(Feed):
             cursor=dict(sub.cursor or {}),
             ack_event_ids=[str(e.id) for e in events],
         )
+
+
+FEEDS = {"events": EventsFeed()}

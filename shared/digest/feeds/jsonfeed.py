@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.cards.links import http_url
 from shared.digest.feeds.base import (
     Entry,
     Feed,
@@ -18,7 +19,6 @@ from shared.digest.feeds.base import (
     FeedError,
     Gathered,
     SubscriptionLike,
-    http_url,
     parse_time,
     remember,
     short_text,
@@ -95,3 +95,6 @@ class JsonFeed(Feed):
             more=max(0, len(entries) - cap),
             cursor={**cursor, "seen": remember(seen, current)},
         )
+
+
+FEEDS = {"json": JsonFeed()}

@@ -11,6 +11,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.cards.links import http_url
 from shared.digest.feeds.base import (
     Entry,
     Feed,
@@ -18,7 +19,6 @@ from shared.digest.feeds.base import (
     FeedError,
     Gathered,
     SubscriptionLike,
-    http_url,
     remember,
     short_text,
 )
@@ -123,3 +123,6 @@ class RssFeed(Feed):
             link=http_url(parsed.feed.get("link")),
             cursor={k: v for k, v in new_cursor.items() if v is not None},
         )
+
+
+FEEDS = {"rss": RssFeed()}

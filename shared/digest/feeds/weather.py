@@ -159,3 +159,6 @@ class WeatherFeed(Feed):
             cursor={**cursor, "geo": geo},
             always_post=True,
         )
+
+
+FEEDS = {"weather": WeatherFeed()}

@@ -1,83 +1,75 @@
-"""Incoming sources: one module per sender kind, found by name so a new source is one file.
+"""Incoming sources: one module per sender kind, listed in ``REGISTRY`` below.
 
-A module ``shared/incoming/sources/<name>.py`` exposes ``SOURCES: dict[str, Source]``. A route's ``source``
-is looked up in the module of the same name first, then in every module (``text`` lives in
-``generic``). ``auto`` asks each source's ``detect`` in turn. Modules are imported on first use,
-which keeps Jinja2 and the other sources off the cold-start path of a route that does not need them.
+Adding a source (docs/contracts.md, "Adding a source / a feed"):
+
+1. write ``shared/incoming/sources/<module>.py`` with a class implementing ``base.Source`` and
+   ``SOURCES = {"<kind>": YourSource()}`` at the end (one module may provide several kinds:
+   ``generic`` provides ``generic`` and ``text``);
+2. add a row ``"<kind>": Row("shared.incoming.sources.<module>")`` to ``REGISTRY``, at its place
+   in the detection order (see below);
+3. add the kind to ``shared.store.models.ROUTE_SOURCES`` (the admin CLI offers those);
+   ``tests/test_plugins.py`` fails until the module is registered and provides the kind.
+
+Route source ``auto`` asks each source's ``detect`` in the table's order and takes the first that
+says yes: sources keyed on a header or a payload shape first, then ``text`` (any ``text/plain``
+body), then the catch-all ``generic`` (``last=True``: it recognises everything, so it stays after
+sources registered later). Modules are imported on first use, which keeps Jinja2 and the other
+sources off the cold-start path of a route that does not need them.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import re
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from shared.plugins import Registry, Row, UnknownKind
 
 if TYPE_CHECKING:
     from shared.incoming.sources.base import Incoming, Source
 
-_NOT_SOURCES = {"base", "auth"}
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-#: detection order for ``auto``: the most specific signals first, the catch-all last
-_DETECT_ORDER = (
-    "github",
-    "azure_devops",
-    "grafana",
-    "alertmanager",
-    "messagecard",
-    "adaptivecard",
-    "generic",
+__all__ = ["HELPERS", "REGISTRY", "UnknownSource", "detect", "get", "kinds"]
+
+_HERE = "shared.incoming.sources."
+
+#: kind -> module, in detection order for ``auto``
+REGISTRY: Registry[Source, Row] = Registry(
+    "source",
+    "SOURCES",
+    {
+        "github": Row(_HERE + "github"),  # the X-GitHub-Event header
+        "azure_devops": Row(_HERE + "azure_devops"),
+        "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
+        "alertmanager": Row(_HERE + "alertmanager"),
+        "messagecard": Row(_HERE + "messagecard"),
+        "adaptivecard": Row(_HERE + "adaptivecard"),
+        "text": Row(_HERE + "generic"),  # any text/plain body
+        "generic": Row(_HERE + "generic", last=True),  # recognises everything
+    },
 )
+#: modules in this folder that are not sources (the registry test skips them)
+HELPERS = frozenset({"base"})
 
 
-class UnknownSource(LookupError):
+class UnknownSource(UnknownKind):
     """The route names a source kind that no module provides."""
 
 
-@cache
-def _module_names() -> tuple[str, ...]:
-    """Listed once per process: the modules ship with the app, and a listing costs a directory read."""
-    folder = Path(__file__).parent
-    found = [m.name for m in pkgutil.iter_modules([str(folder)]) if m.name not in _NOT_SOURCES]
-    ordered = [n for n in _DETECT_ORDER if n in found]
-    return tuple(ordered + sorted(n for n in found if n not in ordered))
-
-
-@cache
-def _sources_of(module_name: str) -> dict[str, Source]:
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    sources: dict[str, Source] = getattr(module, "SOURCES", {})
-    return sources
-
-
 def get(kind: str) -> Source:
-    """The source for a route's ``source`` value."""
-    kind = (kind or "").strip().lower().replace("-", "_")
-    if not _NAME.match(kind):
-        raise UnknownSource(kind)
-    names = _module_names()
-    if kind in names and kind in _sources_of(kind):
-        return _sources_of(kind)[kind]
-    for name in names:
-        if kind in _sources_of(name):
-            return _sources_of(name)[kind]
-    raise UnknownSource(kind)
+    """The source for a route's ``source`` value (``azure-devops`` and ``azure_devops`` alike)."""
+    try:
+        return REGISTRY.get((kind or "").strip().lower().replace("-", "_"))
+    except UnknownKind:
+        raise UnknownSource(kind) from None
 
 
 def kinds() -> list[str]:
-    """Every source kind (for the admin CLI and docs)."""
-    out: list[str] = []
-    for name in _module_names():
-        out.extend(_sources_of(name))
-    return out
+    """Every source kind, in detection order (for the admin CLI and docs)."""
+    return list(REGISTRY.kinds())
 
 
 def detect(req: Incoming) -> Source:
     """The first source that recognises the request (route source ``auto``)."""
-    for name in _module_names():
-        for source in _sources_of(name).values():
-            if source.detect(req):
-                return source
+    for kind in REGISTRY.kinds():
+        source = REGISTRY.get(kind)
+        if source.detect(req):
+            return source
     return get("generic")

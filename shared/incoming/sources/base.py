@@ -1,7 +1,7 @@
 """The one interface every incoming source implements, and the small types they share.
 
-A source is one module exposing ``SOURCES: dict[str, Source]``; the registry in
-``shared.incoming.sources`` finds it by name, so adding a sender means adding one file.
+A source is one module exposing ``SOURCES: dict[str, Source]``, listed in the registry of
+``shared.incoming.sources`` (its docstring says how to add one).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.cards.links import http_url as http_url  # the sources' import of the one link rule
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -173,13 +175,6 @@ def content_hash(*parts: bytes | str) -> str:
         digest.update(part.encode("utf-8") if isinstance(part, str) else part)
         digest.update(b"\x00")
     return digest.hexdigest()[:32]
-
-
-def http_url(value: Any) -> str | None:
-    """A usable link for a button, or None (senders often put bare host names in URL fields)."""
-    if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2048:
-        return value
-    return None
 
 
 def short(text: Any, limit: int = 600) -> str:
