@@ -162,6 +162,9 @@ def main() -> int:
         try:
             os.environ["DELIVERY_EXTRA_ALLOWED_URLS"] = sink.url + "/"
             os.environ["DIGEST_CONCURRENCY"] = str(args.concurrency)
+            from shared import settings
+
+            settings.reload()  # the app reads its settings once per process
             for due in sizes:
                 print(f"-- {args.stored} stored, {due} due: populating...", flush=True)
                 results.append(measure(azurite.connection_string, sink, args.stored, due, args.concurrency))

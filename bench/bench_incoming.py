@@ -185,6 +185,9 @@ def cpu_per_post(posts: int) -> None:
         sink.set_limits(windows=[])
         os.environ["DELIVERY_EXTRA_ALLOWED_URLS"] = sink.url + "/"
         os.environ["DELIVERY_RATE_WORKFLOWS"] = "100000/1"
+        from shared import settings
+
+        settings.reload()  # the app reads its settings once per process
         store = open_store(connection=azurite.connection_string, prefix="cpu" + uuid.uuid4().hex[:6])
         store.channels.save(Channel(name="ch", url=sink.workflow_url("ch")))
         route = Route(name="cpu", source="alertmanager", auth="bearer", secret=SECRET, channels=["ch"])

@@ -125,6 +125,9 @@ def _run(ctx: Any, stub: FeedStub) -> None:
         # digest is sent from here (same code path, `digest <id> now`) against the local stub.
         os.environ["OPEN_METEO_FORECAST_URL"] = stub.forecast_url
         os.environ["OPEN_METEO_GEOCODING_URL"] = stub.geocoding_url
+        from shared import settings
+
+        settings.reload()  # the app reads its settings once per process
         from shared.digest.run import send_now
 
         result = send_now(ctx.store(), weather_id)

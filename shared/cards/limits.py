@@ -20,7 +20,6 @@ from typing import Any
 from shared.cards.envelopes import CardLike, card_dict, dumps, reply, workflows_message
 
 MAX_MESSAGE_BYTES = 28672
-DEFAULT_MARGIN_BYTES = 2048
 MAX_VERSION = (1, 5)
 HEADER_ID = "header"
 TRUNCATED_MARKER = " … [truncated]"
@@ -53,7 +52,7 @@ def max_message_bytes() -> int:
     """The cap we aim for: 28 KB minus DELIVERY_MARGIN_BYTES (at least 4 KB stays usable)."""
     from shared import settings
 
-    margin = settings.get_int("DELIVERY_MARGIN_BYTES", DEFAULT_MARGIN_BYTES)
+    margin = settings.delivery().margin_bytes
     return max(4096, MAX_MESSAGE_BYTES - max(0, margin))
 
 

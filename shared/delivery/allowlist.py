@@ -134,7 +134,7 @@ _prefix_cache: tuple[str, tuple[_Prefix, ...]] = ("", ())
 def extra_prefixes() -> tuple[_Prefix, ...]:
     """The operator's extra allowed prefixes, parsed once per distinct setting value."""
     global _prefix_cache
-    raw = settings.get(EXTRA_SETTING) or ""
+    raw = settings.delivery().extra_allowed_urls
     cached_raw, cached = _prefix_cache
     if raw == cached_raw:
         return cached

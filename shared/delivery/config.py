@@ -1,8 +1,9 @@
-"""Delivery settings (DELIVERY_* in the environment), read once per delivery, clamped to what works."""
+"""Delivery's view of its settings (`shared.settings.delivery()`, read once per process)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from shared import settings
 
@@ -26,18 +27,21 @@ class Config:
 
     @classmethod
     def load(cls) -> Config:
-        # Clamped: a socket timeout of 0 would mean non-blocking, and a huge one would hang a worker.
-        timeout = min(max(0.5, settings.get_float("DELIVERY_TIMEOUT_SECONDS", 10.0)), 120.0)
-        return cls(
-            timeout=timeout,
-            connect_timeout=min(timeout, 5.0),
-            max_attempts=max(1, settings.get_int("DELIVERY_MAX_ATTEMPTS", 8)),
-            inline_attempts=max(1, settings.get_int("DELIVERY_INLINE_ATTEMPTS", 3)),
-            budget_seconds=max(0.0, settings.get_float("DELIVERY_BUDGET_SECONDS", 8.0)),
-            margin_bytes=min(max(0, settings.get_int("DELIVERY_MARGIN_BYTES", 2048)), 16384),
-            max_threads=min(32, max(1, settings.get_int("DELIVERY_MAX_THREADS", 8))),
-            max_age_seconds=max(0.0, settings.get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0)),
-        )
+        return _config(settings.delivery())
+
+
+@lru_cache(maxsize=4)
+def _config(section: settings.Delivery) -> Config:
+    return Config(
+        timeout=section.timeout_seconds,
+        connect_timeout=section.connect_timeout_seconds,
+        max_attempts=section.max_attempts,
+        inline_attempts=section.inline_attempts,
+        budget_seconds=section.budget_seconds,
+        margin_bytes=section.margin_bytes,
+        max_threads=section.max_threads,
+        max_age_seconds=section.max_age_seconds,
+    )
 
 
 def inline_seconds(messages: int, channels: int = 1) -> float:

@@ -76,8 +76,11 @@ _parsed: dict[tuple[str, str], Windows] = {}
 
 def windows_for(legacy: bool) -> Windows:
     """The configured windows for a kind of destination (parsed once per setting value)."""
-    name, default = (LEGACY_SETTING, LEGACY_DEFAULT) if legacy else (WORKFLOWS_SETTING, WORKFLOWS_DEFAULT)
-    raw = settings.get(name) or default
+    section = settings.delivery()
+    if legacy:
+        name, raw = LEGACY_SETTING, section.rate_legacy or LEGACY_DEFAULT
+    else:
+        name, raw = WORKFLOWS_SETTING, section.rate_workflows or WORKFLOWS_DEFAULT
     key = (name, raw)
     found = _parsed.get(key)
     if found is None:

@@ -26,9 +26,6 @@ from shared import settings
 if TYPE_CHECKING:
     import requests
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_BYTES = 2 * 1024 * 1024
-DEFAULT_MAX_REDIRECTS = 3
 USER_AGENT = "teams-connect-digest/0.1 (+https://learn.microsoft.com/microsoftteams/)"
 # Addresses that are "global" by the ipaddress rules yet must never be fetched.
 _BLOCKED_EXTRA = (
@@ -98,7 +95,7 @@ def check_address(ip: str, *, allow_loopback: bool) -> None:
 def check_url(url: str, *, allow_loopback: bool | None = None) -> None:
     """Scheme and resolved addresses of `url` must be acceptable (raises FetchError)."""
     if allow_loopback is None:
-        allow_loopback = settings.get_bool("FEEDS_ALLOW_LOOPBACK", False)
+        allow_loopback = settings.feeds().allow_loopback
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -145,10 +142,9 @@ def fetch(
     """
     import requests
 
-    timeout = settings.get_float("FEEDS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)
-    max_bytes = settings.get_int("FEEDS_MAX_BYTES", DEFAULT_MAX_BYTES)
-    max_redirects = settings.get_int("FEEDS_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS)
-    allow_loopback = settings.get_bool("FEEDS_ALLOW_LOOPBACK", False)
+    config = settings.feeds()
+    timeout, max_bytes = config.timeout_seconds, config.max_bytes
+    max_redirects, allow_loopback = config.max_redirects, config.allow_loopback
     request_headers = {"Accept": accept, **(headers or {})}
     current = url
     for _hop in range(max_redirects + 1):
@@ -185,8 +181,8 @@ def fetch(
 
 def worst_case_seconds() -> float:
     """The longest one `fetch` can take: every hop connects, waits for the answer, reads the body."""
-    timeout = settings.get_float("FEEDS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)
-    hops = settings.get_int("FEEDS_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS) + 1
+    config = settings.feeds()
+    timeout, hops = config.timeout_seconds, config.max_redirects + 1
     return hops * (min(timeout, 5.0) + 2 * timeout)
 
 

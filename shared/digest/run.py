@@ -41,9 +41,6 @@ from shared.invocation import carry
 log = logging.getLogger(__name__)
 
 PENDING = "_pending"
-DEFAULT_BUDGET_SECONDS = 120.0
-DEFAULT_CONCURRENCY = 8
-DEFAULT_MAX_PER_RUN = 2000
 DEFAULT_OUTBOX_SECONDS = 20.0
 # While a digest is being posted its next_run waits here; longer than the function timeout (5 min),
 # so a run that still holds a claim when the lease ends has certainly died.
@@ -407,7 +404,7 @@ def run(
     budget = within_function_timeout(
         budget_seconds
         if budget_seconds is not None
-        else settings.get_float("DIGEST_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS)
+        else settings.digest().budget_seconds
     )
     deadline = started + budget
     stats = RunStats(past_due=past_due)
@@ -426,13 +423,13 @@ def run(
     due = [
         s
         for s in store.subscriptions.due(
-            current, limit or settings.get_int("DIGEST_MAX_PER_RUN", DEFAULT_MAX_PER_RUN)
+            current, limit or settings.digest().max_per_run
         )
         if not getattr(s, "paused", False)
     ]
     stats.due = len(due)
     runner = Runner(store, current, deadline, stats)
-    workers = max(1, concurrency or settings.get_int("DIGEST_CONCURRENCY", DEFAULT_CONCURRENCY))
+    workers = max(1, concurrency or settings.digest().concurrency)
     if due:
         with ThreadPoolExecutor(max_workers=min(workers, len(due)), thread_name_prefix="digest") as pool:
             list(pool.map(carry(_guarded(runner)), due))

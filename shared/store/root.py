@@ -115,8 +115,9 @@ def open_store(
     Nothing is contacted here: the SDK client is built on the first call that needs it.
     """
     resolved = resolve_connection(connection)
-    table_prefix = prefix or settings.get("TABLE_PREFIX", "tc") or "tc"
-    seconds = timeout if timeout is not None else settings.get_float("STORE_TIMEOUT_SECONDS", 3.0)
+    config = settings.store()
+    table_prefix = prefix or config.table_prefix
+    seconds = timeout if timeout is not None else config.timeout_seconds
     key = (resolved, table_prefix, seconds)
     with _cache_lock:
         store = _cache.get(key)

@@ -67,6 +67,9 @@ def setting_name(arg: ast.expr, constants: dict[str, str]) -> str | None:
     return None
 
 
+SETTINGS_MODULE = ROOT / "shared" / "settings.py"
+
+
 def settings_read_by_code() -> set[str]:
     """Every setting name read through `shared.settings` or the environment by deployed code."""
     names: set[str] = set()
@@ -75,11 +78,15 @@ def settings_read_by_code() -> set[str]:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             constants = module_constants(tree)
             for node in ast.walk(tree):
-                if (
-                    not isinstance(node, ast.Call)
-                    or not node.args
-                    or not isinstance(node.func, ast.Attribute)
-                ):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                # `shared/settings.py` declares the app's settings with its readers called bare.
+                if isinstance(node.func, ast.Name) and path == SETTINGS_MODULE:
+                    name = setting_name(node.args[0], constants) if node.func.id in SETTING_READERS else None
+                    if name and name.upper() == name:
+                        names.add(name)
+                    continue
+                if not isinstance(node.func, ast.Attribute):
                     continue
                 func = node.func
                 owner = func.value

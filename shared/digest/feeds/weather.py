@@ -15,8 +15,6 @@ from shared import settings
 from shared.digest.feeds.base import Feed, FeedContext, FeedError, Gathered, SubscriptionLike
 from shared.digest.fetch import FetchError, fetch
 
-FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
-GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
 DAILY = "weather_code,temperature_2m_max,temperature_2m_min,precipitation_sum,precipitation_probability_max"
 _COORDS = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
@@ -64,7 +62,7 @@ def _get_json(url: str, params: dict[str, str]) -> Any:
 
 
 def units_of(sub: SubscriptionLike) -> str:
-    units = str((sub.settings or {}).get("units") or settings.get("WEATHER_UNITS", "metric")).lower()
+    units = str((sub.settings or {}).get("units") or settings.weather().units).lower()
     if units not in ("metric", "imperial"):
         raise FeedError(f"units must be metric or imperial, got {units!r}")
     return units
@@ -80,7 +78,7 @@ def resolve(place: str) -> dict[str, Any]:
         return {"name": place.strip(), "latitude": lat, "longitude": lon}
     if not place or not place.strip():
         raise FeedError("no place given for the weather digest")
-    base = settings.get("OPEN_METEO_GEOCODING_URL", GEOCODING_URL) or GEOCODING_URL
+    base = settings.weather().geocoding_url
     data = _get_json(base, {"name": place.strip(), "count": "1", "language": "en", "format": "json"})
     results = data.get("results") if isinstance(data, dict) else None
     if not results:
@@ -126,7 +124,7 @@ class WeatherFeed(Feed):
         }
         if units == "imperial":
             params.update(temperature_unit="fahrenheit", precipitation_unit="inch", wind_speed_unit="mph")
-        base = settings.get("OPEN_METEO_FORECAST_URL", FORECAST_URL) or FORECAST_URL
+        base = settings.weather().forecast_url
         data = _get_json(base, params)
         daily = data.get("daily") if isinstance(data, dict) else None
         if not isinstance(daily, dict):
