@@ -25,11 +25,9 @@ import json
 import logging
 import re
 import time
-import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -43,6 +41,7 @@ from shared.incoming.sources.base import (
     int_setting,
     structured,
 )
+from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit, unavailable
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -51,10 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shared.incoming.pipeline")
 
-MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
 DEFAULT_DEDUPE_WINDOW = 900
-RETRY_AFTER_SECONDS = 30
 IN_PROGRESS_RETRY_SECONDS = 10
 # How long a claim holds a post's key before its completion, at least: short, so that after a crash
 # the sender's retry is delivered within minutes; longer when the post's delivery may take longer.
@@ -64,43 +61,12 @@ JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
 
 
-@dataclass
-class Reply:
-    """What the function answers; the function's __init__ turns it into an HttpResponse."""
-
-    status: int
-    body: bytes = b""
-    mimetype: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
 class Refusal(Exception):
     """Stop the pipeline with this reply."""
 
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
-
-
-def json_reply(status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Reply(status, body, "application/json", dict(headers or {}))
-
-
-def error(status: int, message: str, detail: Any = None, headers: Mapping[str, str] | None = None) -> Reply:
-    payload: dict[str, Any] = {"error": message}
-    if detail is not None:
-        payload["detail"] = detail
-    return json_reply(status, payload, headers)
-
-
-def unavailable(
-    message: str = "storage is unavailable, retry later", seconds: int = RETRY_AFTER_SECONDS
-) -> Reply:
-    return error(503, message, headers={"Retry-After": str(seconds)})
 
 
 LEGACY_OK = Reply(200, b"1", "text/plain")
@@ -114,9 +80,7 @@ def media_type(headers: Mapping[str, str]) -> str:
 
 
 def check_size(headers: Mapping[str, str], body: bytes) -> None:
-    length = headers.get("content-length", "")
-    declared = int(length) if length.isdigit() else 0
-    if declared > MAX_BODY_BYTES or len(body) > MAX_BODY_BYTES:
+    if over_limit(headers.get("content-length"), body):
         raise Refusal(error(413, "body too large", f"the limit is {MAX_BODY_BYTES} bytes"))
 
 
@@ -332,10 +296,7 @@ def handle(
         log.warning("incoming %s: store unavailable, answering 503", route_name)
         reply = unavailable()
     except Exception as exc:  # a bug must not leak a stack trace (or a secret) to the sender
-        # Type and place only: an exception's text may quote the body, a header or a webhook URL.
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else "?"
-        log.error("incoming %s failed unexpectedly (%s at %s)", route_name[:64], type(exc).__name__, where)
+        log_failure(log, f"incoming {route_name[:64]!r} failed unexpectedly", exc)
         reply = error(500, "internal error")
     log.info("incoming %s: %d in %.1f ms", route_name, reply.status, (time.perf_counter() - started) * 1000)
     return reply
