@@ -10,7 +10,8 @@ Route settings read here (the sources document their own):
 
 - ``mentions``: ``[{"id": "<UPN or Entra object id>", "name": "Display Name"}]``, added to every
   card as ``<at>`` mentions (``msteams.entities``);
-- ``mention_statuses``: only mention on these statuses (``attention``, ``warning``, ...);
+- ``mention_statuses``: only mention on these severities (``attention``, ``warning``, ...: the card's
+  colour, ``shared.incoming.vocabulary.SEVERITIES``);
 - ``dedupe_window_seconds``: how long a retry is recognised (default 900 s; GitHub deliveries 24 h);
   ``dedupe: false`` turns recognition off;
 - ``hmac_header``: header of the ``hmac`` auth mode.
@@ -219,7 +220,8 @@ def passes_filters(filters: Mapping[str, Any], notice: Notice) -> bool:
             return False
     statuses = filters.get("statuses")
     wanted = {str(s).lower() for s in statuses} if isinstance(statuses, list) else set()
-    return not wanted or notice.summary.status.lower() in wanted
+    # One word list for both: the severity (as GitHub's used to be) or the state (as Alertmanager's).
+    return not wanted or notice.summary.severity in wanted or (notice.summary.state or "") in wanted
 
 
 # --- the pipeline -----------------------------------------------------------------------------
