@@ -16,22 +16,22 @@ Route settings read here (the sources document their own):
   ``dedupe: false`` turns recognition off;
 - ``hmac_header``: header of the ``hmac`` auth mode.
 
-Route filters: ``{"events": ["push", "pull_request.*"], "statuses": ["attention"]}`` (shell
-patterns); a post that does not match is acknowledged and dropped.
+Route filters (``shared.incoming.filters``): ``{"event": ["push", "pull_request.*"], "severity":
+["attention"], "state": ["firing"]}``; a post that does not match is acknowledged (202 ``filtered``,
+or the legacy ``1``) and dropped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from shared.incoming.filters import matches
 from shared.incoming.sources.base import (
     BuildContext,
     Card,
@@ -42,6 +42,7 @@ from shared.incoming.sources.base import (
     int_setting,
     structured,
 )
+from shared.store.models import ROUTE_NAME
 from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit, unavailable
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ IN_PROGRESS_RETRY_SECONDS = 10
 # How long a claim holds a post's key before its completion, at least: short, so that after a crash
 # the sender's retry is delivered within minutes; longer when the post's delivery may take longer.
 CLAIM_LEASE_SECONDS = 120
-ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
 
@@ -213,15 +213,9 @@ def mention_card(card: Card, settings: Mapping[str, Any]) -> Card:
 
 
 def passes_filters(filters: Mapping[str, Any], notice: Notice) -> bool:
-    events = filters.get("events")
-    if isinstance(events, list) and events:
-        event = notice.event or ""
-        if not any(fnmatchcase(event, str(p)) or fnmatchcase(event.split(".")[0], str(p)) for p in events):
-            return False
-    statuses = filters.get("statuses")
-    wanted = {str(s).lower() for s in statuses} if isinstance(statuses, list) else set()
-    # One word list for both: the severity (as GitHub's used to be) or the state (as Alertmanager's).
-    return not wanted or notice.summary.severity in wanted or (notice.summary.state or "") in wanted
+    """The route's filters (``shared.incoming.filters``) applied to a built notice."""
+    summary = notice.summary
+    return matches(filters, event=notice.event, severity=summary.severity, state=summary.state)
 
 
 # --- the pipeline -----------------------------------------------------------------------------
@@ -329,7 +323,10 @@ def _handle(
     settings = route.settings or {}
 
     if not passes_filters(route.filters or {}, notice):
-        return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
+        # What the filters saw, so whoever set them can tell why a post was dropped.
+        seen = {"event": notice.event, "severity": notice.summary.severity, "state": notice.summary.state}
+        answer = {"status": "filtered", **{k: v for k, v in seen.items() if v is not None}}
+        return LEGACY_OK if legacy else json_reply(202, answer)
 
     from shared.delivery.client import Acceptances, inline_seconds
 

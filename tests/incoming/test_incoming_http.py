@@ -290,6 +290,41 @@ def test_digest_of_posted_alerts_reads_severity_and_state(devhost: str, app_stor
     assert card["body"][0]["style"] == "warning"
 
 
+def test_route_filters_from_the_cli_drop_or_deliver(
+    devhost: str, devhost_settings: dict[str, str], app_store: Any, sink: Any, env: None, tmp_path: Any
+) -> None:
+    """Filters set with `admin route add --filter`: what does not match is answered 202 filtered and
+    never reaches the channel; what matches is delivered."""
+    from tests.admin.test_cli import base_env, run_cli
+
+    cli_env = base_env(TEAMS_STORAGE=devhost_settings["TEAMS_STORAGE"], TABLE_PREFIX=devhost_settings["TABLE_PREFIX"])
+    channel = make_channel(app_store, sink)
+    gh, am = unique("r"), unique("r")
+    for args in (
+        ["--filter", "event=workflow_run", "--filter", "state=failed,cancelled", "--source", "github", gh],
+        ["--filter", "severity=attention", "--filter", "state=firing", "--source", "alertmanager", am],
+    ):
+        run = run_cli(["route", "add", args[-1], "--to", channel, *args[:-1]], cli_env, tmp_path)
+        assert run.code == 0, run.err
+    dropped = [
+        post(devhost, gh, payload("github_push.json"), {"X-GitHub-Event": "push"}),
+        post(devhost, am, payload("alertmanager_resolved.json")),
+    ]
+    assert [r.status_code for r in dropped] == [202, 202]
+    assert dropped[0].json() == {"status": "filtered", "event": "push", "severity": "accent", "state": "pushed"}
+    assert dropped[1].json() == {"status": "filtered", "severity": "good", "state": "resolved"}
+    kept = [
+        post(devhost, gh, payload("github_workflow_run_failure.json"), {"X-GitHub-Event": "workflow_run"}),
+        post(devhost, am, payload("alertmanager_firing.json")),
+    ]
+    for reply in kept:
+        assert reply.status_code == 202 and reply.json()["channels"] == {channel: "accepted"}, reply.text
+    text = json.dumps(delivered(sink, channel, 2), ensure_ascii=False)
+    assert len(sink.messages(channel)) == 2
+    assert "FIRING" in text and "CI #42 failure" in text
+    assert "pushed to" not in text and "RESOLVED" not in text
+
+
 @pytest.fixture(scope="module")
 def down_host(devhost_settings: dict[str, str]) -> Iterator[str]:
     """A dev host whose store is unreachable (nobody listens on its table port)."""
