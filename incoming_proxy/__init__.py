@@ -9,7 +9,7 @@ import logging
 
 import azure.functions as func
 
-from shared import invocation
+from shared import invocation, web
 from shared.incoming import pipeline
 
 log = logging.getLogger("incoming_proxy")
@@ -23,6 +23,4 @@ def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     log.info(
         "incoming_proxy invocation=%s route=%r status=%d", context.invocation_id, route[:64], reply.status
     )
-    return func.HttpResponse(
-        reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.mimetype, charset="utf-8"
-    )
+    return web.http_response(reply)

@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from shared import invocation
+from shared import invocation, web
 from shared.outgoing.handler import handle_request
 
 log = logging.getLogger("outgoing_handler")
@@ -15,7 +15,7 @@ log = logging.getLogger("outgoing_handler")
 def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     invocation.enter(context)  # our worker threads' log lines carry this invocation's id
     team = req.route_params.get("team", "")
-    result = handle_request(
+    reply = handle_request(
         team,
         req.headers.get("Authorization"),
         req.get_body(),
@@ -23,8 +23,6 @@ def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     )
     # One line per invocation with its id (never the Authorization header or the body).
     log.info(
-        "outgoing_handler invocation=%s team=%r status=%d", context.invocation_id, team[:64], result.status
+        "outgoing_handler invocation=%s team=%r status=%d", context.invocation_id, team[:64], reply.status
     )
-    return func.HttpResponse(
-        result.body, status_code=result.status, mimetype=result.mimetype, charset="utf-8"
-    )
+    return web.http_response(reply)

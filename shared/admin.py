@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from shared.store.models import Channel, OutboxItem, Route, Schedule, Subscription, Team
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: how errors describe store.models.ROUTE_NAME (route names and team keys become part of a URL)
+NAME_RULE = "1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit"
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 
 
@@ -163,12 +164,10 @@ def read_token(path: str | None) -> str:
 
 
 def team_add(args: argparse.Namespace) -> None:
-    from shared.store.models import Team
+    from shared.store.models import ROUTE_NAME, Team
 
     if not ROUTE_NAME.match(args.key):
-        raise UsageError(
-            "a team key is 1-64 letters, digits, dashes or underscores (it becomes part of a URL)"
-        )
+        raise UsageError(f"a team key is {NAME_RULE} (it becomes part of a URL)")
     token = read_token(args.token_file)
     try:
         team = store().teams.add(Team(key=args.key, name=args.name or args.key, tokens=[token]))
@@ -291,15 +290,57 @@ def channel_relink(args: argparse.Namespace) -> None:
 
 
 def route_row(route: Route) -> dict[str, Any]:
+    from shared.incoming.filters import normalized
+
     return {
         "name": route.name,
         "source": route.source,
         "auth": route.auth,
         "mode": route.mode,
         "channels": ",".join(route.channels),
+        "filters": normalized(route.filters),
         "url": settings.public_url("incoming", route.name),
         "created": iso(route.created),
     }
+
+
+def route_text(route: Route, verb: str) -> str:
+    """One line for people: what the route is, its URL, and what its filters let through."""
+    from shared.incoming.filters import describe
+
+    shown = describe(route.filters)
+    only = f"; delivers only posts with {shown}" if shown else ""
+    return f"route {route.name!r} ({route.source}, {route.mode}) {verb} -> {route_row(route)['url']}{only}"
+
+
+def route_filters(args: argparse.Namespace, current: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """``--filter`` (and ``--clear-filters``) applied to a route's filters, or a usage error."""
+    from shared.incoming.filters import FilterError, update
+
+    try:
+        return update(current, args.filter or [], clear=bool(getattr(args, "clear_filters", False)))
+    except FilterError as exc:
+        raise UsageError(f"--filter: {exc}") from None
+
+
+def route_settings(items: list[str] | None, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``--setting KEY=VALUE`` added to ``current``; ``KEY=`` removes a setting."""
+    settings_map = dict(current or {})
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--setting takes KEY=VALUE, got {item!r}")
+        if value:
+            settings_map[key] = value
+        else:
+            settings_map.pop(key, None)
+    return settings_map
+
+
+def check_channels(names: list[str]) -> None:
+    missing = [c for c in names if store().channels.find(c) is None]
+    if missing:
+        raise Failure(f"no channel named {', '.join(map(repr, missing))}: add it first with `channel add`")
 
 
 def split_names(text: str) -> list[str]:
@@ -310,27 +351,19 @@ def split_names(text: str) -> list[str]:
 
 
 def route_add(args: argparse.Namespace) -> None:
-    from shared.store.models import Route
+    from shared.store.models import ROUTE_NAME, Route
 
     if not ROUTE_NAME.match(args.name):
-        raise UsageError(
-            "a route name is 1-64 letters, digits, dashes or underscores (it becomes part of a URL)"
-        )
+        raise UsageError(f"a route name is {NAME_RULE} (it becomes part of a URL)")
     channels = split_names(args.to)
+    filters = route_filters(args)
+    settings_map = route_settings(args.setting)
     secret: str | None = None
     if args.auth != "none":
         secret = read_secret(args.secret_file, "secret")
     elif args.secret_file:
         raise UsageError("--secret-file needs --auth bearer|basic|github|hmac|key")
-    settings_map: dict[str, str] = {}
-    for item in args.setting or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--setting takes KEY=VALUE, got {item!r}")
-        settings_map[key] = value
-    missing = [c for c in channels if store().channels.find(c) is None]
-    if missing:
-        raise Failure(f"no channel named {', '.join(map(repr, missing))}: add it first with `channel add`")
+    check_channels(channels)
     route = Route(
         name=args.name,
         source=args.source,
@@ -338,22 +371,47 @@ def route_add(args: argparse.Namespace) -> None:
         secret=secret,
         channels=channels,
         mode=args.mode,
+        filters=filters,
         settings=settings_map,
     )
     try:
         saved = store().routes.save(route) if args.replace else store().routes.add(route)
     except Conflict:
         raise Failure(f"route {args.name!r} exists; add --replace to overwrite it") from None
-    emit(
-        args,
-        route_row(saved),
-        f"route {saved.name!r} ({saved.source}, {saved.mode}) -> {route_row(saved)['url']}",
+    emit(args, route_row(saved), route_text(saved, "saved" if args.replace else "added"))
+
+
+def route_set(args: argparse.Namespace) -> None:
+    """Change a route in place (its secret and URL stay): channels, mode, settings, filters."""
+    if not (args.to or args.mode or args.setting or args.filter or args.clear_filters):
+        raise UsageError("nothing to change: give --to, --mode, --setting, --filter or --clear-filters")
+    channels = split_names(args.to) if args.to else None
+    route = store().routes.get(args.name)
+    filters = route_filters(args, route.filters)
+    if channels is not None:
+        check_channels(channels)
+    changed = route.model_copy(
+        update={
+            "channels": channels if channels is not None else route.channels,
+            "mode": args.mode or route.mode,
+            "settings": route_settings(args.setting, route.settings),
+            "filters": filters,
+        }
     )
+    try:
+        saved = store().routes.save(changed)  # ETag-guarded: a change made meanwhile is not lost
+    except Conflict:
+        raise Failure(f"route {args.name!r} changed meanwhile; run the command again") from None
+    emit(args, route_row(saved), route_text(saved, "changed"))
 
 
 def route_list(args: argparse.Namespace) -> None:
-    rows = [route_row(r) for r in store().routes.list()]
-    emit(args, rows, table(rows, ["name", "source", "auth", "mode", "channels", "url"]))
+    from shared.incoming.filters import describe
+
+    routes = store().routes.list()
+    rows = [route_row(r) for r in routes]
+    shown = [dict(row, filters=describe(r.filters) or None) for row, r in zip(rows, routes, strict=True)]
+    emit(args, rows, table(shown, ["name", "source", "auth", "mode", "channels", "filters", "url"]))
 
 
 def route_remove(args: argparse.Namespace) -> None:
@@ -554,6 +612,16 @@ def dead_purge(args: argparse.Namespace) -> None:
 # --- parser --------------------------------------------------------------------------------------
 
 
+def filter_help() -> str:
+    from shared.incoming.vocabulary import SEVERITIES, STATES
+
+    return (
+        "deliver only matching posts (repeatable; every key given must match, any of its values): "
+        "event=<pattern>[,...] (GitHub <event>.<action>, Azure DevOps event type; * ? [] wildcards), "
+        f"severity={'|'.join(SEVERITIES)}, state={'|'.join(STATES)}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -626,8 +694,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", choices=ROUTE_AUTH, default="none")
     p.add_argument("--secret-file", help="file holding the sender secret (else standard input)")
     p.add_argument("--setting", action="append", metavar="KEY=VALUE", help="source setting (repeatable)")
+    p.add_argument("--filter", action="append", metavar="KEY=VALUE[,VALUE]", help=filter_help())
     p.add_argument("--replace", action="store_true", help="overwrite an existing route")
-    command(route, "list", route_list, "list routes and their URLs")
+    p = command(route, "set", route_set, "change a route's channels, mode, settings or filters")
+    p.add_argument("name")
+    p.add_argument("--to", help="channel[,channel...] (replaces the list)")
+    p.add_argument("--mode", choices=("immediate", "digest"))
+    p.add_argument(
+        "--setting", action="append", metavar="KEY=VALUE", help="set a source setting; KEY= removes it"
+    )
+    p.add_argument(
+        "--filter", action="append", metavar="KEY=VALUE[,VALUE]", help=filter_help() + "; KEY= removes KEY"
+    )
+    p.add_argument(
+        "--clear-filters", action="store_true", help="remove every filter first (then it delivers every post)"
+    )
+    command(route, "list", route_list, "list routes, their filters and URLs")
     p = command(route, "remove", route_remove, "remove a route")
     p.add_argument("name")
 

@@ -8,13 +8,13 @@ from typing import Any
 from shared.cards.builders import CardBuilder, Status
 from shared.cards.markdown import escape
 from shared.digest.feeds.base import Entry, Gathered
-
-_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error", "attention"}
+from shared.incoming.vocabulary import NEEDS_ATTENTION
 
 
 def _status(gathered: Gathered) -> Status:
+    """Events: a warning while any of them asked for attention (a digest is not an alert), else good."""
     if gathered.source == "events":
-        if any((e.status or "") in _FIRING for e in gathered.entries):
+        if any(e.severity in NEEDS_ATTENTION for e in gathered.entries):
             return Status.WARNING
         return Status.GOOD if gathered.entries else Status.DEFAULT
     return Status.ACCENT
@@ -23,8 +23,8 @@ def _status(gathered: Gathered) -> Status:
 def _line(entry: Entry) -> str:
     title = escape(entry.title)
     text = f"[{title}]({entry.url})" if entry.url and ")" not in entry.url else f"**{title}**"
-    if entry.status and entry.status != "info":
-        text = f"{escape(entry.status)}: {text}"
+    if entry.state:
+        text = f"{escape(entry.state)}: {text}"
     if entry.published is not None:
         text += f" ({entry.published.strftime('%Y-%m-%d %H:%M')} UTC)"
     if entry.summary:

@@ -10,29 +10,28 @@ Route settings read here (the sources document their own):
 
 - ``mentions``: ``[{"id": "<UPN or Entra object id>", "name": "Display Name"}]``, added to every
   card as ``<at>`` mentions (``msteams.entities``);
-- ``mention_statuses``: only mention on these statuses (``attention``, ``warning``, ...);
+- ``mention_statuses``: only mention on these severities (``attention``, ``warning``, ...: the card's
+  colour, ``shared.incoming.vocabulary.SEVERITIES``);
 - ``dedupe_window_seconds``: how long a retry is recognised (default 900 s; GitHub deliveries 24 h);
   ``dedupe: false`` turns recognition off;
 - ``hmac_header``: header of the ``hmac`` auth mode.
 
-Route filters: ``{"events": ["push", "pull_request.*"], "statuses": ["attention"]}`` (shell
-patterns); a post that does not match is acknowledged and dropped.
+Route filters (``shared.incoming.filters``): ``{"event": ["push", "pull_request.*"], "severity":
+["attention"], "state": ["firing"]}``; a post that does not match is acknowledged (202 ``filtered``,
+or the legacy ``1``) and dropped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from shared.incoming.filters import matches
 from shared.incoming.sources.base import (
     BuildContext,
     Card,
@@ -43,6 +42,8 @@ from shared.incoming.sources.base import (
     int_setting,
     structured,
 )
+from shared.store.models import ROUTE_NAME
+from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit, unavailable
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -52,30 +53,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shared.incoming.pipeline")
 
-MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
 DEFAULT_DEDUPE_WINDOW = 900
-RETRY_AFTER_SECONDS = 30
 IN_PROGRESS_RETRY_SECONDS = 10
 # How long a claim holds a post's key before its completion, at least: short, so that after a crash
 # the sender's retry is delivered within minutes; longer when the post's delivery may take longer.
 CLAIM_LEASE_SECONDS = 120
-ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
-
-
-@dataclass
-class Reply:
-    """What the function answers; the function's __init__ turns it into an HttpResponse."""
-
-    status: int
-    body: bytes = b""
-    mimetype: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
 
 
 class Refusal(Exception):
@@ -84,24 +69,6 @@ class Refusal(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
-
-
-def json_reply(status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Reply(status, body, "application/json", dict(headers or {}))
-
-
-def error(status: int, message: str, detail: Any = None, headers: Mapping[str, str] | None = None) -> Reply:
-    payload: dict[str, Any] = {"error": message}
-    if detail is not None:
-        payload["detail"] = detail
-    return json_reply(status, payload, headers)
-
-
-def unavailable(
-    message: str = "storage is unavailable, retry later", seconds: int = RETRY_AFTER_SECONDS
-) -> Reply:
-    return error(503, message, headers={"Retry-After": str(seconds)})
 
 
 LEGACY_OK = Reply(200, b"1", "text/plain")
@@ -115,9 +82,7 @@ def media_type(headers: Mapping[str, str]) -> str:
 
 
 def check_size(headers: Mapping[str, str], body: bytes) -> None:
-    length = headers.get("content-length", "")
-    declared = int(length) if length.isdigit() else 0
-    if declared > MAX_BODY_BYTES or len(body) > MAX_BODY_BYTES:
+    if over_limit(headers.get("content-length"), body):
         raise Refusal(error(413, "body too large", f"the limit is {MAX_BODY_BYTES} bytes"))
 
 
@@ -249,14 +214,9 @@ def mention_card(card: Card, settings: Mapping[str, Any]) -> Card:
 
 
 def passes_filters(filters: Mapping[str, Any], notice: Notice) -> bool:
-    events = filters.get("events")
-    if isinstance(events, list) and events:
-        event = notice.event or ""
-        if not any(fnmatchcase(event, str(p)) or fnmatchcase(event.split(".")[0], str(p)) for p in events):
-            return False
-    statuses = filters.get("statuses")
-    wanted = {str(s).lower() for s in statuses} if isinstance(statuses, list) else set()
-    return not wanted or notice.summary.status.lower() in wanted
+    """The route's filters (``shared.incoming.filters``) applied to a built notice."""
+    summary = notice.summary
+    return matches(filters, event=notice.event, severity=summary.severity, state=summary.state)
 
 
 # --- the pipeline -----------------------------------------------------------------------------
@@ -333,10 +293,7 @@ def handle(
         log.warning("incoming %s: store unavailable, answering 503", route_name)
         reply = unavailable()
     except Exception as exc:  # a bug must not leak a stack trace (or a secret) to the sender
-        # Type and place only: an exception's text may quote the body, a header or a webhook URL.
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else "?"
-        log.error("incoming %s failed unexpectedly (%s at %s)", route_name[:64], type(exc).__name__, where)
+        log_failure(log, f"incoming {route_name[:64]!r} failed unexpectedly", exc)
         reply = error(500, "internal error")
     log.info("incoming %s: %d in %.1f ms", route_name, reply.status, (time.perf_counter() - started) * 1000)
     return reply
@@ -367,7 +324,10 @@ def _handle(
     settings = route.settings or {}
 
     if not passes_filters(route.filters or {}, notice):
-        return LEGACY_OK if legacy else json_reply(202, {"status": "filtered", "event": notice.event})
+        # What the filters saw, so whoever set them can tell why a post was dropped.
+        seen = {"event": notice.event, "severity": notice.summary.severity, "state": notice.summary.state}
+        answer = {"status": "filtered", **{k: v for k, v in seen.items() if v is not None}}
+        return LEGACY_OK if legacy else json_reply(202, answer)
 
     from shared.delivery import Acceptances, inline_seconds
     from shared.idempotency import Scope

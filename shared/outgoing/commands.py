@@ -1,7 +1,7 @@
 """Bot commands as small listener functions registered Bolt-style, each with its own help line.
 
 Listeners get a `Context` (the activity, the parsed command, lazy store access) and return a
-`Reply`. Store-heavy modules are imported inside the listeners that need them, so `help` and the
+`Answer`. Store-heavy modules are imported inside the listeners that need them, so `help` and the
 cold start never pay for them.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from shared import settings
 from shared.invocation import carry, run_parallel
 from shared.outgoing.activity import Activity, Command
-from shared.outgoing.replies import Reply, md_escape
+from shared.outgoing.replies import Answer, md_escape
 
 __all__ = ["CommandError", "Commands", "Context", "Listener", "registry"]
 
@@ -96,7 +96,7 @@ class Context:
         return found
 
 
-Listener = Callable[[Context], Reply]
+Listener = Callable[[Context], Answer]
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -161,7 +161,7 @@ class Commands:
     def suggest(self, word: str) -> list[str]:
         return difflib.get_close_matches(word.casefold(), list(self._by_word), n=2, cutoff=0.6)
 
-    def dispatch(self, ctx: Context) -> Reply:
+    def dispatch(self, ctx: Context) -> Answer:
         word = ctx.command.name
         if not word:
             return help_reply(self, title="Hi! Here is what I can do")
@@ -171,7 +171,7 @@ class Commands:
         try:
             return entry.listener(ctx)
         except CommandError as exc:
-            reply = Reply(f"{entry.name}: {exc}", status="warning")
+            reply = Answer(f"{entry.name}: {exc}", status="warning")
             if exc.hint:
                 reply.add(exc.hint)
             reply.add(f"Usage: **{entry.usage}**")
@@ -184,8 +184,8 @@ registry = Commands()
 # --- help ------------------------------------------------------------------------------------------
 
 
-def help_reply(commands: Commands, *, title: str = "What I can do") -> Reply:
-    reply = Reply(title, status="accent")
+def help_reply(commands: Commands, *, title: str = "What I can do") -> Answer:
+    reply = Answer(title, status="accent")
     reply.add("Mention me followed by a command, for example **@bot subscriptions**.")
     section = reply.section("Commands")
     section.lines.extend(f"**{e.usage}**: {e.summary}" for e in commands.entries())
@@ -193,7 +193,7 @@ def help_reply(commands: Commands, *, title: str = "What I can do") -> Reply:
     return reply
 
 
-def unknown_reply(commands: Commands, word: str) -> Reply:
+def unknown_reply(commands: Commands, word: str) -> Answer:
     guesses = commands.suggest(word)
     # Never echo what may be a secret URL pasted without "connect".
     shown = "that" if "://" in word or len(word) > 40 else f'"{md_escape(word)}"'
@@ -208,13 +208,13 @@ def unknown_reply(commands: Commands, word: str) -> Reply:
 @registry.command(
     "help", usage="help [COMMAND]", summary="this list, or details on one command", uses_channel=False
 )
-def cmd_help(ctx: Context) -> Reply:
+def cmd_help(ctx: Context) -> Answer:
     if not ctx.command.args:
         return help_reply(registry)
     entry = registry.get(ctx.command.args[0])
     if entry is None:
         return unknown_reply(registry, ctx.command.args[0])
-    reply = Reply(f"help {entry.name}", status="accent")
+    reply = Answer(f"help {entry.name}", status="accent")
     reply.add(f"**{entry.usage}**")
     reply.add(entry.summary[:1].upper() + entry.summary[1:] + ".")
     if entry.details:
@@ -242,7 +242,7 @@ def channel_name_for(team: str, teams_channel_id: str) -> str:
         "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards."
     ),
 )
-def cmd_connect(ctx: Context) -> Reply:
+def cmd_connect(ctx: Context) -> Answer:
     from shared.delivery.allowlist import DestinationNotAllowed, check_destination, mask
 
     if len(ctx.command.args) != 1:
@@ -264,7 +264,7 @@ def cmd_connect(ctx: Context) -> Reply:
         record.created = existing.created
     ctx.store.channels.save(record)
     ctx.on_channel(name)
-    reply = Reply("Channel connected", status="good")
+    reply = Answer("Channel connected", status="good")
     reply.facts.append(("Channel", f"**{name}**"))
     reply.facts.append(("Webhook", mask(url)))
     reply.add("**Please delete your message with the URL now**: anyone who has it can post to this channel.")
@@ -374,7 +374,7 @@ def _new_subscription_id() -> str:
         "Days: **mon-fri**, **weekdays**, **daily** or **mon,wed,fri**."
     ),
 )
-def cmd_subscribe(ctx: Context) -> Reply:
+def cmd_subscribe(ctx: Context) -> Answer:
     from shared.digest import schedule as sched
 
     source, target, options = _parse_subscribe(ctx.command.args)
@@ -399,7 +399,7 @@ def cmd_subscribe(ctx: Context) -> Reply:
         created_by=ctx.activity.sender_name,
     )
     ctx.store.subscriptions.add(sub)
-    reply = Reply("Subscribed", status="good")
+    reply = Answer("Subscribed", status="good")
     reply.facts.extend(
         [
             ("Id", f"**{sub.id}**"),
@@ -468,14 +468,14 @@ def _describe_sub(sub: Any) -> str:
 @registry.command(
     "subscriptions", usage="subscriptions", summary="the digests of this channel", aliases=("list",)
 )
-def cmd_subscriptions(ctx: Context) -> Reply:
+def cmd_subscriptions(ctx: Context) -> Answer:
     channel = ctx.linked_channel()
     subs = ctx.store.subscriptions.list(channel=channel.name)
     if not subs:
-        return Reply("No subscriptions yet", status="default").add(
+        return Answer("No subscriptions yet", status="default").add(
             "Start one with " + _either([f"subscribe {offer}" for offer in _offered()]) + "."
         )
-    reply = Reply(f"{len(subs)} subscription(s)", status="accent")
+    reply = Answer(f"{len(subs)} subscription(s)", status="accent")
     section = reply.section("Subscriptions")
     for sub in subs:
         section.lines.append(_describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}")
@@ -483,19 +483,19 @@ def cmd_subscriptions(ctx: Context) -> Reply:
 
 
 @registry.command("unsubscribe", usage="unsubscribe ID", summary="stop and delete a digest")
-def cmd_unsubscribe(ctx: Context) -> Reply:
+def cmd_unsubscribe(ctx: Context) -> Answer:
     sub = _own_subscription(ctx, "unsubscribe")
     ctx.store.subscriptions.remove(sub.id)
-    return Reply("Unsubscribed", status="good").add(f"Removed {_describe_sub(sub)}.")
+    return Answer("Unsubscribed", status="good").add(f"Removed {_describe_sub(sub)}.")
 
 
-def _set_paused(ctx: Context, paused: bool) -> Reply:
+def _set_paused(ctx: Context, paused: bool) -> Answer:
     from shared.store.errors import Conflict
 
     for _attempt in range(3):
         sub = _own_subscription(ctx, "pause" if paused else "resume")
         if sub.paused == paused:
-            return Reply(f"Already {'paused' if paused else 'running'}").add(_describe_sub(sub))
+            return Answer(f"Already {'paused' if paused else 'running'}").add(_describe_sub(sub))
         sub.paused = paused
         if not paused:
             from shared.digest.schedule import next_run
@@ -506,22 +506,22 @@ def _set_paused(ctx: Context, paused: bool) -> Reply:
         except Conflict:
             continue  # the digest timer touched it meanwhile: read again
         title = "Paused" if paused else "Resumed"
-        return Reply(title, status="good").add(_describe_sub(sub))
+        return Answer(title, status="good").add(_describe_sub(sub))
     raise CommandError("the subscription kept changing while I tried; try again")
 
 
 @registry.command("pause", usage="pause ID", summary="stop sending a digest for now")
-def cmd_pause(ctx: Context) -> Reply:
+def cmd_pause(ctx: Context) -> Answer:
     return _set_paused(ctx, True)
 
 
 @registry.command("resume", usage="resume ID", summary="send a paused digest again")
-def cmd_resume(ctx: Context) -> Reply:
+def cmd_resume(ctx: Context) -> Answer:
     return _set_paused(ctx, False)
 
 
 @registry.command("digest", usage="digest ID now", summary="send a digest right away")
-def cmd_digest(ctx: Context) -> Reply:
+def cmd_digest(ctx: Context) -> Answer:
     args = ctx.command.args
     if len(args) != 2 or args[1].casefold() != "now":
         raise CommandError("say **digest ID now**")
@@ -553,7 +553,7 @@ def cmd_digest(ctx: Context) -> Reply:
         Outcome.DEFERRED: ("Digest not sent", "warning", "The run ran out of time; try again."),
     }
     title, status, text = answers[result.outcome]
-    reply = Reply(title, status=status)
+    reply = Answer(title, status=status)
     reply.add(_describe_sub(sub))
     reply.add(text)
     return reply
@@ -573,14 +573,14 @@ def _route_lines(ctx: Context, channel_name: str) -> list[str]:
 
 
 @registry.command("routes", usage="routes", summary="the incoming-proxy URLs that post into this channel")
-def cmd_routes(ctx: Context) -> Reply:
+def cmd_routes(ctx: Context) -> Answer:
     channel = ctx.linked_channel()
     lines = _route_lines(ctx, channel.name)
     if not lines:
-        return Reply("No routes feed this channel").add(
+        return Answer("No routes feed this channel").add(
             "An operator adds them with **python -m shared.admin**."
         )
-    reply = Reply(f"{len(lines)} route(s) feed this channel", status="accent")
+    reply = Answer(f"{len(lines)} route(s) feed this channel", status="accent")
     reply.section("Routes").lines.extend(lines)
     reply.add("Senders authenticate with the route's own secret, which is not shown here.")
     return reply
@@ -589,15 +589,15 @@ def cmd_routes(ctx: Context) -> Reply:
 @registry.command(
     "status", usage="status", summary="link, digests, routes, recent deliveries and backlog of this channel"
 )
-def cmd_status(ctx: Context) -> Reply:
+def cmd_status(ctx: Context) -> Answer:
     from shared.delivery.allowlist import mask
 
     channel = ctx.channel()
     if channel is None:
-        reply = Reply("Status: not connected", status="warning")
+        reply = Answer("Status: not connected", status="warning")
         reply.add("Send **connect WORKFLOWS-URL** to link this channel.")
         return reply
-    reply = Reply("Status", status="accent")
+    reply = Answer("Status", status="accent")
     reply.facts.append(("Channel", f"**{channel.name}**"))
     reply.facts.append(("Webhook", mask(channel.url)))
     # Independent reads: in parallel, so a status costs one round trip more than a lookup, not four.

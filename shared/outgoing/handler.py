@@ -17,7 +17,6 @@ import json
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,37 +25,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 from shared import settings
 from shared.invocation import carry
 from shared.outgoing.verify import SignatureVerifier
+from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit
 
 if TYPE_CHECKING:
     from shared.idempotency import Scope
+    from shared.outgoing.replies import Answer
 
-__all__ = ["MAX_BODY_BYTES", "HttpReply", "OutgoingBot", "StoreGate", "handle_request"]
+__all__ = ["OutgoingBot", "StoreGate", "handle_request"]
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
 DEDUPE_SCOPE = "outgoing"
-_JSON = "application/json"
+
+UNAUTHORIZED = error(401, "unauthorized")
+EMPTY_REPLY = json_reply(200, {"type": "message"})
 
 
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    body: bytes
-    mimetype: str = _JSON
-
-
-def _error(status: int, message: str) -> HttpReply:
-    return HttpReply(status, json.dumps({"error": message}).encode())
-
-
-UNAUTHORIZED = _error(401, "unauthorized")
-EMPTY_REPLY = HttpReply(200, json.dumps({"type": "message"}).encode())
-
-
-def _text_reply(text: str) -> HttpReply:
+def _text_reply(text: str) -> Reply:
     """A plain-text reply: used when cards or the store are not at hand (errors, deadlines)."""
-    return HttpReply(200, json.dumps({"type": "message", "text": text}, ensure_ascii=False).encode())
+    return json_reply(200, {"type": "message", "text": text})
 
 
 UNAVAILABLE_TEXT = (
@@ -125,12 +112,12 @@ class _Exchange:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self.result: HttpReply | None = None
+        self.result: Reply | None = None
         self.abandoned = False
         self.channel: str | None = None  # our channel name once the worker knows the link
         self.command = ""
 
-    def finish(self, result: HttpReply) -> bool:
+    def finish(self, result: Reply) -> bool:
         """Store the result; False when the caller already gave up (then post it instead)."""
         with self._lock:
             if self.abandoned:
@@ -139,7 +126,7 @@ class _Exchange:
             self._done.set()
             return True
 
-    def wait(self, timeout: float) -> HttpReply | None:
+    def wait(self, timeout: float) -> Reply | None:
         self._done.wait(max(timeout, 0.0))
         with self._lock:
             if self.result is None:
@@ -148,11 +135,12 @@ class _Exchange:
 
 
 @dataclass(frozen=True)
-class _Outcome:
-    """The HTTP answer, the Reply behind it (posted instead if the caller gave up) and the claimed key."""
+class _WorkerResult:
+    """What the worker hands back: the HTTP reply, the bot's answer behind it (posted to the channel
+    instead when the caller gave up waiting) and the dedupe key it claimed (completed after replying)."""
 
-    answer: HttpReply
-    reply: Any = None
+    reply: Reply
+    answer: Answer | None = None
     claimed: str | None = None
 
 
@@ -192,12 +180,12 @@ class OutgoingBot:
 
     def handle(
         self, team: str, authorization: str | None, body: bytes, *, content_length: str | None = None
-    ) -> HttpReply:
+    ) -> Reply:
         received = time.monotonic()
-        if _over_limit(content_length, body):
-            return _error(413, f"body too large: the limit is {MAX_BODY_BYTES} bytes")
+        if over_limit(content_length, body):
+            return error(413, f"body too large: the limit is {MAX_BODY_BYTES} bytes")
         if not body.strip():
-            return _error(400, "empty body: expected a Teams activity (JSON)")
+            return error(400, "empty body: expected a Teams activity (JSON)")
         exchange = _Exchange()
         self.executor().submit(carry(self._work), exchange, team, authorization, body)
         result = exchange.wait(self._deadline() - (time.monotonic() - received))
@@ -219,66 +207,70 @@ class OutgoingBot:
     # --- worker side ------------------------------------------------------------------------------
 
     def _work(self, exchange: _Exchange, team: str, authorization: str | None, body: bytes) -> None:
-        outcome = _Outcome(_text_reply(FAILED_TEXT))
+        result = _WorkerResult(_text_reply(FAILED_TEXT))
         try:
-            outcome = self._process(exchange, team, authorization, body)
+            result = self._process(exchange, team, authorization, body)
         except Exception as exc:
             if _is_store_unavailable(exc):
                 log.warning("outgoing: store unavailable for team %r: %s", team[:64], exc)
-                outcome = _Outcome(_text_reply(UNAVAILABLE_TEXT))
+                result = _WorkerResult(_text_reply(UNAVAILABLE_TEXT))
             else:
-                _log_failure(f"outgoing: command {exchange.command!r} failed for team {team[:64]!r}", exc)
-        answered = exchange.finish(outcome.answer)
-        if outcome.claimed is not None:
+                log_failure(log, f"outgoing: command {exchange.command!r} failed for team {team[:64]!r}", exc)
+        answered = exchange.finish(result.reply)
+        if result.claimed is not None:
             # After the answer, not before: marking the claim done costs round trips Teams need not wait for.
-            _quietly(self.gate.complete, outcome.claimed)
-        if not answered and outcome.reply is not None and exchange.channel:
-            self._post_late(exchange.channel, outcome.reply)
+            _quietly(self.gate.complete, result.claimed)
+        if not answered and result.answer is not None and exchange.channel:
+            self._post_late(exchange.channel, result.answer)
 
-    def _process(self, exchange: _Exchange, team: str, authorization: str | None, body: bytes) -> _Outcome:
+    def _process(
+        self, exchange: _Exchange, team: str, authorization: str | None, body: bytes
+    ) -> _WorkerResult:
         tokens = self.gate.tokens(team) if _plausible_team(team) else None
         verifier = SignatureVerifier(tokens or [], window_seconds=self._window(), clock=self.clock)
         if not verifier.is_valid(body, authorization):
             log.info("outgoing: rejected an unauthenticated request for team %r", team[:64])
-            return _Outcome(UNAUTHORIZED)
+            return _WorkerResult(UNAUTHORIZED)
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, ValueError):
-            return _Outcome(_error(400, "the body is not valid JSON"))
+            return _WorkerResult(error(400, "the body is not valid JSON"))
         except RecursionError:  # thousands of nested brackets: valid JSON, but no activity
-            return _Outcome(_error(400, "the body is nested too deeply to be a Teams activity"))
+            return _WorkerResult(error(400, "the body is nested too deeply to be a Teams activity"))
         if not isinstance(data, dict):
-            return _Outcome(_error(400, "the body must be a JSON object (a Teams activity)"))
+            return _WorkerResult(error(400, "the body must be a JSON object (a Teams activity)"))
         if data.get("type") != "message":
-            return _Outcome(EMPTY_REPLY)
+            return _WorkerResult(EMPTY_REPLY)
 
         from shared.outgoing.activity import ActivityError, TextTooLong, parse_activity
 
         try:
             activity = parse_activity(data)
         except ActivityError as exc:
-            return _Outcome(_error(400, str(exc)))
+            return _WorkerResult(error(400, str(exc)))
         if not activity.id:
-            return _Outcome(_error(400, "the activity has no id"))
+            return _WorkerResult(error(400, "the activity has no id"))
         if not verifier.is_fresh(activity.timestamp):
-            return _Outcome(_error(401, "the activity timestamp is missing or outside the accepted window"))
+            return _WorkerResult(
+                error(401, "the activity timestamp is missing or outside the accepted window")
+            )
         try:
             ctx = self._context(exchange, team, activity)
         except TextTooLong as exc:  # a real message from Teams: answer it, in words
-            return _Outcome(_text_reply(str(exc)))
+            return _WorkerResult(_text_reply(str(exc)))
         key = f"{team}/{activity.id}"
         ttl = int(self._window() * 2) + 60  # outlives every replay the window still lets through
         if not self.gate.claim(key, ttl):
-            return _Outcome(_error(409, "this activity was already handled"))
+            return _WorkerResult(error(409, "this activity was already handled"))
         try:
             from shared.outgoing.commands import registry
 
-            reply = registry.dispatch(ctx)
-            answer = HttpReply(200, _render(reply))
+            answer = registry.dispatch(ctx)
+            reply = Reply(200, _render(answer))
         except BaseException:
             _quietly(self.gate.release, key)  # a failed attempt must not block a retry
             raise
-        return _Outcome(answer, reply, key)
+        return _WorkerResult(reply, answer, key)
 
     def _context(self, exchange: _Exchange, team: str, activity: Any) -> Any:
         """The listener's context; the channel lookup starts now, overlapping the dedupe claim."""
@@ -301,28 +293,21 @@ class OutgoingBot:
             ctx.prefetch_channel()  # read-only, so harmless when the claim then fails
         return ctx
 
-    def _post_late(self, channel: str, reply: Any) -> None:
+    def _post_late(self, channel: str, answer: Answer) -> None:
         try:
             from shared.delivery import deliver
             from shared.outgoing.replies import render_card
 
-            result = deliver(self.store_factory(), channel, render_card(reply))
+            result = deliver(self.store_factory(), channel, render_card(answer))
             log.info("outgoing: late answer for %s: %s", channel, getattr(result, "state", "?"))
         except Exception as exc:
-            _log_failure(f"outgoing: could not post a late answer to channel {channel}", exc)
+            log_failure(log, f"outgoing: could not post a late answer to channel {channel}", exc)
 
 
-def _render(reply: Any) -> bytes:
+def _render(answer: Answer) -> bytes:
     from shared.outgoing.replies import render_reply
 
-    return render_reply(reply)
-
-
-def _log_failure(what: str, exc: BaseException) -> None:
-    """Log where it failed but not the exception's text: messages (pydantic's above all) quote
-    their input, which here may be a team token or a channel's webhook URL."""
-    where = "".join(traceback.format_tb(exc.__traceback__)[-4:]).rstrip()
-    log.error("%s: %s\n%s", what, type(exc).__name__, where)
+    return render_reply(answer)
 
 
 def _quietly(action: Callable[[str], None], key: str) -> None:
@@ -330,16 +315,6 @@ def _quietly(action: Callable[[str], None], key: str) -> None:
         action(key)
     except Exception as exc:  # the answer matters more than the bookkeeping
         log.warning("outgoing: dedupe bookkeeping failed: %s", type(exc).__name__)
-
-
-def _over_limit(content_length: str | None, body: bytes) -> bool:
-    if content_length:
-        try:
-            if int(content_length) > MAX_BODY_BYTES:
-                return True
-        except ValueError:
-            pass
-    return len(body) > MAX_BODY_BYTES
 
 
 def _plausible_team(team: str) -> bool:
@@ -358,7 +333,7 @@ def _open_store() -> Any:
 
 def handle_request(
     team: str, authorization: str | None, body: bytes, *, content_length: str | None = None
-) -> HttpReply:
+) -> Reply:
     """Entry point of the function: one process-wide bot on the app's store."""
     global _default
     if _default is None:

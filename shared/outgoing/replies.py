@@ -1,7 +1,8 @@
-"""What a command answers, as data; rendered once into the outgoing-webhook reply envelope.
+"""What a command answers (`Answer`), as data; rendered once into the outgoing-webhook reply envelope.
 
-Listeners fill a `Reply` instead of touching card JSON, so the same answer can become the
+Listeners fill an `Answer` instead of touching card JSON, so the same answer can become the
 synchronous reply (Adaptive Card + plain-text fallback) or, after the deadline, a Workflows post.
+The HTTP reply around it is `shared.web.Reply`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Reply", "Section", "md_escape", "render_card", "render_reply", "render_text"]
+__all__ = ["Answer", "Section", "md_escape", "render_card", "render_reply", "render_text"]
 
 # Markdown escapes (`\*`) read as noise in plain text.
 _PLAIN_RE = re.compile(r"\\([\\`*_\[\]~|#>+-])")
@@ -31,8 +32,8 @@ class Section:
 
 
 @dataclass
-class Reply:
-    """One answer: a title with a status colour, Markdown paragraphs, facts, sections and links."""
+class Answer:
+    """A bot command's answer: a title with a status colour, Markdown paragraphs, facts, sections, links."""
 
     title: str
     status: str = "default"  # good | warning | attention | accent | default
@@ -41,7 +42,7 @@ class Reply:
     sections: list[Section] = field(default_factory=list)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (title, https url): Action.OpenUrl
 
-    def add(self, markdown: str) -> Reply:
+    def add(self, markdown: str) -> Answer:
         self.paragraphs.append(markdown)
         return self
 
@@ -51,44 +52,44 @@ class Reply:
         return found
 
 
-def render_text(reply: Reply) -> str:
+def render_text(answer: Answer) -> str:
     """The plain-text fallback: everything the card says, readable without the card."""
-    out = [reply.title]
-    out.extend(f"{k}: {v}" for k, v in reply.facts)
-    out.extend(reply.paragraphs)
-    for section in reply.sections:
+    out = [answer.title]
+    out.extend(f"{k}: {v}" for k, v in answer.facts)
+    out.extend(answer.paragraphs)
+    for section in answer.sections:
         out.append(section.title)
         out.extend(f"{k}: {v}" for k, v in section.facts)
         out.extend(f"- {line}" for line in section.lines)
-    out.extend(f"{title}: {url}" for title, url in reply.buttons)
+    out.extend(f"{title}: {url}" for title, url in answer.buttons)
     return _PLAIN_RE.sub(r"\1", "\n\n".join(out).replace("**", ""))
 
 
-def render_card(reply: Reply) -> dict[str, Any]:
+def render_card(answer: Answer) -> dict[str, Any]:
     """The Adaptive Card (full width, Action.OpenUrl only, version <= 1.5) as a JSON-ready dict."""
     from shared.cards.builders import CardBuilder, Status
 
-    status = getattr(Status, reply.status.upper(), Status.DEFAULT)
-    builder = CardBuilder(reply.title, status=status)
-    if reply.facts:
-        builder.facts(reply.facts)
-    for paragraph in reply.paragraphs:
+    status = getattr(Status, answer.status.upper(), Status.DEFAULT)
+    builder = CardBuilder(answer.title, status=status)
+    if answer.facts:
+        builder.facts(answer.facts)
+    for paragraph in answer.paragraphs:
         builder.text(paragraph)
-    for section in reply.sections:
+    for section in answer.sections:
         builder.section(section.title)
         if section.facts:
             builder.facts(section.facts)
         if section.lines:
             builder.bullets(section.lines)
-    for title, url in reply.buttons:
+    for title, url in answer.buttons:
         builder.button(title, url)
     card = builder.build()
     # Shown by clients that cannot render the card: the whole answer, not just its title.
-    card["fallbackText"] = render_text(reply)
+    card["fallbackText"] = render_text(answer)
     return card
 
 
-def render_reply(reply: Reply) -> bytes:
+def render_reply(answer: Answer) -> bytes:
     """The serialised outgoing-webhook reply (one serialiser for the whole project).
 
     Teams shows a reply's `text` above its card, so `text` is the one-line summary (what
@@ -96,5 +97,5 @@ def render_reply(reply: Reply) -> bytes:
     """
     from shared.cards import envelopes
 
-    envelope = envelopes.reply(text=reply.title, card=render_card(reply))
+    envelope = envelopes.reply(text=answer.title, card=render_card(answer))
     return envelopes.dumps(envelope)

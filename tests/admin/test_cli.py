@@ -187,6 +187,52 @@ def test_routes_print_their_url_and_hide_secrets(cli: Cli, tmp_path: Path, same_
     assert sorted(r.name for r in same_store.routes.list()) == ["open", "prom"]
 
 
+def test_route_filters_are_set_checked_and_cleared(cli: Cli, same_store: Store) -> None:
+    assert cli("channel", "add", "ops", "--url", WORKFLOW_URL).code == 0
+    added = cli(
+        "route", "add", "gh", "--source", "github", "--to", "ops", "--auth", "github",
+        "--filter", "event=pull_request.*,push", "--filter", "severity=attention", "--filter", "severity=Warning",
+        stdin="hooksecret",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    assert "delivers only posts with event=pull_request.*,push severity=attention,warning" in added.out
+    assert same_store.routes.get("gh").filters == {"event": ["pull_request.*", "push"], "severity": ["attention", "warning"]}
+
+    # A key given replaces that key, `KEY=` removes one, the others and the secret stay.
+    changed = cli("route", "set", "gh", "--filter", "state=failed,merged", "--filter", "event=", "--json")
+    assert changed.code == 0, changed.err
+    expected = {"severity": ["attention", "warning"], "state": ["failed", "merged"]}
+    assert changed.json()["filters"] == expected
+    route = same_store.routes.get("gh")
+    assert route.filters == expected and route.secret == "hooksecret" and route.channels == ["ops"]
+    assert "severity=attention,warning state=failed,merged" in cli("route", "list").out
+
+    for bad, says in (
+        ("severity=critical", "use good, warning, attention, accent, default"),
+        ("state=exploded", "use firing, resolved, opened"),
+        ("colour=red", "use one of event, severity, state"),
+        ("state", "KEY=VALUE"),
+        ("event=push now", "not allowed"),
+    ):
+        run = cli("route", "set", "gh", "--filter", bad)
+        assert run.code == 2 and says in run.err, (bad, run.err)
+    assert same_store.routes.get("gh").filters == expected
+    refused = cli("route", "add", "x", "--source", "generic", "--to", "ops", "--filter", "severity=red")
+    assert refused.code == 2 and same_store.routes.find("x") is None
+    assert cli("route", "set", "gh").code == 2  # nothing to change
+    assert cli("route", "set", "nope", "--clear-filters").code == 1
+
+    cleared = cli("route", "set", "gh", "--clear-filters", "--filter", "state=opened")
+    assert cleared.code == 0 and same_store.routes.get("gh").filters == {"state": ["opened"]}
+    cleared = cli("route", "set", "gh", "--clear-filters", "--mode", "digest")
+    assert cleared.code == 0 and "delivers only" not in cleared.out
+    route = same_store.routes.get("gh")
+    assert route.filters == {} and route.mode == "digest"
+    # One name rule with the pipeline: dots are allowed, slashes are not.
+    assert cli("route", "add", "team.alerts", "--source", "alertmanager", "--to", "ops").code == 0
+    assert cli("route", "add", ".hidden", "--source", "alertmanager", "--to", "ops").code == 2
+
+
 def test_subscriptions_schedule_pause_resume(cli: Cli, same_store: Store) -> None:
     assert cli("channel", "add", "ops", "--url", WORKFLOW_URL).code == 0
     run = cli(

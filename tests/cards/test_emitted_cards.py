@@ -26,7 +26,8 @@ def test_digest_cards_are_valid_and_show_titles_as_typed() -> None:
             url=f"https://alerts.example/{i}",
             summary="p99 > 2 s for *all* routes <at>Ops</at>",
             published=datetime(2025, 3, 30, 1, 30, tzinfo=UTC),
-            status="firing" if i % 2 else "resolved",
+            severity="attention" if i % 2 else "good",
+            state="firing" if i % 2 else "resolved",
         )
         for i in range(30)
     ]

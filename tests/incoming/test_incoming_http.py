@@ -266,6 +266,75 @@ def test_digest_mode_buffers_for_following_subscriptions(
     assert sink.messages(channel) == []
 
 
+def test_severity_filter_delivers_firing_alerts(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """Alertmanager and Grafana used to put "firing" where the other senders put a severity, so a
+    route filtered on "attention" silently dropped every alert; the filter now reads the severity."""
+    for source, name, wanted in (
+        ("alertmanager", "alertmanager_firing.json", "attention"),  # severity critical
+        ("grafana", "grafana_firing.json", "warning"),  # severity warning
+    ):
+        route, (channel,) = make_route(app_store, sink, source, filters={"statuses": [wanted]})
+        reply = post(devhost, route, payload(name))
+        assert reply.status_code == 202 and reply.json()["channels"] == {channel: "accepted"}, (source, reply.text)
+        assert len(delivered(sink, channel)) == 1
+
+
+def test_digest_of_posted_alerts_reads_severity_and_state(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """Events buffered now carry severity and state; one buffered before (a single "status") still counts."""
+    from tests.digest.conftest import make_sub
+
+    route, (channel,) = make_route(app_store, sink, "alertmanager", mode="digest")
+    sub = make_sub(app_store, channel, "events", route, due=datetime.now(UTC) - timedelta(minutes=2))
+    app_store.events.append(sub.id, {"title": "Disk full on db-1", "status": "firing", "source": "alertmanager"})
+    for name in ("alertmanager_firing.json", "alertmanager_resolved.json"):
+        reply = post(devhost, route, payload(name))
+        assert reply.status_code == 202 and reply.json()["status"] == "buffered", reply.text
+    kinds = [(e.data.get("severity"), e.data.get("state")) for e in app_store.events.pending(sub.id)]
+    assert kinds == [(None, None), ("attention", "firing"), ("good", "resolved")]
+    assert requests.post(devhost + "/admin/functions/scheduled_connector", json={}, timeout=10).status_code == 202
+    (message,) = delivered(sink, channel)
+    card = message["attachments"][0]["content"]
+    text = json.dumps(card, ensure_ascii=False)
+    assert "3 events: 1 resolved, 2 still firing" in text
+    assert "firing: **Disk full on db-1**" in text and "resolved: " in text
+    assert card["body"][0]["style"] == "warning"
+
+
+def test_route_filters_from_the_cli_drop_or_deliver(
+    devhost: str, devhost_settings: dict[str, str], app_store: Any, sink: Any, env: None, tmp_path: Any
+) -> None:
+    """Filters set with `admin route add --filter`: what does not match is answered 202 filtered and
+    never reaches the channel; what matches is delivered."""
+    from tests.admin.test_cli import base_env, run_cli
+
+    cli_env = base_env(TEAMS_STORAGE=devhost_settings["TEAMS_STORAGE"], TABLE_PREFIX=devhost_settings["TABLE_PREFIX"])
+    channel = make_channel(app_store, sink)
+    gh, am = unique("r"), unique("r")
+    for args in (
+        ["--filter", "event=workflow_run", "--filter", "state=failed,cancelled", "--source", "github", gh],
+        ["--filter", "severity=attention", "--filter", "state=firing", "--source", "alertmanager", am],
+    ):
+        run = run_cli(["route", "add", args[-1], "--to", channel, *args[:-1]], cli_env, tmp_path)
+        assert run.code == 0, run.err
+    dropped = [
+        post(devhost, gh, payload("github_push.json"), {"X-GitHub-Event": "push"}),
+        post(devhost, am, payload("alertmanager_resolved.json")),
+    ]
+    assert [r.status_code for r in dropped] == [202, 202]
+    assert dropped[0].json() == {"status": "filtered", "event": "push", "severity": "accent", "state": "pushed"}
+    assert dropped[1].json() == {"status": "filtered", "severity": "good", "state": "resolved"}
+    kept = [
+        post(devhost, gh, payload("github_workflow_run_failure.json"), {"X-GitHub-Event": "workflow_run"}),
+        post(devhost, am, payload("alertmanager_firing.json")),
+    ]
+    for reply in kept:
+        assert reply.status_code == 202 and reply.json()["channels"] == {channel: "accepted"}, reply.text
+    text = json.dumps(delivered(sink, channel, 2), ensure_ascii=False)
+    assert len(sink.messages(channel)) == 2
+    assert "FIRING" in text and "CI #42 failure" in text
+    assert "pushed to" not in text and "RESOLVED" not in text
+
+
 @pytest.fixture(scope="module")
 def down_host(devhost_settings: dict[str, str]) -> Iterator[str]:
     """A dev host whose store is unreachable (nobody listens on its table port)."""

@@ -74,7 +74,7 @@ def test_alertmanager_one_card_per_notification_with_common_and_per_alert_facts(
     assert buttons["Runbook"].startswith("https://runbooks.example.org")
     assert "Silence" in buttons and "Alertmanager" in buttons
     assert "https://grafana.example.org/d/pay" in text  # per-alert dashboard link
-    assert p.notice.summary.status == "firing"
+    assert (p.notice.summary.severity, p.notice.summary.state) == ("attention", "firing")
 
 
 def test_alertmanager_resolved_is_green_and_worded() -> None:
@@ -486,3 +486,67 @@ def test_every_source_module_can_be_chosen_for_a_route() -> None:
     for kind in ROUTE_SOURCES:
         if kind != "auto":
             assert sources.get(kind).name.replace("_", "-") in ROUTE_SOURCES
+
+
+# --- severity and state ------------------------------------------------------------------------
+
+KINDS = [
+    ("alertmanager", "alertmanager_firing.json", {}, ("attention", "firing")),
+    ("alertmanager", "alertmanager_resolved.json", {}, ("good", "resolved")),
+    ("grafana", "grafana_firing.json", {}, ("warning", "firing")),
+    ("github", "github_push.json", {"x-github-event": "push"}, ("accent", "pushed")),
+    ("github", "github_workflow_run_failure.json", {"x-github-event": "workflow_run"}, ("attention", "failed")),
+    ("github", "github_star.json", {"x-github-event": "star"}, ("default", None)),
+    ("azure-devops", "ado_build_failed.json", {}, ("attention", "failed")),
+    ("azure-devops", "ado_release_other.json", {}, ("default", None)),
+    ("generic", "generic_deploy.json", {}, ("attention", "failed")),
+    ("messagecard", "messagecard_legacy.json", {}, ("default", None)),
+    ("adaptivecard", "adaptive_envelope.json", {}, ("default", None)),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "headers", "kind"), KINDS)
+def test_every_source_fills_severity_and_state(
+    source: str, name: str, headers: dict[str, str], kind: tuple[str, str | None]
+) -> None:
+    summary = prepare(source, payload(name), headers).notice.summary
+    assert (summary.severity, summary.state) == kind
+    assert summary.as_dict()["severity"] == kind[0] and summary.as_dict()["state"] == kind[1]
+    assert "status" not in summary.as_dict()
+
+
+def test_third_party_examples_stay_in_the_vocabularies() -> None:
+    from shared.incoming.vocabulary import SEVERITIES, STATES
+
+    seen: set[tuple[str, str | None]] = set()
+    for folder, source in (("github", "github"), ("azure-devops", "azure-devops"), ("grafana", "grafana"), ("alertmanager", "alertmanager")):
+        for path in shared_fixtures(folder):
+            if "without_mandatory" in path.name:
+                continue
+            headers = {"x-github-event": GITHUB_EVENTS[path.stem]} if source == "github" else {}
+            summary = prepare(source, path.read_bytes(), headers).notice.summary
+            assert summary.severity in SEVERITIES and (summary.state is None or summary.state in STATES), path.name
+            seen.add((path.stem, summary.state))
+    assert {("pull_request_opened", "opened"), ("release_published", "released"), ("workitem.updated", "updated")} <= seen
+    assert {("git.pullrequest.merged", "merged"), ("workflow_run_completed", "succeeded")} <= seen
+
+
+def test_state_words_of_other_senders() -> None:
+    def kind(**settings: Any) -> tuple[str, str | None]:
+        data = {"title": "x", "status": settings.pop("word")}
+        summary = prepare("generic", data, settings=settings).notice.summary
+        return summary.severity, summary.state
+
+    assert kind(word="firing") == ("attention", "firing")
+    assert kind(word="resolved") == ("good", "resolved")
+    assert kind(word="success") == ("good", "succeeded")
+    assert kind(word="merged") == ("default", "merged")
+    assert kind(word="warning") == ("warning", None)
+    assert kind(word="ok") == ("good", None)  # fine, but not saying what happened
+    template = {"template": {"status": "{{ status | upper }}"}}  # the rendered word counts
+    assert kind(word="failure", **template) == ("attention", "failed")
+    legacy = {"ruleName": "CPU", "state": "ok", "evalMatches": []}
+    summary = prepare("grafana", legacy).notice.summary
+    assert (summary.severity, summary.state) == ("good", "resolved")
+    paused = prepare("grafana", {**legacy, "state": "paused"}).notice.summary
+    assert (paused.severity, paused.state) == ("default", None)

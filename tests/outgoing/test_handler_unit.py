@@ -12,7 +12,7 @@ import pytest
 from shared.outgoing import handler
 from shared.outgoing.commands import Commands, Context, registry
 from shared.outgoing.handler import OutgoingBot
-from shared.outgoing.replies import Reply, render_text
+from shared.outgoing.replies import Answer, render_text
 from shared.store.errors import StoreUnavailable
 from tests.outgoing.helpers import COMMANDS, activity, encode, new_token, sign, stale
 
@@ -108,7 +108,7 @@ def test_store_down_answers_unavailable() -> None:
 def test_a_crashing_listener_is_a_200_message_and_releases_the_claim(monkeypatch: pytest.MonkeyPatch) -> None:
     bot, gate = make()
 
-    def boom(ctx: Context) -> Reply:
+    def boom(ctx: Context) -> Answer:
         raise RuntimeError("secret detail that must not leak")
 
     monkeypatch.setattr(registry, "dispatch", boom)
@@ -122,16 +122,16 @@ def test_a_crashing_listener_is_a_200_message_and_releases_the_claim(monkeypatch
 
 def test_late_reply_is_posted_when_the_channel_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
     bot, gate = make(deadline=0.2)
-    posted: list[tuple[str, Reply]] = []
+    posted: list[tuple[str, Answer]] = []
     done = threading.Event()
 
-    def slow(ctx: Context) -> Reply:
+    def slow(ctx: Context) -> Answer:
         ctx.on_channel("ops")
         time.sleep(0.5)
-        return Reply("Late answer")
+        return Answer("Late answer")
 
-    def post(channel: str, reply: Reply) -> None:
-        posted.append((channel, reply))
+    def post(channel: str, answer: Answer) -> None:
+        posted.append((channel, answer))
         done.set()
 
     monkeypatch.setattr(registry, "dispatch", slow)
@@ -153,8 +153,8 @@ def test_registry_is_bolt_style() -> None:
     commands = Commands()
 
     @commands.command("ping", usage="ping", summary="answers pong", aliases=("p",))
-    def ping(ctx: Context) -> Reply:
-        return Reply("pong")
+    def ping(ctx: Context) -> Answer:
+        return Answer("pong")
 
     assert commands.get("PING") is commands.get("p")
     assert commands.suggest("pnig") == ["ping"]
@@ -167,9 +167,9 @@ def test_every_command_has_a_help_line() -> None:
 
 
 def test_plain_text_fallback_has_no_markdown() -> None:
-    reply = Reply("Title", facts=[("Id", "**s1**")])
-    reply.add("a \\* b")
-    assert render_text(reply) == "Title\n\nId: s1\n\na * b"
+    answer = Answer("Title", facts=[("Id", "**s1**")])
+    answer.add("a \\* b")
+    assert render_text(answer) == "Title\n\nId: s1\n\na * b"
 
 
 def test_pasted_url_is_not_echoed_as_an_unknown_command() -> None:
@@ -202,7 +202,7 @@ def test_failures_are_logged_without_the_exception_text(
 
     url = "https://prod-01.westeurope.logic.azure.com/x?sig=" + "s3cr3t"
 
-    def boom(ctx: Context) -> Reply:
+    def boom(ctx: Context) -> Answer:
         raise ValueError(f"input_value={url!r}")
 
     monkeypatch.setattr(registry, "dispatch", boom)

@@ -137,7 +137,7 @@ def test_routes_round_trip_and_for_channel(store: Store) -> None:
             auth="bearer",
             secret="s",
             channels=["ops", "dev"],
-            filters={"severity": ["critical"]},
+            filters={"severity": ["attention"]},
         )
     )
     store.routes.add(Route(name="gh", source="github", channels=["dev"], mode="digest", settings={"x": 1}))
@@ -145,7 +145,7 @@ def test_routes_round_trip_and_for_channel(store: Store) -> None:
     assert (
         route.secret == "s"
         and route.channels == ["ops", "dev"]
-        and route.filters == {"severity": ["critical"]}
+        and route.filters == {"severity": ["attention"]}
     )
     assert [r.name for r in store.routes.for_channel("ops")] == ["am"]
     assert sorted(r.name for r in store.routes.for_channel("dev")) == ["am", "gh"]

@@ -44,7 +44,9 @@ class Entry:
     url: str | None = None
     summary: str | None = None
     published: datetime | None = None
-    status: str | None = None
+    #: buffered events only: their severity and state (``shared.incoming.vocabulary``)
+    severity: str | None = None
+    state: str | None = None
 
 
 @dataclass

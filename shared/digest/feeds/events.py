@@ -1,7 +1,9 @@
 """Events buffered by incoming_proxy for a subscription: drained in order, removed after delivery.
 
-The digest groups them by status ("12 alerts: 9 resolved, 3 still firing") because a channel
-wants the overnight picture, not a replay of every alert.
+The digest groups them by what happened ("12 events: 9 resolved, 3 still firing") because a
+channel wants the overnight picture, not a replay of every alert. Each event carries a severity
+and a state in the fixed vocabularies of ``shared.incoming.vocabulary``; events buffered before
+those existed carry one ``status`` and are read through ``from_old_status``.
 """
 
 from __future__ import annotations
@@ -20,36 +22,51 @@ from shared.digest.feeds.base import (
     parse_time,
     short_text,
 )
+from shared.incoming.vocabulary import (
+    NEEDS_ATTENTION,
+    STATES,
+    Severity,
+    State,
+    from_old_status,
+    severity_of,
+    state_of,
+)
 
 DRAIN_LIMIT = 500
-# Words incoming sources use for "over" vs "still needs attention".
-_RESOLVED = {"resolved", "ok", "closed", "succeeded", "success", "completed", "merged", "good", "normal"}
-_FIRING = {"firing", "alerting", "failed", "failure", "critical", "error", "attention", "warning", "active"}
-_ALERT_WORDS = {"firing", "alerting", "resolved"}
-_NEUTRAL = {"info", "default", "accent", "none", ""}
 
 
-def _status_of(data: dict[str, Any]) -> str:
-    raw = data.get("status") or data.get("state") or ""
-    return (short_text(raw, 40) or "info").lower()
+def kind_of(data: dict[str, Any]) -> tuple[Severity, State | None]:
+    """An event's severity and state, also for rows buffered with the old single ``status`` key."""
+    if "severity" in data or "state" in data:
+        return severity_of(data.get("severity")), state_of(data.get("state"))
+    return from_old_status(data.get("status"))
 
 
-def _headline(statuses: Counter[str], total: int) -> str:
-    """ "12 events: 9 resolved, 3 still firing" (alert words) or "... 3 need attention"."""
-    resolved = sum(n for s, n in statuses.items() if s in _RESOLVED)
-    firing = sum(n for s, n in statuses.items() if s in _FIRING)
-    neutral = sum(n for s, n in statuses.items() if s in _NEUTRAL)
+def _headline(kinds: Counter[tuple[Severity, State | None]], total: int) -> str:
+    """ "12 events: 9 resolved, 3 still firing, 1 failed, 2 need attention, 4 other"."""
+    states: Counter[State] = Counter()
+    attention = calm = 0
+    for (severity, state), n in kinds.items():
+        if state is not None:
+            states[state] += n
+        elif severity in NEEDS_ATTENTION:
+            attention += n
+        else:
+            calm += n
     noun = "event" if total == 1 else "events"
     parts: list[str] = []
-    if resolved:
-        parts.append(f"{resolved} resolved")
-    if firing:
-        alerting = any(s in _ALERT_WORDS for s in statuses)
-        parts.append(f"{firing} still firing" if alerting else f"{firing} need attention")
-    labels = Counter({s: n for s, n in statuses.items() if s not in _RESOLVED | _FIRING | _NEUTRAL})
-    parts.extend(f"{n} {s}" for s, n in labels.most_common())
-    if neutral and parts:
-        parts.append(f"{neutral} other")
+    if states["resolved"]:
+        parts.append(f"{states['resolved']} resolved")
+    if states["firing"]:
+        parts.append(f"{states['firing']} still firing")
+    others = sorted(
+        (s for s in states if s not in ("resolved", "firing")), key=lambda s: (-states[s], STATES.index(s))
+    )
+    parts.extend(f"{states[s]} {s}" for s in others)
+    if attention:
+        parts.append(f"{attention} need attention")
+    if calm and parts:
+        parts.append(f"{calm} other")
     return f"{total} {noun}: " + ", ".join(parts) if parts else f"{total} {noun}"
 
 
@@ -61,12 +78,12 @@ class EventsFeed(Feed):
             events = list(ctx.store.events.pending(sub.id, DRAIN_LIMIT))
         except Exception as exc:  # store errors are already safe to show
             raise FeedError(f"cannot read buffered events ({type(exc).__name__})") from None
-        statuses: Counter[str] = Counter()
+        kinds: Counter[tuple[Severity, State | None]] = Counter()
         entries: list[Entry] = []
         for event in events:
             data = dict(getattr(event, "data", {}) or {})
-            status = _status_of(data)
-            statuses[status] += 1
+            severity, state = kind_of(data)
+            kinds[severity, state] += 1
             title = short_text(data.get("title"), 200)
             entries.append(
                 Entry(
@@ -75,7 +92,8 @@ class EventsFeed(Feed):
                     url=http_url(data.get("url")),
                     summary=short_text(data.get("text"), 280) if title else None,
                     published=parse_time(data.get("time")) or getattr(event, "created", None),
-                    status=status,
+                    severity=severity,
+                    state=state,
                 )
             )
         # Oldest first as buffered; show newest first, like every other digest.
@@ -86,7 +104,7 @@ class EventsFeed(Feed):
             title=str((sub.settings or {}).get("title") or f"Digest: {sub.target or 'events'}"),
             entries=entries[:cap],
             more=max(0, len(entries) - cap),
-            headline=_headline(statuses, len(entries)) if entries else None,
+            headline=_headline(kinds, len(entries)) if entries else None,
             cursor=dict(sub.cursor or {}),
             ack_event_ids=[str(e.id) for e in events],
         )

@@ -170,7 +170,7 @@ class AdaptiveCardSource:
     def build(self, cards: list[Card], req: Incoming, ctx: BuildContext) -> Notice:
         return Notice(
             cards=cards,
-            summary=Summary(title=_title(cards[0]), status="default", source=self.name),
+            summary=Summary(title=_title(cards[0]), severity="default", source=self.name),
             dedupe_id=f"ac:{content_hash(req.body)}",
         )
 

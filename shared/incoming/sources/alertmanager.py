@@ -29,6 +29,7 @@ from shared.incoming.sources.base import (
     short,
     validate,
 )
+from shared.incoming.vocabulary import severity_of
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -197,7 +198,8 @@ class AlertmanagerSource:
             cards=[built],
             summary=Summary(
                 title=title,
-                status=word.lower(),
+                severity=severity_of(status),
+                state="firing" if firing else "resolved",
                 source=self.name,
                 url=http_url(n.externalURL),
                 text=short(summary_text or description or "", 300) or None,

@@ -26,6 +26,7 @@ from shared.incoming.sources.base import (
     short,
     validate,
 )
+from shared.incoming.vocabulary import State, severity_of
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -146,6 +147,24 @@ def result_status(result: str | None) -> Status:
     return Status.DEFAULT
 
 
+def result_state(result: str | None) -> State | None:
+    """What a build or run did, in the words of ``result_status``'s colours.
+
+    ``partiallySucceeded`` (some steps failed but were allowed to) counts as succeeded, as Azure
+    DevOps' own "succeeded or partially succeeded" conditions do; its colour stays a warning.
+    """
+    value = (result or "").lower()
+    if value in {"succeeded", "success", "completed", "partiallysucceeded"}:
+        return "succeeded"
+    if value in {"failed", "failure", "error"}:
+        return "failed"
+    if value in {"canceled", "cancelled", "stopped"}:
+        return "cancelled"
+    if value in {"inprogress", "running", "notstarted", "queued"}:
+        return "started"
+    return None
+
+
 def _href(links: dict[str, Any], name: str) -> str | None:
     item = links.get(name)
     return http_url(item.get("href")) if isinstance(item, dict) else None
@@ -173,7 +192,7 @@ def _text(hook: ServiceHook) -> str | None:
     return (msg.text or msg.markdown) if msg else None
 
 
-Built = tuple["CardBuilder", "Status", str, str | None]
+Built = tuple["CardBuilder", "Status", str, str | None, State | None]
 
 
 def _build_complete(hook: ServiceHook) -> Built:
@@ -198,7 +217,7 @@ def _build_complete(hook: ServiceHook) -> Built:
     url = _href(b.links, "web") or _first_link(hook)
     if url:
         card.button("Open build", url)
-    return card, status, title, url
+    return card, status, title, url, result_state(outcome)
 
 
 def _run_state_changed(hook: ServiceHook) -> Built:
@@ -214,7 +233,7 @@ def _run_state_changed(hook: ServiceHook) -> Built:
     pipeline_url = _href(r.run.links, "pipeline.web")
     if pipeline_url:
         card.button("Pipeline", pipeline_url)
-    return card, status, title, url
+    return card, status, title, url, result_state(outcome)
 
 
 def _git_push(hook: ServiceHook) -> Built:
@@ -238,7 +257,7 @@ def _git_push(hook: ServiceHook) -> Built:
     url = _first_link(hook) or http_url(p.repository.remoteUrl)
     if url:
         card.button("Open", url)
-    return card, Status.ACCENT, title, url
+    return card, Status.ACCENT, title, url, "pushed"
 
 
 def _pull_request(hook: ServiceHook) -> Built:
@@ -272,7 +291,28 @@ def _pull_request(hook: ServiceHook) -> Built:
     url = url or _first_link(hook)
     if url:
         card.button("Open pull request", url)
-    return card, status, title, url
+    return card, status, title, url, _pull_request_state(what, pr.status)
+
+
+def _pull_request_state(what: str, status: str | None) -> State | None:
+    """``created`` opens, ``merged`` and completing merge, abandoning closes; comments have no state."""
+    pr_status = (status or "").lower()
+    if what == "created":
+        return "opened"
+    if what == "merged" or pr_status == "completed":
+        return "merged"
+    if pr_status == "abandoned":
+        return "closed"
+    return "updated" if what == "updated" else None
+
+
+#: work item events by the last part of their type; ``commented`` has no state
+_WORK_ITEM_STATES: dict[str, State] = {
+    "created": "opened",
+    "restored": "opened",
+    "updated": "updated",
+    "deleted": "closed",
+}
 
 
 def _field(value: Any) -> str | None:
@@ -328,7 +368,7 @@ def _work_item(hook: ServiceHook) -> Built:
     url = _href(wi.links, "html") or _first_link(hook)
     if url:
         card.button("Open work item", url)
-    return card, status, title, url
+    return card, status, title, url, _WORK_ITEM_STATES.get(what)
 
 
 def _generic(hook: ServiceHook) -> Built:
@@ -346,7 +386,7 @@ def _generic(hook: ServiceHook) -> Built:
     for label, link in markdown_links(text)[:3]:
         url = url or link
         card.button(short(label, 40), link)
-    return card, Status.DEFAULT, title, url
+    return card, Status.DEFAULT, title, url, None
 
 
 HANDLERS: dict[str, Callable[[ServiceHook], Built]] = {
@@ -379,13 +419,14 @@ class AzureDevOpsSource:
         return validate(ServiceHook, req.data, "Azure DevOps service hook")
 
     def build(self, hook: ServiceHook, req: Incoming, ctx: BuildContext) -> Notice:
-        card, status, title, url = handler_for(hook.eventType)(hook)
+        card, status, title, url, state = handler_for(hook.eventType)(hook)
         key = hook.id or (str(hook.notificationId) if hook.notificationId is not None else None)
         return Notice(
             cards=[ctx.finish(card, status)],
             summary=Summary(
                 title=title,
-                status=str(getattr(status, "name", status)).lower(),
+                severity=severity_of(status),
+                state=state,
                 source=self.name,
                 url=url,
                 text=short(_text(hook), 300) if _text(hook) else None,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.cards.links import http_url as http_url  # the sources' import of the one link rule
+from shared.incoming.vocabulary import Severity, State
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -52,11 +53,16 @@ class Incoming:
 
 @dataclass
 class Summary:
-    """The small record kept for digests (store.events) and logs."""
+    """The small record kept for digests (store.events), route filters and logs.
+
+    ``severity`` is the card's colour and ``state`` what happened, each in its fixed vocabulary
+    (``shared.incoming.vocabulary``), so filters and digests read every sender the same way.
+    """
 
     title: str
-    status: str
+    severity: Severity
     source: str
+    state: State | None = None
     url: str | None = None
     text: str | None = None
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -64,7 +70,8 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
-            "status": self.status,
+            "severity": self.severity,
+            "state": self.state,
             "source": self.source,
             "time": self.time,
             "url": self.url,

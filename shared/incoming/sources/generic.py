@@ -9,7 +9,9 @@ Route ``settings["template"]`` (all keys optional, each a Jinja2 template string
 Templates run in ``jinja2.sandbox.ImmutableSandboxedEnvironment`` and render into card *values*
 (never into JSON text), so quotes, brackets and newlines in the data cannot break a card. The
 payload is available as ``data`` and, when it is an object, its keys as top-level names. ``status``
-renders to one of good/warning/attention/accent/default (or success/failure/firing/resolved...).
+renders to a word that sets both the colour (severity: good/warning/attention/accent/default, or
+words such as success/failure/firing/resolved) and, when the word says what happened, the state
+(firing, resolved, succeeded, failed, ... or any word of ``shared.incoming.vocabulary.STATES``).
 ``id`` names the event for de-duplication of retries (default: a hash of the body).
 
 Without a template, a card is made from common field names (title/subject/summary, text/message/
@@ -35,6 +37,7 @@ from shared.incoming.sources.base import (
     short,
     structured,
 )
+from shared.incoming.vocabulary import State, severity_of, state_of
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -74,6 +77,26 @@ _STATUS_WORDS = {
     },
     "ACCENT": {"accent", "info", "information", "notice", "started", "running", "blue"},
 }
+
+
+#: the sender's words for our states besides the states themselves (``merged``, ``opened``, ...)
+_STATE_WORDS: dict[str, State] = {
+    "alert": "firing",
+    "alerting": "firing",
+    "success": "succeeded",
+    "passed": "succeeded",
+    "failure": "failed",
+    "error": "failed",
+    "canceled": "cancelled",
+    "running": "started",
+    "queued": "started",
+}
+
+
+def state_from(value: Any) -> State | None:
+    """The state a status word names, or None (``warning``, ``info`` and the like name none)."""
+    word = str(value or "").strip().lower()
+    return state_of(word) or _STATE_WORDS.get(word)
 
 
 def status_from(value: Any) -> Status:
@@ -132,11 +155,8 @@ def _context(data: Any) -> dict[str, Any]:
 def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: bytes) -> Notice:
     context = _context(data)
     title = render(template.get("title", "{{ title or subject or 'Notification' }}"), context, "title")
-    status = (
-        status_from(render(template["status"], context, "status"))
-        if "status" in template
-        else status_from(None)
-    )
+    status_word = render(template["status"], context, "status") if "status" in template else None
+    status = status_from(status_word)
     subtitle = render(template["subtitle"], context, "subtitle") if "subtitle" in template else None
     card = new_card(title or "Notification", status, subtitle or None)
     text = render(template["text"], context, "text") if "text" in template else ""
@@ -175,7 +195,8 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
         cards=[ctx.finish(card, status)],
         summary=Summary(
             title=title,
-            status=status.name.lower(),
+            severity=severity_of(status),
+            state=state_from(status_word),
             source="generic",
             url=first_url,
             text=short(text, 300) or None,
@@ -235,7 +256,8 @@ def _default(data: Any, ctx: BuildContext, body: bytes) -> Notice:
         cards=[ctx.finish(card, status)],
         summary=Summary(
             title=str(title or "Notification"),
-            status=status.name.lower(),
+            severity=severity_of(status),
+            state=state_from(status_value),
             source="generic",
             url=urls[0][1] if urls else None,
             text=short(text, 300) if text else None,
@@ -259,7 +281,7 @@ def _plain(title: str, text: str, ctx: BuildContext, body: bytes) -> Notice:
         card.text(escape(text))
     return Notice(
         cards=[ctx.finish(card, Status.DEFAULT)],
-        summary=Summary(title=title, status="default", source="text", text=short(text, 300) or None),
+        summary=Summary(title=title, severity="default", source="text", text=short(text, 300) or None),
         dedupe_id=f"txt:{content_hash(body)}",
     )
 

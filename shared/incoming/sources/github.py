@@ -26,6 +26,7 @@ from shared.incoming.sources.base import (
     short,
     validate,
 )
+from shared.incoming.vocabulary import State, severity_of
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -233,6 +234,45 @@ def conclusion_status(status: str | None, conclusion: str | None) -> Status:
     if value in {"cancelled", "action_required", "stale"}:
         return Status.WARNING
     return Status.DEFAULT
+
+
+def conclusion_state(status: str | None, conclusion: str | None) -> State | None:
+    """What a run, job or check suite did, in the words of ``conclusion_status``'s colours."""
+    if (status or "").lower() not in {"completed", ""} and not conclusion:
+        return "started"
+    value = (conclusion or "").lower()
+    if value == "success":
+        return "succeeded"
+    if value in {"failure", "timed_out", "startup_failure"}:
+        return "failed"
+    if value == "cancelled":
+        return "cancelled"
+    return None  # neutral, skipped, stale, action_required
+
+
+def github_state(p: Base) -> State | None:
+    """The state of an event (None for comments, pings and events without a card of their own)."""
+    if isinstance(p, Push):
+        return "pushed"
+    if isinstance(p, PullRequest):
+        if p.action == "closed":
+            return "merged" if p.pull_request.merged else "closed"
+        return "opened" if p.action in {"opened", "reopened", "ready_for_review"} else "updated"
+    if isinstance(p, Issues):
+        if p.action in {"opened", "reopened"}:
+            return "opened"
+        return "closed" if p.action in {"closed", "deleted"} else "updated"
+    if isinstance(p, Release):
+        if p.action in {"published", "released", "prereleased"}:
+            return "released"
+        return "updated" if p.action == "edited" else None
+    if isinstance(p, WorkflowRun):
+        return conclusion_state(p.workflow_run.status, p.workflow_run.conclusion)
+    if isinstance(p, WorkflowJob):
+        return conclusion_state(p.workflow_job.status, p.workflow_job.conclusion)
+    if isinstance(p, CheckSuite):
+        return conclusion_state(p.check_suite.status, p.check_suite.conclusion)
+    return None
 
 
 def _repo(p: Base) -> str:
@@ -518,7 +558,8 @@ class GitHubSource:
             cards=[ctx.finish(card, status)],
             summary=Summary(
                 title=title,
-                status=(str(getattr(status, "name", status))).lower(),
+                severity=severity_of(status),
+                state=github_state(payload),
                 source=self.name,
                 url=url,
                 text=short(text, 300) if text else None,

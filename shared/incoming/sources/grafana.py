@@ -26,6 +26,7 @@ from shared.incoming.sources.base import (
     short,
     validate,
 )
+from shared.incoming.vocabulary import State, severity_of
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -96,6 +97,23 @@ def grafana_status(state: str, severity: str | None) -> Status:
     if (severity or "").lower() == "info":
         return Status.ACCENT
     return Status.ATTENTION
+
+
+#: Grafana's state words (unified alerting's firing/resolved, the legacy webhook's alerting/ok/no_data)
+_STATES: dict[str, State] = {
+    "firing": "firing",
+    "alerting": "firing",
+    "no_data": "firing",  # an alert about missing data, notified like any other
+    "nodata": "firing",
+    "resolved": "resolved",
+    "ok": "resolved",
+    "normal": "resolved",
+}
+
+
+def grafana_state(state: str) -> State | None:
+    """Our state for Grafana's; pending, paused and unknown rules have none."""
+    return _STATES.get(state.lower())
 
 
 def _fmt_value(value: Any) -> str:
@@ -171,7 +189,8 @@ class GrafanaSource:
             cards=[ctx.finish(card, status)],
             summary=Summary(
                 title=title,
-                status=state,
+                severity=severity_of(status),
+                state=grafana_state(state),
                 source=self.name,
                 url=http_url(g.externalURL) or http_url(g.ruleUrl),
                 text=short(g.message, 300) if g.message else None,

@@ -67,7 +67,7 @@ class MessageCardSource:
             cards=[card],
             summary=Summary(
                 title=first_line(title) or "MessageCard",
-                status="default",
+                severity="default",
                 source=self.name,
                 text=short(data.get("text"), 300) if data.get("text") else None,
             ),
