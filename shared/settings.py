@@ -274,6 +274,8 @@ def load_local_settings(path: Path, *, override: bool = False) -> dict[str, str]
         if override or key not in os.environ:
             os.environ[key] = text
             loaded[key] = text
+    if loaded:
+        reload()
     return loaded
 
 

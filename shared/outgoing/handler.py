@@ -168,12 +168,12 @@ class OutgoingBot:
     def _deadline(self) -> float:
         if self.deadline_seconds is not None:
             return self.deadline_seconds
-        return settings.get_float("OUTGOING_DEADLINE_SECONDS", 4.0)
+        return settings.outgoing().deadline_seconds
 
     def _window(self) -> float:
         if self.window_seconds is not None:
             return self.window_seconds
-        return settings.get_float("OUTGOING_REPLAY_WINDOW_SECONDS", 300.0)
+        return settings.outgoing().replay_window_seconds
 
     def executor(self) -> ThreadPoolExecutor:
         return self._executor
