@@ -32,11 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import settings
 from shared.digest import schedule as schedules
 from shared.invocation import carry
+
+if TYPE_CHECKING:
+    from shared.delivery.sweep import SweepStats
+    from shared.store import Store
+    from shared.store.models import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ class RunStats:
     taken: int = 0
     deferred: int = 0
     past_due: bool = False
-    outbox: Any = None
+    outbox: SweepStats | None = None
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -212,7 +217,7 @@ class Runner:
     """One run's state: store, clock, budget. `process` is a timer run's turn for a due
     subscription; `process_now` posts one subscription's digest at once (the bot)."""
 
-    def __init__(self, store: Any, now: datetime, deadline: float, stats: RunStats) -> None:
+    def __init__(self, store: Store, now: datetime, deadline: float, stats: RunStats) -> None:
         self.store = store
         self.now = now
         self.deadline = deadline
@@ -220,7 +225,7 @@ class Runner:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _next(self, sub: Any, manual: bool) -> datetime:
+    def _next(self, sub: Subscription, manual: bool) -> datetime:
         """next_run after this turn; a manual digest leaves the schedule where it is."""
         if manual and sub.next_run is not None:
             kept: datetime = sub.next_run
@@ -231,7 +236,7 @@ class Runner:
             # A broken schedule must not make the subscription due on every tick.
             return self.now + timedelta(days=1)
 
-    def _lease(self, sub: Any, manual: bool) -> datetime:
+    def _lease(self, sub: Subscription, manual: bool) -> datetime:
         """Where next_run waits while a digest is being posted: due again soon if this run dies."""
         if manual and sub.next_run is not None:
             kept: datetime = sub.next_run
@@ -239,8 +244,8 @@ class Runner:
         return self.now + timedelta(seconds=LEASE_SECONDS)
 
     def _claim(
-        self, sub: Any, cursor: dict[str, Any], error: str | None, *, done: bool, manual: bool
-    ) -> Any:
+        self, sub: Subscription, cursor: dict[str, Any], error: str | None, *, done: bool, manual: bool
+    ) -> Subscription | None:
         """Take the subscription under its ETag; None when another run changed it first.
 
         `done`: nothing will be posted, so next_run moves to the next slot in this one write.
@@ -255,8 +260,8 @@ class Runner:
         return self.store.subscriptions.claim(changed, until)
 
     def _commit(
-        self, sub: Any, plan: Plan, cursor: dict[str, Any], error: str | None, *, manual: bool
-    ) -> Any:
+        self, sub: Subscription, plan: Plan, cursor: dict[str, Any], error: str | None, *, manual: bool
+    ) -> Subscription | None:
         """After delivery: the new cursor without the plan, and next_run at the next slot.
 
         If someone else saved the subscription meanwhile (the bot pausing it), the commit is
@@ -273,13 +278,15 @@ class Runner:
                 return self.store.subscriptions.save(sub)
             except Conflict:
                 fresh = self.store.subscriptions.find(sub.id)
-                current = Plan.parse((fresh.cursor or {}).get(PENDING)) if fresh is not None else None
+                if fresh is None:
+                    return None  # removed meanwhile
+                current = Plan.parse((fresh.cursor or {}).get(PENDING))
                 if current is None or current.key != plan.key:
                     return None  # removed, or another run already finished this plan
                 sub = fresh
         raise Conflict(f"subscription {sub.id} kept changing while its digest was committed")
 
-    def _held(self, sub: Any, plan: Plan) -> bool:
+    def _held(self, sub: Subscription, plan: Plan) -> bool:
         """Is every part of the plan's card accepted by Teams or waiting in the outbox?
 
         One dedupe read per part; the outbox is listed only when a part was not accepted (rare).
@@ -293,19 +300,19 @@ class Runner:
 
     # -- one subscription ----------------------------------------------------------------
 
-    def process(self, sub: Any) -> Outcome:
+    def process(self, sub: Subscription) -> Outcome:
         """A timer run's turn for one due subscription (within the run's budget)."""
         if time.monotonic() >= self.deadline:
             self.stats.add(Outcome.DEFERRED)
             return Outcome.DEFERRED
         return self._turn(sub, manual=False).outcome
 
-    def process_now(self, sub: Any) -> DigestResult:
+    def process_now(self, sub: Subscription) -> DigestResult:
         """Post this subscription's digest at once, even when empty, and leave its schedule alone
         (the bot's `digest <id> now`). One manual digest per minute, even on double clicks."""
         return self._turn(sub, manual=True, slot="now-" + self.now.strftime("%Y%m%dT%H%M"))
 
-    def _turn(self, sub: Any, *, manual: bool, slot: str | None = None) -> DigestResult:
+    def _turn(self, sub: Subscription, *, manual: bool, slot: str | None = None) -> DigestResult:
         try:
             outcome, detail = self._process(sub, manual=manual, slot=slot)
         except Exception as exc:
@@ -315,14 +322,16 @@ class Runner:
         self.stats.add(outcome, sub.id, detail if outcome is Outcome.FAILED else None)
         return DigestResult(outcome, str(sub.id), getattr(sub, "channel", None), detail)
 
-    def _recover(self, sub: Any, plan: Plan, *, manual: bool) -> Any:
+    def _recover(self, sub: Subscription, plan: Plan, *, manual: bool) -> Subscription | None:
         """Commit a plan whose card went out before its run died; None when another run took it."""
         if plan.events:
             self.store.events.remove(sub.id, plan.events)
         log.info("digest %s: committed slot %s left by an interrupted run", sub.id, plan.slot)
         return self._claim(sub, plan.cursor, None, done=True, manual=manual)
 
-    def _process(self, sub: Any, *, manual: bool, slot: str | None = None) -> tuple[Outcome, str | None]:
+    def _process(
+        self, sub: Subscription, *, manual: bool, slot: str | None = None
+    ) -> tuple[Outcome, str | None]:
         from shared.delivery import deliver
         from shared.digest.card import build_digest_card
         from shared.digest.feeds.base import FeedContext, FeedError, feed_for
@@ -386,7 +395,7 @@ class Runner:
 
 
 def run(
-    store: Any = None,
+    store: Store | None = None,
     *,
     now: datetime | None = None,
     past_due: bool = False,
@@ -465,7 +474,7 @@ def within_function_timeout(budget: float) -> float:
 
 
 def _guarded(runner: Runner) -> Callable[[Any], Outcome]:
-    def work(sub: Any) -> Outcome:
+    def work(sub: Subscription) -> Outcome:
         try:
             return runner.process(sub)
         except Exception as exc:  # claim failed (store trouble): isolate, the next run retries
@@ -476,7 +485,7 @@ def _guarded(runner: Runner) -> Callable[[Any], Outcome]:
     return work
 
 
-def send_now(store: Any, subscription_id: str) -> DigestResult:
+def send_now(store: Store, subscription_id: str) -> DigestResult:
     """The bot's `digest <id> now`: post the digest at once (even if empty), schedule untouched.
 
     Never raises for the digest's own trouble: store errors while looking it up propagate (the bot

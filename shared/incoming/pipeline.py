@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from shared.delivery import Acceptances
     from shared.idempotency import Scope
     from shared.incoming.sources.base import Source
+    from shared.store import Store
+    from shared.store.models import Route
 
 log = logging.getLogger("shared.incoming.pipeline")
 
@@ -231,7 +233,7 @@ class Prepared:
 
 
 def prepare(
-    route: Any, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
+    route: Route, headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None
 ) -> Prepared:
     """Authenticate, check, parse and build (no network): what the in-process benchmark times.
 
@@ -278,7 +280,7 @@ def handle(
     body: bytes,
     query: Mapping[str, str] | None = None,
     *,
-    store: Any = None,
+    store: Store | None = None,
 ) -> Reply:
     """Answer one POST to ``/api/incoming/{route_name}``."""
     from shared.store.errors import StoreUnavailable
@@ -299,7 +301,7 @@ def handle(
     return reply
 
 
-def _lookup(store: Any, route_name: str) -> Any:
+def _lookup(store: Store, route_name: str) -> Route:
     if not ROUTE_NAME.match(route_name or ""):
         raise Refusal(error(404, "unknown route", f"no route named {route_name[:64]!r}"))
     # Busy senders cost no route read per post; a changed route takes effect within seconds.
@@ -310,7 +312,7 @@ def _lookup(store: Any, route_name: str) -> Any:
 
 
 def _handle(
-    route_name: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], store: Any
+    route_name: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str], store: Store | None
 ) -> Reply:
     check_size(headers, body)
     if store is None:
@@ -385,7 +387,7 @@ def _handle(
     return json_reply(202, outcome)
 
 
-def _give_up(store: Any, route_name: str, keys: Scope, key: str, ledger: Acceptances | None) -> None:
+def _give_up(store: Store, route_name: str, keys: Scope, key: str, ledger: Acceptances | None) -> None:
     """Free the key for the sender's retry, leaving records of the parts that did go out.
 
     The claim is expired, never released: the retry then takes it over as not fresh and checks
@@ -400,7 +402,7 @@ def _give_up(store: Any, route_name: str, keys: Scope, key: str, ledger: Accepta
 
 
 def _deliver(
-    store: Any, route: Any, notice: Notice, key: str | None, ledger: Acceptances | None
+    store: Store, route: Route, notice: Notice, key: str | None, ledger: Acceptances | None
 ) -> dict[str, Any]:
     from shared.delivery import deliver_many
 
@@ -428,7 +430,7 @@ def _worst(states: list[str]) -> str:
     return "accepted"
 
 
-def _buffer(store: Any, route: Any, notice: Notice) -> dict[str, Any]:
+def _buffer(store: Store, route: Route, notice: Notice) -> dict[str, Any]:
     subscriptions = store.subscriptions.following_route(route.name)
     data = notice.summary.as_dict()
     for sub in subscriptions:

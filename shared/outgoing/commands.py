@@ -14,12 +14,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import settings
 from shared.invocation import carry, run_parallel
 from shared.outgoing.activity import Activity, Command
 from shared.outgoing.replies import Answer, md_escape
+
+if TYPE_CHECKING:
+    from shared.store import Store
+    from shared.store.models import Channel, Subscription
 
 __all__ = ["CommandError", "Commands", "Context", "Listener", "registry"]
 
@@ -39,17 +43,17 @@ class Context:
     activity: Activity
     command: Command
     team: str
-    store_factory: Callable[[], Any]
+    store_factory: Callable[[], Store]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     on_channel: Callable[[str | None], None] = lambda name: None
-    _store: Any = None
-    _channel: Any = None
+    _store: Store | None = None
+    _channel: Channel | None = None
     _channel_loaded: bool = False
-    _prefetch: Future[Any] | None = None
+    _prefetch: Future[Channel | None] | None = None
     foreign_link: bool = False
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             self._store = self.store_factory()
         return self._store
@@ -61,7 +65,7 @@ class Context:
             raise CommandError("this command only works in a team channel (Teams sent no channel id)")
         return channel_id
 
-    def channel(self) -> Any:
+    def channel(self) -> Channel | None:
         """This Teams channel's link (a store Channel) or None; looked up once per message.
 
         A link made through another team's registration does not count: whoever holds that
@@ -86,7 +90,7 @@ class Context:
             lookup = carry(self.store.channels.find_by_teams_channel)
             self._prefetch = _prefetch_pool().submit(lookup, channel_id)
 
-    def linked_channel(self) -> Any:
+    def linked_channel(self) -> Channel:
         found = self.channel()
         if found is None:
             raise CommandError(
@@ -438,7 +442,7 @@ def _when(value: datetime | None, tz: str = "UTC") -> str:
     return local.strftime("%a %d %b %H:%M ") + (tz if tz else "UTC")
 
 
-def _own_subscription(ctx: Context, word: str) -> Any:
+def _own_subscription(ctx: Context, word: str) -> Subscription:
     """The subscription `id` of this channel; "not found" for ids of other channels too."""
     if len(ctx.command.args) < 1:
         raise CommandError("give the subscription id (**subscriptions** lists them)")
@@ -458,7 +462,7 @@ def _own_subscription(ctx: Context, word: str) -> Any:
     return sub
 
 
-def _describe_sub(sub: Any) -> str:
+def _describe_sub(sub: Subscription) -> str:
     from shared.digest.schedule import describe
 
     state = " (paused)" if sub.paused else ""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared import settings
 from shared.invocation import carry
@@ -29,7 +29,10 @@ from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, ov
 
 if TYPE_CHECKING:
     from shared.idempotency import Scope
+    from shared.outgoing.activity import Activity
+    from shared.outgoing.commands import Context
     from shared.outgoing.replies import Answer
+    from shared.store import Store
 
 __all__ = ["OutgoingBot", "StoreGate", "handle_request"]
 
@@ -70,7 +73,7 @@ class Gate(Protocol):
 class StoreGate:
     """Gate backed by the Table Storage store (teams table and the dedupe table)."""
 
-    def __init__(self, store_factory: Callable[[], Any]) -> None:
+    def __init__(self, store_factory: Callable[[], Store]) -> None:
         self._store_factory = store_factory
 
     def tokens(self, team: str) -> list[str] | None:
@@ -150,7 +153,7 @@ class OutgoingBot:
     def __init__(
         self,
         gate: Gate,
-        store_factory: Callable[[], Any],
+        store_factory: Callable[[], Store],
         *,
         deadline_seconds: float | None = None,
         window_seconds: float | None = None,
@@ -272,7 +275,7 @@ class OutgoingBot:
             raise
         return _WorkerResult(reply, answer, key)
 
-    def _context(self, exchange: _Exchange, team: str, activity: Any) -> Any:
+    def _context(self, exchange: _Exchange, team: str, activity: Activity) -> Context:
         """The listener's context; the channel lookup starts now, overlapping the dedupe claim."""
         from shared.outgoing.commands import Context, registry
 
@@ -325,7 +328,7 @@ _default: OutgoingBot | None = None
 _default_lock = threading.Lock()
 
 
-def _open_store() -> Any:
+def _open_store() -> Store:
     from shared.store import open_store
 
     return open_store()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from shared.cards.links import http_url
 from shared.digest.feeds.base import parse_time, short_text
+
+if TYPE_CHECKING:
+    from shared.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +53,8 @@ def _digest(rows: list[dict[str, object]]) -> tuple[str | None, dict[str, object
     from shared.digest.feeds.base import FeedContext
     from shared.digest.feeds.events import EventsFeed
 
-    ctx = FeedContext(store=SimpleNamespace(events=_Events(rows)), now=utc(2025, 1, 15, 8))
+    store = cast("Store", SimpleNamespace(events=_Events(rows)))  # a unit test: only `events` is read
+    ctx = FeedContext(store=store, now=utc(2025, 1, 15, 8))
     sub = SimpleNamespace(id="s1", channel="ops", source="events", target="alerts", settings={}, cursor={})
     gathered = EventsFeed().gather(sub, ctx)
     return gathered.headline, build_digest_card(gathered)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -13,6 +13,10 @@ from shared.outgoing.activity import parse_activity
 from shared.outgoing.commands import Context, cmd_digest
 from shared.store.models import Schedule
 from tests.outgoing.helpers import activity
+
+if TYPE_CHECKING:
+    from shared.store import Store
+    from shared.store.models import Channel
 
 pytestmark = pytest.mark.unit
 
@@ -25,11 +29,11 @@ def answer(outcome: Outcome, detail: str | None, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(
         digest, "send_now", lambda store, sub_id: DigestResult(outcome, sub_id, "ops", detail)
     )
-    store = SimpleNamespace(subscriptions=SimpleNamespace(get=lambda sub_id: SUB))
+    # A unit test: only these attributes are read.
+    store = cast("Store", SimpleNamespace(subscriptions=SimpleNamespace(get=lambda sub_id: SUB)))
+    channel = cast("Channel", SimpleNamespace(name="ops"))
     act = parse_activity(activity("digest s1 now"))
-    ctx = Context(
-        act, act.command(), "team", lambda: store, _channel=SimpleNamespace(name="ops"), _channel_loaded=True
-    )
+    ctx = Context(act, act.command(), "team", lambda: store, _channel=channel, _channel_loaded=True)
     return cmd_digest(ctx)
 
 

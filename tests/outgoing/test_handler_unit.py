@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -17,6 +17,11 @@ from shared.store.errors import StoreUnavailable
 from tests.outgoing.helpers import COMMANDS, activity, encode, new_token, sign, stale
 
 pytestmark = pytest.mark.unit
+
+
+def no_store() -> NoReturn:
+    """The store factory of a bot whose commands never reach the store here."""
+    raise AssertionError("this code path must not open the store")
 
 
 class MemoryGate:
@@ -53,7 +58,7 @@ class MemoryGate:
 def make(delay: float = 0.0, down: bool = False, deadline: float = 2.0) -> tuple[OutgoingBot, MemoryGate]:
     token = new_token()
     gate = MemoryGate(token, delay=delay, down=down)
-    return OutgoingBot(gate, lambda: None, deadline_seconds=deadline), gate
+    return OutgoingBot(gate, no_store, deadline_seconds=deadline), gate
 
 
 def signed(gate: MemoryGate, text: str = "help", **kwargs: Any) -> tuple[str, bytes]:
@@ -182,7 +187,7 @@ def test_pasted_url_is_not_echoed_as_an_unknown_command() -> None:
 
 def test_replay_window_and_deadline_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     token = new_token()
-    bot = OutgoingBot(MemoryGate(token), lambda: None)
+    bot = OutgoingBot(MemoryGate(token), no_store)
     monkeypatch.delenv("OUTGOING_DEADLINE_SECONDS", raising=False)
     monkeypatch.delenv("OUTGOING_REPLAY_WINDOW_SECONDS", raising=False)
     assert bot._deadline() == 4.0 and bot._window() == 300.0

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from shared.digest.schedule import ScheduleLike
+    from shared.store import Store
 
 DEFAULT_MAX_ITEMS = 10
 SEEN_LIMIT = 500
@@ -23,11 +24,13 @@ class SubscriptionLike(Protocol):
 
     id: str
     channel: str
-    source: str
     target: str
     settings: dict[str, Any]
     cursor: dict[str, Any]
     post_empty: bool
+
+    @property
+    def source(self) -> str: ...
 
     @property
     def schedule(self) -> ScheduleLike: ...
@@ -77,7 +80,7 @@ class Gathered:
 class FeedContext:
     """Things a feed may use: the store (events, geocoding memo) and the run's clock."""
 
-    store: Any
+    store: Store
     now: datetime
 
 
