@@ -1,0 +1,22 @@
+"""The official renderer in headless Chromium, started once per session (tools/render)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import shared_path
+
+
+@pytest.fixture(scope="session")
+def renderer() -> Iterator[Any]:
+    from tools import render
+
+    reason = render.missing()
+    if reason:
+        pytest.skip(f"the card renderer cannot run: {reason}")
+    shared_path("hostconfig", "microsoft-teams-light.json")  # skips when ../shared is absent
+    with render.Renderer() as started:
+        yield started
