@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import shared_path
+from tests.outgoing.conftest import bot  # noqa: F401  (the bot-reply test talks to the dev host as a team)
 
 
 @pytest.fixture(scope="session")

@@ -52,12 +52,15 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-HOW_TO_GET_CHROMIUM = "install it with `apt-get install chromium` (make test does this as root), or set CHROMIUM=/path"
+HOW_TO_GET_CHROMIUM = (
+    "install it with `apt-get install chromium` (make test does this as root), or set CHROMIUM=/path"
+)
 # A grey picture for every image URL on a card: nothing is fetched from the network.
 PLACEHOLDER_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
     b'<rect width="64" height="64" fill="#c8c8c8"/>'
-    b'<path d="M12 48 L26 30 L36 42 L42 35 L52 48 Z" fill="#9a9a9a"/><circle cx="42" cy="22" r="5" fill="#9a9a9a"/>'
+    b'<path d="M12 48 L26 30 L36 42 L42 35 L52 48 Z" fill="#9a9a9a"/>'
+    b'<circle cx="42" cy="22" r="5" fill="#9a9a9a"/>'
     b"</svg>"
 )
 
@@ -258,11 +261,40 @@ class Renderer:
             target=self.target,
         )
 
+    def visit(self, url: str, ready: str, *, full_page: bool = True) -> Visited:
+        """Open `url` (on this machine) in a new tab until the JS expression `ready` is true; look."""
+        if self._context is None:
+            self.start()
+        assert self._context is not None
+        tab = self._context.new_page()
+        try:
+            tab.route("**/*", _offline)
+            tab.goto(url)
+            tab.wait_for_function(ready, timeout=30_000)
+            tab.wait_for_function(
+                "() => Array.from(document.images).every(image => image.complete)", timeout=10_000
+            )
+            return Visited(tab.screenshot(full_page=full_page, type="png"), tab.inner_text("body"))
+        finally:
+            tab.close()
+
+
+LOOPBACK = ("http://127.0.0.1:", "http://localhost:", "http://[::1]:")
+
+
+@dataclass(frozen=True)
+class Visited:
+    """A page on this machine as Chromium showed it."""
+
+    png: bytes
+    text: str
+
 
 def _offline(route: Route) -> None:
-    """Nothing leaves the machine: images get a placeholder, every other web request fails."""
+    """Nothing leaves the machine: images get a placeholder, every other web request fails
+    (pages on this machine, the sink's for one, load as usual)."""
     request = route.request
-    if not request.url.startswith(("http://", "https://")):
+    if not request.url.startswith(("http://", "https://")) or request.url.startswith(LOOPBACK):
         route.continue_()
     elif request.resource_type == "image":
         route.fulfill(status=200, content_type="image/svg+xml", body=PLACEHOLDER_SVG)
