@@ -7,8 +7,11 @@ IAC_VENV := .venv-iac
 VENV_STAMP := $(VENV)/.installed
 IAC_STAMP := $(IAC_VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# Debian's Chromium for the card render tests (tools/render); CHROMIUM=/path names another.
+CHROMIUM_BIN := /usr/bin/chromium
+CHROMIUM_TRIED := $(VENV)/.chromium-tried
 
-.PHONY: all deps demo test lint typecheck unit serve bench infra-check clean
+.PHONY: all deps chromium demo gallery test lint typecheck unit serve bench infra-check clean
 
 all: test
 
@@ -28,14 +31,35 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Installs Chromium once when it is missing and we can (root with apt-get); otherwise says how, and the
+# render tests skip with the same words.
+chromium: | $(VENV_STAMP)
+	@if [ -n "$$CHROMIUM" ] || [ -x $(CHROMIUM_BIN) ]; then :; \
+	elif [ -e $(CHROMIUM_TRIED) ]; then \
+		echo "make: no Chromium: the card render tests skip (apt-get install chromium, or set CHROMIUM=/path)" >&2; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		touch $(CHROMIUM_TRIED); \
+		echo "make: installing Debian's chromium for the card render tests (apt-get, once)"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-noto-color-emoji; \
+		} >$(VENV)/.chromium-apt.log 2>&1 || \
+		echo "make: apt-get could not install chromium (see $(VENV)/.chromium-apt.log): the render tests skip" >&2; \
+	else \
+		echo "make: no Chromium: the card render tests skip (apt-get install chromium, or set CHROMIUM=/path)" >&2; \
+	fi
+
 local.settings.json: | local.settings.example.json
 	cp local.settings.example.json local.settings.json
 	@echo "created local.settings.json from local.settings.example.json (never committed)"
 
-deps: $(VENV_STAMP) $(NODE_STAMP) local.settings.json
+deps: $(VENV_STAMP) $(NODE_STAMP) chromium local.settings.json
 
 demo: deps
 	$(PY) -m tools.demo
+
+# docs/cards/: one PNG per source and event kind, rendered by the official renderer, and its index.
+gallery: deps
+	$(PY) -m tools.gallery
 
 # SERVE_ARGS: options of tools/serve.py, e.g. --devhost (bench/bench_stack_ready.py uses them).
 serve: deps

@@ -612,6 +612,85 @@ def dead_purge(args: argparse.Namespace) -> None:
 # --- parser --------------------------------------------------------------------------------------
 
 
+# --- preview ------------------------------------------------------------------------------------
+
+
+def preview_headers(items: list[str] | None) -> dict[str, str]:
+    """`K:V` pairs as the lower-case header names the pipeline reads (JSON unless told otherwise)."""
+    headers = {"content-type": "application/json"}
+    for item in items or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {item.split(':')[0][:40]!r} must be NAME:VALUE")
+        headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def preview(args: argparse.Namespace) -> None:
+    """The card(s) a payload would become on a route, rendered; nothing is posted or written."""
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".html"):
+        raise UsageError("--out must name a .png or .html file")
+    try:
+        body = Path(args.body).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read --body {args.body}: {exc.strerror or type(exc).__name__}") from None
+    headers = preview_headers(args.header)
+    try:
+        from tools import render  # dev tools only: never deployed (.funcignore)
+    except ImportError:
+        raise Failure(
+            "rendering a card needs the dev tools (tools/render, playwright, Chromium), which a deployed "
+            "app does not have: run preview from a development checkout after `make deps`"
+        ) from None
+    reason = render.missing()
+    if reason:
+        raise Failure(f"the card renderer cannot run: {reason}")
+    from shared.incoming import pipeline
+
+    route = store().routes.get(args.route)
+    if args.no_auth:
+        route = route.model_copy(update={"auth": "none", "secret": None})
+    try:
+        cards = pipeline.prepare(route, headers, body).notice.cards
+    except pipeline.Refusal as refused:
+        answer = refused.reply.body.decode("utf-8", "replace")
+        raise Failure(f"route {route.name} would answer {refused.reply.status}: {answer}") from None
+    with render.Renderer() as renderer:
+        shown = [renderer.render(card) for card in cards]
+    written = preview_write(out, route.name, cards, shown)
+    rows: list[dict[str, Any]] = [
+        {"card": number, "file": str(path) if path else None, "problems": item.problems()}
+        for number, (item, path) in enumerate(zip(shown, written, strict=True), 1)
+    ]
+    lines = [f"route {route.name} ({route.source}): {len(cards)} card(s), nothing posted"]
+    for row in rows:
+        found: list[str] = row["problems"]
+        lines.append(f"  card {row['card']}: " + ("shown as built" if not found else "; ".join(found)))
+    lines += [f"  wrote {path}" for path in dict.fromkeys(str(p) for p in written if p)]
+    emit(args, {"route": route.name, "source": route.source, "cards": rows}, "\n".join(lines))
+
+
+def preview_write(out: Path, route: str, cards: list[Any], shown: list[Any]) -> list[Path | None]:
+    """card.png (card-2.png... for more) or one card.html page; the file each card went to."""
+    from tools.render import report
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".html":
+        items = [
+            report.Item(f"card {n}", card, s) for n, (card, s) in enumerate(zip(cards, shown, strict=True), 1)
+        ]
+        report.write(out, f"Preview of route {route}", [(f"route {route}", items)])
+        return [out] * len(cards)
+    paths: list[Path | None] = []
+    for number, item in enumerate(shown, 1):
+        path = out if number == 1 else out.with_name(f"{out.stem}-{number}{out.suffix}")
+        if item.png is not None:
+            path.write_bytes(item.png)
+        paths.append(path if item.png is not None else None)
+    return paths
+
+
 def filter_help() -> str:
     from shared.incoming.vocabulary import SEVERITIES, STATES
 
@@ -750,6 +829,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?")
     p.add_argument("--all", action="store_true")
     command(dead, "purge", dead_purge, "delete every dead letter")
+
+    p = groups.add_parser(
+        "preview",
+        help="render the card(s) a payload would become on a route (dev checkout; posts nothing)",
+        parents=[common],
+    )
+    p.set_defaults(func=preview)
+    p.add_argument("--route", required=True, help="the route the payload arrives on")
+    p.add_argument("--body", required=True, metavar="FILE", help="the payload, as the sender posts it")
+    p.add_argument("--header", action="append", metavar="K:V", help="a request header (repeatable)")
+    p.add_argument("--out", required=True, metavar="card.png|card.html", help="where the picture goes")
+    p.add_argument(
+        "--no-auth", action="store_true", help="skip the sender check (no secret or signature needed)"
+    )
     return parser
 
 

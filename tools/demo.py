@@ -128,6 +128,21 @@ def run_steps(ctx: DemoContext) -> list[str]:
     return failed
 
 
+def write_pictures(sink: Any) -> list[str]:
+    """The page of every channel's cards as Teams shows them; its path is printed."""
+    from tools import demo_pictures
+
+    print("\n== Every card as Teams shows it (official Adaptive Cards renderer, Teams light)", flush=True)
+    try:
+        path = demo_pictures.write(sink)
+    except Exception:
+        traceback.print_exc()
+        return ["tools.demo_pictures"]
+    pictures = len(list(path.parent.glob("*.png")))
+    print(f"   {path}" + (f" ({pictures} PNGs beside it)" if pictures else " (no Chromium: no PNGs)"))
+    return []
+
+
 def local_values(path: Path) -> dict[str, str]:
     """The Values of local.settings.json (none when it does not exist yet), less the dev host's own
     knobs (keys, state folder): the demo runs its own dev host and calls its admin endpoint."""
@@ -186,6 +201,7 @@ def main() -> int:
             print(f"   Function app    {ctx.devhost_url}")
             failed = run_steps(ctx)
             print_channels(sink)
+            failed += write_pictures(sink)
         finally:
             host.stop()
             sink.stop()

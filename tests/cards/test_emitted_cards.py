@@ -12,34 +12,15 @@ import pytest
 
 from shared.cards import limits
 from shared.digest.card import build_digest_card
-from shared.digest.feeds.base import Entry, Gathered
+from shared.digest.feeds.base import Gathered
 from tests.support.cardschema import assert_valid_card
+from tests.support.emitted import events_gathered
 
 pytestmark = pytest.mark.unit
 
 
 def test_digest_cards_are_valid_and_show_titles_as_typed() -> None:
-    entries = [
-        Entry(
-            id=str(i),
-            title=f"[FIRING:{i}] HighErrorRate on api_{i}",
-            url=f"https://alerts.example/{i}",
-            summary="p99 > 2 s for *all* routes <at>Ops</at>",
-            published=datetime(2025, 3, 30, 1, 30, tzinfo=UTC),
-            severity="attention" if i % 2 else "good",
-            state="firing" if i % 2 else "resolved",
-        )
-        for i in range(30)
-    ]
-    gathered = Gathered(
-        source="events",
-        title="Alerts [prod]",
-        entries=entries,
-        facts=[("Routes", "2"), ("Window", "24 h")],
-        headline="# 30 events",
-        more=5,
-        link="https://alerts.example/all",
-    )
+    gathered = events_gathered()  # the enumeration the render test uses too
     card = build_digest_card(gathered, when=datetime(2025, 3, 30, 8, 0, tzinfo=UTC))
     assert_valid_card(card)
     limits.check_webhook(card)

@@ -211,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/":
             html = page.render(state.snapshot()).encode("utf-8")
             self._send(200, html, "text/html; charset=utf-8", Cache_Control="no-store")
+        elif path.startswith("/assets/") and (found := page.asset(path.removeprefix("/assets/"))):
+            self._send(200, found[0], found[1], Cache_Control="no-cache")
         elif path in ("/channels", "/channels/"):
             self._json(200, state.channel_names())
         elif path == "/control/limits":

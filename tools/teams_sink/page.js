@@ -1,0 +1,69 @@
+// The sink page's cards: each message's Adaptive Cards drawn by the official renderer with Teams'
+// light host config (tools/render/cards.js), and what the renderer complained about.
+(function () {
+  "use strict";
+  var ADAPTIVE = "application/vnd.microsoft.card.adaptive";
+
+  function problemsOf(result) {
+    var found = result.warnings.concat(result.dropped);
+    if (result.empty) {
+      found.push("the card renders empty");
+    }
+    var match = /^(\d+)\.(\d+)$/.exec(result.version);
+    if (!match || +match[1] > 1 || (+match[1] === 1 && +match[2] > 4)) {
+      found.push("version " + (result.version || "(none)") + " is above 1.4: Workflows shows \"We're sorry, " +
+        "this card couldn't be displayed\"");
+    }
+    return found;
+  }
+
+  function draw(config) {
+    var messages = document.querySelectorAll(".message");
+    for (var i = 0; i < messages.length; i++) {
+      var node = messages[i];
+      var body;
+      try {
+        body = JSON.parse(node.querySelector("pre.json").textContent);
+      } catch (error) {
+        continue;
+      }
+      var attachments = body && Array.isArray(body.attachments) ? body.attachments : [];
+      var target = node.querySelector(".cards");
+      for (var j = 0; j < attachments.length; j++) {
+        if (!attachments[j] || attachments[j].contentType !== ADAPTIVE) {
+          continue;
+        }
+        var host = document.createElement("div");
+        host.className = "card";
+        target.appendChild(host);
+        var found = problemsOf(TeamsCards.renderCard(attachments[j].content, config, "1.4", host));
+        if (found.length) {
+          var list = document.createElement("ul");
+          list.className = "problems";
+          for (var k = 0; k < found.length; k++) {
+            var item = document.createElement("li");
+            item.textContent = found[k];
+            list.appendChild(item);
+          }
+          target.appendChild(list);
+        }
+      }
+    }
+  }
+
+  var note = document.getElementById("renderer");
+  if (!window.TeamsCards) {
+    note.textContent = "The card renderer's scripts did not load (run npm ci): showing JSON only.";
+    return;
+  }
+  fetch("/assets/hostconfig-light.json").then(function (response) {
+    return response.ok ? response.json() : null;
+  }).catch(function () {
+    return null;
+  }).then(function (config) {
+    if (!config) {
+      note.textContent = "Teams' host config is absent (../shared/hostconfig): cards use the renderer's defaults.";
+    }
+    draw(config);
+  });
+})();
