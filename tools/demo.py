@@ -103,6 +103,19 @@ def print_channels(sink: Any) -> None:
     print(f"\n   Browse them: {sink.url}/ (while the demo runs)")
 
 
+def undisplayed_report(sink: Any, mark: int) -> str:
+    """What Teams would not have displayed of the demo's posts (the sink's verdicts), or ''."""
+    missed = sink.mark() - mark
+    if not missed:
+        return ""
+    lines = [
+        f"   #{post['channel']} attachment {post['attachment']}: {'; '.join(post['reasons'])}"
+        for post in sink.not_displayed_since(mark)[:10]
+    ]
+    more = f"\n   ... and {missed - len(lines)} more" if missed > len(lines) else ""
+    return f"\nDemo finished, but Teams would not display {missed} post(s):\n" + "\n".join(lines) + more
+
+
 def run_steps(ctx: DemoContext) -> list[str]:
     failed: list[str] = []
     for name in STEPS:
@@ -184,14 +197,20 @@ def main() -> int:
             print(f"   Azurite tables  {azurite.table_port}")
             print(f"   Teams sink      {sink.url}")
             print(f"   Function app    {ctx.devhost_url}")
+            mark = sink.mark()
             failed = run_steps(ctx)
             print_channels(sink)
+            undisplayed = undisplayed_report(sink, mark)
         finally:
             host.stop()
             sink.stop()
             shutil.rmtree(settings_dir, ignore_errors=True)
+    if undisplayed:
+        print(undisplayed)
     if failed:
         print(f"\nDemo finished with failures in: {', '.join(failed)}")
+        return 1
+    if undisplayed:
         return 1
     print("\nDemo finished: every step ran.")
     return 0

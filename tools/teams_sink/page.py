@@ -1,4 +1,9 @@
-"""The sink's HTML overview: what each channel received, escaped, since bodies are untrusted text."""
+"""The sink's HTML overview: what each channel shows, escaped, since bodies are untrusted text.
+
+One `<section class="channel">` per channel, one `<article class="post">` per post (newest first) with
+its status, reasons and card JSON in `<pre class="card-json">`: plain structure, so a card renderer can
+later find each card and draw it next to its JSON.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,76 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
     "pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;white-space:pre-wrap}"
     ".meta{color:#555;font-size:.9rem}"
+    ".post{border-left:4px solid #3a7d44;padding-left:.75rem;margin:1rem 0}"
+    ".post.not-displayed{border-color:#b3261e}"
+    ".status{font-weight:600}.not-displayed .status{color:#b3261e}"
 )
 
 
-def render(channels: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
-    """One section per channel, newest message first; every piece of text goes through escape()."""
+def render(
+    channels: Mapping[str, Sequence[Mapping[str, Any]]], rules: Mapping[str, Any] | None = None
+) -> str:
+    """One section per channel, newest post first; every piece of text goes through escape()."""
     parts = [
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Teams sink</title>',
         f"<style>{_STYLE}</style></head><body><h1>Teams sink</h1>",
     ]
+    if rules is not None:
+        parts.append(f'<p class="rules">{escape(_describe_rules(rules))}</p>')
     if not channels:
         parts.append("<p>No messages yet.</p>")
     for channel, records in channels.items():
-        parts.append(f"<section><h2>{escape(channel)} <small>({len(records)})</small></h2>")
-        for record in reversed(records):
-            body = json.dumps(record.get("body"), indent=2, ensure_ascii=False)
-            parts.append(
-                f'<div class="meta">{escape(str(record.get("time", "")))} · '
-                f"{escape(str(record.get('mode', '')))}</div><pre>{escape(body)}</pre>"
-            )
+        posts = [(record, post) for record in records for post in record.get("posts", ())]
+        hidden = sum(1 for _, post in posts if not post.get("displayed"))
+        count = f"{len(posts)} posts" + (f", {hidden} not displayed" if hidden else "")
+        parts.append(
+            f'<section class="channel" data-channel="{escape(channel)}">'
+            f"<h2>{escape(channel)} <small>({escape(count)})</small></h2>"
+        )
+        for record, post in reversed(posts):
+            parts.append(_post(post, record.get("body")))
         parts.append("</section>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _post(post: Mapping[str, Any], body: Any) -> str:
+    """A post; a flow run that failed before any card (no `attachments`) shows the body it received."""
+    displayed = bool(post.get("displayed"))
+    status = "displayed" if displayed else f"not displayed; the channel shows {post.get('shown', '')}"
+    where = post.get("attachment")
+    items = (post.get("time", ""), post.get("mode", ""), "" if where is None else f"attachment {where}")
+    meta = " · ".join(str(item) for item in items if item)
+    reasons = "".join(f"<li>{escape(str(reason))}</li>" for reason in post.get("reasons", ()))
+    card = post.get("card")
+    kind = "card-json" if card is not None else "body-json"
+    text = _pretty(card if card is not None else body)
+    return (
+        f'<article class="post {"displayed" if displayed else "not-displayed"}" data-mode="'
+        f'{escape(str(post.get("mode", "")))}"><div class="meta">{escape(meta)}</div>'
+        f'<div class="status">{escape(status)}</div>'
+        + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
+        + f'<pre class="{kind}">{escape(text)}</pre></article>'
+    )
+
+
+def _pretty(value: Any) -> str:
+    """Indented JSON; a body nested deeper than the indenting encoder's recursion allows comes out flat."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except RecursionError:
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except RecursionError:
+            return "(nested too deeply to show)"
+
+
+def _describe_rules(rules: Mapping[str, Any]) -> str:
+    schema = rules.get("schema")
+    checked = f"checked against {schema}" if schema else "schema check skipped (../shared/schemas absent)"
+    return (
+        f"Workflows channels display Adaptive Cards up to {rules.get('workflow_max_version')}, "
+        f"only {rules.get('only_action')}, at most {rules.get('max_bytes')} bytes a card, "
+        f"{rules.get('max_user_mentions')} user and {rules.get('max_tag_mentions')} tag mentions; {checked}. "
+        f"Legacy connector URLs accept up to {rules.get('legacy_max_version')}."
+    )
