@@ -319,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == WORKFLOW:
             posts = [_post_record(post) for post in rules.run_flow(parsed, self.server.flow)]
         else:
-            posts = _legacy_posts(parsed)
+            posts = _legacy_posts(parsed, size)
         status = 202 if mode == WORKFLOW else 200
         state.log_request(
             mode,
@@ -471,16 +471,18 @@ def _post_record(post: rules.Post) -> dict[str, Any]:
     }
 
 
-def _legacy_posts(body: Any) -> list[dict[str, Any]]:
-    """What a legacy connector shows of an accepted body: each card of an envelope, else the body itself."""
+def _legacy_posts(body: Any, size: int) -> list[dict[str, Any]]:
+    """What a legacy connector shows of an accepted body: each card of an envelope, else the body itself
+    (`size` bytes on the wire). Legacy connectors post the whole body as one message: sizes are the
+    wire's."""
     attachments = body.get("attachments") if isinstance(body, dict) else None
     if isinstance(attachments, list) and attachments:
         return [
-            _post_record(rules.Post(index, item.get("content"), rules.attachment_size(item)))
+            _post_record(rules.Post(index, item.get("content"), size))
             for index, item in enumerate(attachments)
             if isinstance(item, dict)
         ]
-    return [_post_record(rules.Post(None, body, len(rules.dumps(body))))]
+    return [_post_record(rules.Post(None, body, size))]
 
 
 def _rules_view(flow: FlowRules) -> dict[str, Any]:
