@@ -88,6 +88,35 @@ def sink() -> Iterator[Any]:
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _sink_posts_were_displayed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses the session `sink` (directly, or through the dev host, whose settings need it)
+    also asserts that Teams would display what it posted: anything the sink recorded as not displayed
+    during the test fails it at teardown, with the reasons. `@pytest.mark.undisplayed_ok` opts out, for
+    tests that post undisplayable cards on purpose."""
+    if "sink" not in request.fixturenames or request.node.get_closest_marker("undisplayed_ok"):
+        yield
+        return
+    server = request.getfixturevalue("sink")
+    mark = server.mark()  # a mark, not a reset: the test's own fixtures may reset the sink
+    yield
+    missed = server.mark() - mark
+    if missed:
+        lines = [
+            f"  #{post['channel']} attachment {post['attachment']} ({post['mode']}): "
+            + "; ".join(post["reasons"])
+            for post in server.not_displayed_since(mark)[:10]
+        ]
+        if missed > len(lines):
+            lines.append(f"  ... and {missed - len(lines)} more")
+        pytest.fail(
+            f"Teams would not display {missed} post(s) this test sent through the sink:\n"
+            + "\n".join(lines)
+            + "\n(mark the test @pytest.mark.undisplayed_ok if posting them is what it tests)",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def devhost_port() -> int:
     return stack.free_port()

@@ -103,6 +103,19 @@ def print_channels(sink: Any) -> None:
     print(f"\n   Browse them: {sink.url}/ (while the demo runs)")
 
 
+def undisplayed_report(sink: Any, mark: int) -> str:
+    """What Teams would not have displayed of the demo's posts (the sink's verdicts), or ''."""
+    missed = sink.mark() - mark
+    if not missed:
+        return ""
+    lines = [
+        f"   #{post['channel']} attachment {post['attachment']}: {'; '.join(post['reasons'])}"
+        for post in sink.not_displayed_since(mark)[:10]
+    ]
+    more = f"\n   ... and {missed - len(lines)} more" if missed > len(lines) else ""
+    return f"\nDemo finished, but Teams would not display {missed} post(s):\n" + "\n".join(lines) + more
+
+
 def run_steps(ctx: DemoContext) -> list[str]:
     failed: list[str] = []
     for name in STEPS:
@@ -155,6 +168,7 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def main() -> int:
+    from shared import settings as app_settings
     from tools.feed_stub import FeedStub
     from tools.teams_sink import TeamsSink
 
@@ -194,20 +208,27 @@ def main() -> int:
         try:
             host.start()
             os.environ.update(settings)
+            app_settings.reload()  # the app reads its settings once per process
             ctx = DemoContext(devhost_url=f"http://127.0.0.1:{port}", sink=sink, settings=settings)
             ctx.extras["feed_stub"] = feeds
             print(f"   Azurite tables  {azurite.table_port}")
             print(f"   Teams sink      {sink.url}")
             print(f"   Function app    {ctx.devhost_url}")
+            mark = sink.mark()
             failed = run_steps(ctx)
             print_channels(sink)
             failed += write_pictures(sink)
+            undisplayed = undisplayed_report(sink, mark)
         finally:
             host.stop()
             sink.stop()
             shutil.rmtree(settings_dir, ignore_errors=True)
+    if undisplayed:
+        print(undisplayed)
     if failed:
         print(f"\nDemo finished with failures in: {', '.join(failed)}")
+        return 1
+    if undisplayed:
         return 1
     print("\nDemo finished: every step ran.")
     return 0

@@ -16,7 +16,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
-def card(version: str = "1.5", text: str = "hello") -> dict[str, Any]:
+def card(version: str = "1.4", text: str = "hello") -> dict[str, Any]:
     return {
         "type": "AdaptiveCard",
         "version": version,
@@ -28,6 +28,14 @@ def envelope(content: Any = None, content_type: str = ADAPTIVE) -> dict[str, Any
     return {
         "type": "message",
         "attachments": [{"contentType": content_type, "contentUrl": None, "content": content or card()}],
+    }
+
+
+def envelope_of(*contents: Any) -> dict[str, Any]:
+    """An envelope with one Adaptive Card attachment per content, as the template loops over them."""
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE, "contentUrl": None, "content": c} for c in contents],
     }
 
 
@@ -44,11 +52,13 @@ def shared_json(*parts: str) -> Any:
 
 @pytest.fixture
 def make_sink() -> Iterator[Callable[..., TeamsSink]]:
-    """Start sinks with the given options; all are stopped after the test."""
+    """Start sinks with the given options; all are stopped after the test. The version rule is Teams'
+    (1.4) unless asked otherwise, whatever $TEAMS_SINK_MAX_VERSION says (`max_version=None` reads it)."""
     started: list[TeamsSink] = []
 
     def make(**options: Any) -> TeamsSink:
         options.setdefault("windows", [])
+        options.setdefault("max_version", (1, 4))
         sink = TeamsSink(**options).start()
         started.append(sink)
         return sink

@@ -1,11 +1,16 @@
-"""The envelope rules and throttle windows as pure functions (synthetic clock)."""
+"""The envelope rules, the flow's display rules and throttle windows as pure functions (synthetic clock)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from tests.sink.conftest import card, envelope
+from tests.conftest import shared_path
+from tests.sink.conftest import card, envelope, envelope_of
 from tools.teams_sink import rules
+from tools.teams_sink.schema import CardSchema, schema_file
 from tools.teams_sink.state import SinkState, make_fault, parse_windows
 from tools.teams_sink.throttle import TEAMS_WINDOWS, WindowCounter, retry_after_header
 
@@ -81,13 +86,13 @@ def test_a_bursting_token_bucket_is_refused_like_by_teams() -> None:
         (envelope({"type": "AdaptiveCard", "version": 1.5}), 400, "must be a string"),
     ],
 )
-def test_envelope_rejections(body: object, status: int, text: str) -> None:
+def test_legacy_envelope_rejections(body: object, status: int, text: str) -> None:
     rejection = rules.check_envelope(body)
     assert rejection is not None and rejection.status == status and text in rejection.message
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.2", "1.4", "1.5"])
-def test_versions_up_to_1_5_pass(version: str) -> None:
+def test_legacy_versions_up_to_1_5_pass(version: str) -> None:
     assert rules.check_envelope(envelope(card(version))) is None
 
 
@@ -124,3 +129,137 @@ def test_fault_parameters_are_validated() -> None:
     with pytest.raises(ValueError, match="window"):
         parse_windows([[0, 1]])
     assert parse_windows("default") == TEAMS_WINDOWS
+
+
+# -- the flow after its 202 ---------------------------------------------------------------------------
+
+FLOW = rules.FlowRules()
+
+
+def codes(body: Any, flow: rules.FlowRules = FLOW) -> list[list[str]]:
+    return [[problem.code for problem in post.problems] for post in rules.run_flow(body, flow)]
+
+
+def test_the_flow_posts_one_message_per_attachment() -> None:
+    posts = rules.run_flow(envelope_of(card(), card("1.5"), card("1.3")), FLOW)
+    assert [(post.attachment, post.displayed) for post in posts] == [(0, True), (1, False), (2, True)]
+    assert posts[0].card == card() and posts[0].shown == "the card"
+    assert codes({"attachments": []}) == [["NoAttachments"]]
+    assert codes(None) == [["InvalidTemplate"]] and rules.run_flow(None, FLOW)[0].attachment is None
+
+
+def test_versions_up_to_1_4_display_and_the_limit_can_be_raised() -> None:
+    assert codes(envelope(card("1.4"))) == [[]] and codes(envelope(card("1.0"))) == [[]]
+    assert codes(envelope(card("1.5"))) == [["CardVersion"]]
+    assert codes(envelope(card("1.5")), rules.FlowRules(max_version=(1, 5))) == [[]]
+    assert rules.workflow_max_version({}) == (1, 4)
+    assert rules.workflow_max_version({"TEAMS_SINK_MAX_VERSION": " 1.5 "}) == (1, 5)
+    with pytest.raises(ValueError, match="TEAMS_SINK_MAX_VERSION"):
+        rules.workflow_max_version({"TEAMS_SINK_MAX_VERSION": "latest"})
+
+
+def test_actions_are_found_anywhere_but_in_free_form_data() -> None:
+    submit = {"type": "Action.Submit", "data": {"type": "Action.Execute", "nested": [{"type": "Action.Http"}]}}
+    content = {
+        **card(),
+        "body": [
+            {"type": "Input.Text", "id": "t", "inlineAction": {"type": "Action.Submit"}},
+            {"type": "ColumnSet", "columns": [{"type": "Column", "items": [], "selectAction": submit}]},
+        ],
+        "actions": [{"type": "action.openurl", "url": "https://x"}],  # not the type's spelling
+        "msteams": {"entities": [{"type": "Action.Submit"}]},
+    }
+    [post] = rules.run_flow(envelope(content), FLOW)
+    paths = [problem.message.split(":")[0] for problem in post.problems]
+    assert paths == [
+        "attachments[0].content.body[0].inlineAction",
+        "attachments[0].content.body[1].columns[0].selectAction",
+        "attachments[0].content.actions[0]",
+    ]
+    assert post.shown == rules.SHOWN_BROKEN
+
+
+def test_user_and_tag_mentions_are_counted_apart() -> None:
+    def entity(n: int, kind: str | None) -> dict[str, Any]:
+        mentioned = {"id": str(n), "name": str(n), **({"type": kind} if kind else {})}
+        return {"type": "mention", "text": f"<at>{n}</at>", "mentioned": mentioned}
+
+    def with_mentions(users: int, tags: int) -> dict[str, Any]:
+        entities = [entity(n, None) for n in range(users)] + [entity(n, "Tag") for n in range(tags)]
+        return envelope({**card(), "msteams": {"entities": [*entities, {"type": "other"}]}})
+
+    assert codes(with_mentions(20, 20)) == [[]]
+    assert codes(with_mentions(21, 20)) == [["TooManyMentions"]]
+    assert codes(with_mentions(0, 21)) == [["TooManyMentions"]]
+    assert codes(with_mentions(21, 21)) == [["TooManyMentions", "TooManyMentions"]]
+
+
+def test_size_is_the_apps_envelope_measure() -> None:
+    from shared.cards.envelopes import attachment
+    from shared.cards.limits import message_size
+
+    content = card(text="é" * 100 + "\n<at>x</at>")
+    assert rules.attachment_size(attachment(content)) == message_size(content)
+    limit = rules.attachment_size(attachment(content))
+    assert codes(envelope(content), rules.FlowRules(max_bytes=limit)) == [[]]
+    assert codes(envelope(content), rules.FlowRules(max_bytes=limit - 1)) == [["MessageSizeExceeded"]]
+
+
+def test_what_the_channel_shows_is_the_worst_problem() -> None:
+    post = rules.Post(0, {}, 1, [rules.Problem("a", "a", rules.BROKEN_ACTION)])
+    assert post.shown == rules.SHOWN_BROKEN
+    post.problems.append(rules.Problem("b", "b", rules.NOT_RENDERED))
+    assert post.shown == rules.SHOWN_ERROR
+    post.problems.append(rules.Problem("c", "c", rules.FAILED_RUN))
+    assert post.shown == rules.SHOWN_NOTHING
+
+
+def test_schema_files_follow_the_version_limit(tmp_path: Path) -> None:
+    folder = shared_path("schemas")
+    assert schema_file((1, 4), folder) == folder / "adaptive-card-1.4.0.json"
+    assert schema_file((1, 5), folder) == folder / "adaptive-card-1.5.0.json"
+    assert schema_file((1, 2), folder) == folder / "adaptive-card-1.4.0.json"  # the closest kept above
+    assert schema_file((2, 0), folder) is None
+    assert schema_file((1, 4), tmp_path) is None
+
+
+def test_schema_findings_name_the_element_and_the_property() -> None:
+    schema = CardSchema(shared_path("schemas", "adaptive-card-1.4.0.json"))
+    good = {
+        **card(),
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "msteams": {"width": "Full", "entities": []},  # Teams' extension: not the schema's business
+        "body": [{"type": "Image", "url": "https://x/i.png", "fallback": "drop", "size": "Small"}],
+    }
+    assert schema.problems(good, "c") == []
+    bad = {
+        **card(),
+        "body": [
+            {"type": "Container", "items": [{"type": "RichTextBlock", "inlines": [], "colour": "red"}]},
+            {"type": "Image", "url": "https://x/i.png", "size": "huge"},
+            {"text": "no type"},
+        ],
+    }
+    assert schema.problems(bad, "c") == [
+        "c.body[0].items[0] (RichTextBlock): property 'colour' is not in the Adaptive Cards 1.4 schema",
+        "c.body[1].size: \"huge\" is not an allowed value: one of 'auto', 'stretch', 'small', 'medium', "
+        "'large' (Adaptive Cards 1.4)",
+        "c.body[2]: an element without a 'type' (Adaptive Cards 1.4 schema)",
+    ]
+    many = {**card(), "body": [{"type": "Table"}, {"type": "Carousel"}, {"type": "Icon"}, {"type": "Badge"}]}
+    found = schema.problems(many, "c")
+    assert len(found) == 4 and found[-1] == "... and 1 more schema findings"
+
+
+def test_the_not_displayed_journal_is_bounded_and_outlives_reset() -> None:
+    from tools.teams_sink.state import JOURNAL_SIZE
+
+    state = SinkState(windows=[])
+    hidden = {"attachment": 0, "card": card("1.5"), "displayed": False, "reasons": ["r"], "codes": ["c"]}
+    for _ in range(JOURNAL_SIZE + 5):
+        state.log_request("workflow", "ch", status=202, teams_status=202, size=1, accepted=True, posts=[hidden])
+    state.reset()
+    held, lost = state.not_displayed_since(0)
+    assert (len(held), lost, state.mark()) == (JOURNAL_SIZE, 5, JOURNAL_SIZE + 5)
+    assert "card" not in held[0] and held[0]["channel"] == "ch"
+    assert state.not_displayed_since(JOURNAL_SIZE + 3)[0] == held[-2:]

@@ -1,4 +1,8 @@
-"""`python -m tools.teams_sink [--host 127.0.0.1] [--port 7072] [--no-throttle] [--delay 0.05]`."""
+"""`python -m tools.teams_sink [--host 127.0.0.1] [--port 7072] [--no-throttle] [--delay 0.05]`.
+
+`--max-version 1.5` (or $TEAMS_SINK_MAX_VERSION) lets Workflows channels display 1.5 cards, as senders
+assumed before the Flow bot's 1.4 limit was known.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
-from tools.teams_sink.rules import MAX_BYTES
+from tools.teams_sink.rules import MAX_BYTES, MAX_VERSION_ENV, parse_version, workflow_max_version
 from tools.teams_sink.server import TeamsSink
 
 
@@ -19,6 +24,21 @@ def port(text: str) -> int:
     if not 0 <= number < 65536:
         raise ValueError(text)
     return number
+
+
+def version(text: str) -> tuple[int, int]:
+    """'1.4' -> (1, 4); argparse turns the ValueError into a usage error."""
+    parsed = parse_version(text)
+    if parsed is None:
+        raise ValueError(text)
+    return parsed
+
+
+def _default_version() -> tuple[int, int] | str:
+    try:
+        return workflow_max_version()
+    except ValueError:
+        return os.environ.get(MAX_VERSION_ENV, "")  # parsed by `version`, which reports it as a usage error
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +54,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", type=int, default=200, help="messages kept per channel")
     parser.add_argument("--max-bytes", type=int, default=MAX_BYTES)
+    parser.add_argument(
+        "--max-version", type=version, default=_default_version(),
+        help=f"highest Adaptive Card version Workflows channels display (default: ${MAX_VERSION_ENV} or 1.4)",
+    )
+    parser.add_argument(
+        "--schemas", type=Path, default=None, help="the official schemas' folder (default: ../shared/schemas)"
+    )
+    parser.add_argument("--no-schema", action="store_true", help="do not check cards against the schema")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return parser.parse_args(argv)
 
@@ -52,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         max_bytes=args.max_bytes,
         keep=args.keep,
         delay=args.delay,
+        max_version=args.max_version,
+        schemas=args.schemas,
+        check_schema=not args.no_schema,
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

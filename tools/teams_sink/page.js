@@ -2,7 +2,6 @@
 // light host config (tools/render/cards.js), and what the renderer complained about.
 (function () {
   "use strict";
-  var ADAPTIVE = "application/vnd.microsoft.card.adaptive";
 
   function problemsOf(result) {
     var found = result.warnings.concat(result.dropped);
@@ -18,35 +17,36 @@
   }
 
   function draw(config) {
-    var messages = document.querySelectorAll(".message");
-    for (var i = 0; i < messages.length; i++) {
-      var node = messages[i];
-      var body;
+    var posts = document.querySelectorAll(".post");
+    for (var i = 0; i < posts.length; i++) {
+      var node = posts[i];
+      var source = node.querySelector("pre.card-json");
+      if (!source) {
+        continue;  // a flow run that failed before any card: nothing to draw
+      }
+      var card;
       try {
-        body = JSON.parse(node.querySelector("pre.json").textContent);
+        card = JSON.parse(source.textContent);
       } catch (error) {
         continue;
       }
-      var attachments = body && Array.isArray(body.attachments) ? body.attachments : [];
+      if (!card || card.type !== "AdaptiveCard") {
+        continue;
+      }
       var target = node.querySelector(".cards");
-      for (var j = 0; j < attachments.length; j++) {
-        if (!attachments[j] || attachments[j].contentType !== ADAPTIVE) {
-          continue;
+      var host = document.createElement("div");
+      host.className = "card";
+      target.appendChild(host);
+      var found = problemsOf(TeamsCards.renderCard(card, config, "1.4", host));
+      if (found.length) {
+        var list = document.createElement("ul");
+        list.className = "problems";
+        for (var k = 0; k < found.length; k++) {
+          var item = document.createElement("li");
+          item.textContent = found[k];
+          list.appendChild(item);
         }
-        var host = document.createElement("div");
-        host.className = "card";
-        target.appendChild(host);
-        var found = problemsOf(TeamsCards.renderCard(attachments[j].content, config, "1.4", host));
-        if (found.length) {
-          var list = document.createElement("ul");
-          list.className = "problems";
-          for (var k = 0; k < found.length; k++) {
-            var item = document.createElement("li");
-            item.textContent = found[k];
-            list.appendChild(item);
-          }
-          target.appendChild(list);
-        }
+        target.appendChild(list);
       }
     }
   }

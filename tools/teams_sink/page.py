@@ -1,8 +1,9 @@
-"""The sink's HTML overview: what each channel received, each card drawn by the official Adaptive
-Cards renderer (Teams light theme) in the browser, with its JSON under a <details>.
+"""The sink's HTML overview: what each channel shows, escaped, since bodies are untrusted text.
 
-Bodies are untrusted text: everything goes through escape(); the page's script reads each message
-back from its escaped JSON. Scripts come from node_modules through the sink itself (no CDN).
+One `<section class="channel">` per channel, one `<article class="post">` per post (newest first) with
+its status, reasons and card JSON in `<pre class="card-json">`. The page's script (`page.js`) draws each
+card there with the official Adaptive Cards renderer (Teams light theme). Scripts come from
+node_modules through the sink itself (no CDN).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Any
 from tools import render as renderer
 
 _STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;background:#f5f5f5}"
-    "pre{background:#fff;padding:.5rem;overflow-x:auto;white-space:pre-wrap}"
-    ".meta{color:#555;font-size:.9rem;margin-top:1rem}"
+    "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
+    "pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;white-space:pre-wrap}"
+    ".meta{color:#555;font-size:.9rem}"
+    ".post{border-left:4px solid #3a7d44;padding-left:.75rem;margin:1rem 0}"
+    ".post.not-displayed{border-color:#b3261e}"
+    ".status{font-weight:600}.not-displayed .status{color:#b3261e}"
     ".card{width:560px;max-width:100%;margin:.3rem 0;border:1px solid #e0e0e0;border-radius:6px;"
     "overflow:hidden;background:#fff}"
     ".problems{color:#a4262c;font-size:.85rem;margin:.2rem 0 .5rem}"
@@ -43,8 +47,10 @@ def asset(name: str) -> tuple[bytes, str] | None:
     return known[0].read_bytes(), known[1] + ("; charset=utf-8" if not name.endswith(".json") else "")
 
 
-def render(channels: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
-    """One section per channel, newest message first; every piece of text goes through escape()."""
+def render(
+    channels: Mapping[str, Sequence[Mapping[str, Any]]], rules: Mapping[str, Any] | None = None
+) -> str:
+    """One section per channel, newest post first; every piece of text goes through escape()."""
     parts = [
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Teams sink</title>',
         f"<style>{_STYLE}</style>",
@@ -53,18 +59,20 @@ def render(channels: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
         '<p class="meta" id="renderer">Cards are drawn by the official Adaptive Cards renderer '
         "(Teams light host config, version 1.4) once the page's scripts load.</p>",
     ]
+    if rules is not None:
+        parts.append(f'<p class="rules">{escape(_describe_rules(rules))}</p>')
     if not channels:
         parts.append("<p>No messages yet.</p>")
     for channel, records in channels.items():
-        parts.append(f"<section><h2>{escape(channel)} <small>({len(records)})</small></h2>")
-        for record in reversed(records):
-            body = json.dumps(record.get("body"), indent=2, ensure_ascii=False)
-            parts.append(
-                f'<div class="message"><div class="meta">{escape(str(record.get("time", "")))} · '
-                f"{escape(str(record.get('mode', '')))}</div>"
-                '<div class="cards"></div>'
-                f'<details><summary>JSON</summary><pre class="json">{escape(body)}</pre></details></div>'
-            )
+        posts = [(record, post) for record in records for post in record.get("posts", ())]
+        hidden = sum(1 for _, post in posts if not post.get("displayed"))
+        count = f"{len(posts)} posts" + (f", {hidden} not displayed" if hidden else "")
+        parts.append(
+            f'<section class="channel" data-channel="{escape(channel)}">'
+            f"<h2>{escape(channel)} <small>({escape(count)})</small></h2>"
+        )
+        for record, post in reversed(posts):
+            parts.append(_post(post, record.get("body")))
         parts.append("</section>")
     parts.append(
         '<script src="/assets/markdown-it.min.js"></script>'
@@ -74,3 +82,46 @@ def render(channels: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     )
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _post(post: Mapping[str, Any], body: Any) -> str:
+    """A post; a flow run that failed before any card (no `attachments`) shows the body it received."""
+    displayed = bool(post.get("displayed"))
+    status = "displayed" if displayed else f"not displayed; the channel shows {post.get('shown', '')}"
+    where = post.get("attachment")
+    items = (post.get("time", ""), post.get("mode", ""), "" if where is None else f"attachment {where}")
+    meta = " · ".join(str(item) for item in items if item)
+    reasons = "".join(f"<li>{escape(str(reason))}</li>" for reason in post.get("reasons", ()))
+    card = post.get("card")
+    kind = "card-json" if card is not None else "body-json"
+    text = _pretty(card if card is not None else body)
+    return (
+        f'<article class="post {"displayed" if displayed else "not-displayed"}" data-mode="'
+        f'{escape(str(post.get("mode", "")))}"><div class="meta">{escape(meta)}</div>'
+        f'<div class="status">{escape(status)}</div>'
+        + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
+        + '<div class="cards"></div>'
+        + f'<details><summary>JSON</summary><pre class="{kind}">{escape(text)}</pre></details></article>'
+    )
+
+
+def _pretty(value: Any) -> str:
+    """Indented JSON; a body nested deeper than the indenting encoder's recursion allows comes out flat."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except RecursionError:
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except RecursionError:
+            return "(nested too deeply to show)"
+
+
+def _describe_rules(rules: Mapping[str, Any]) -> str:
+    schema = rules.get("schema")
+    checked = f"checked against {schema}" if schema else "schema check skipped (../shared/schemas absent)"
+    return (
+        f"Workflows channels display Adaptive Cards up to {rules.get('workflow_max_version')}, "
+        f"only {rules.get('only_action')}, at most {rules.get('max_bytes')} bytes a card, "
+        f"{rules.get('max_user_mentions')} user and {rules.get('max_tag_mentions')} tag mentions; {checked}. "
+        f"Legacy connector URLs accept up to {rules.get('legacy_max_version')}."
+    )

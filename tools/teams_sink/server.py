@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from tools.teams_sink import page, rules
-from tools.teams_sink.rules import Rejection
+from tools.teams_sink.rules import FlowRules, Rejection
+from tools.teams_sink.schema import DEFAULT_FOLDER as DEFAULT_SCHEMAS
+from tools.teams_sink.schema import CardSchema, schema_file, warn_once
 from tools.teams_sink.state import LEGACY, MAX_STORED_BYTES, WORKFLOW, Fault, SinkState, make_fault
 from tools.teams_sink.throttle import retry_after_header
 
@@ -31,7 +34,9 @@ READ_CAP = 4 * 1024 * 1024
 _WEBHOOK = re.compile(
     r"^(?:/powerautomate/automations/direct)?/(?P<kind>workflows|webhookb2)/(?P<channel>[^/]+)(?:/.*)?$"
 )
-_CHANNEL_VIEW = re.compile(r"^/channels/(?P<channel>[^/]+)/(?P<what>messages|requests)/?$")
+_CHANNEL_VIEW = re.compile(
+    r"^/channels/(?P<channel>[^/]+)/(?P<what>messages|requests|posts|displayed|not_displayed)/?$"
+)
 _LEGACY_ERROR = (
     "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error {status} "
     "with ContextId tcid={tcid},server=teams-sink,cv={cv}.0.."
@@ -49,8 +54,11 @@ class _Server(ThreadingHTTPServer):
     # `join_workers`, so a forgotten sink never blocks interpreter exit yet `stop` leaves no thread.
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], state: SinkState, idle_timeout: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], state: SinkState, idle_timeout: float, flow: FlowRules
+    ) -> None:
         self.state = state
+        self.flow = flow
         self.idle_timeout = idle_timeout
         self.stopping = threading.Event()
         self._open: set[socket.socket] = set()
@@ -209,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hook is not None:
             self._method_not_allowed()
         elif path == "/":
-            html = page.render(state.snapshot()).encode("utf-8")
+            html = page.render(state.snapshot(), _rules_view(self.server.flow)).encode("utf-8")
             self._send(200, html, "text/html; charset=utf-8", Cache_Control="no-store")
         elif path.startswith("/assets/") and (found := page.asset(path.removeprefix("/assets/"))):
             self._send(200, found[0], found[1], Cache_Control="no-cache")
@@ -219,12 +227,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, state.limits.to_dict())
         elif path == "/healthz":
             self._json(200, {"ok": True})
+        elif path == "/rules":
+            self._json(200, _rules_view(self.server.flow))
+        elif path in ("/not_displayed", "/not_displayed/"):
+            self._json(200, [post for post in state.posts() if not post["displayed"]])
         elif (view := _CHANNEL_VIEW.match(path)) is not None:
             channel = unquote(view.group("channel"))
-            if view.group("what") == "messages":
+            what = view.group("what")
+            if what == "messages":
                 self._json(200, state.records(channel))
-            else:
+            elif what == "requests":
                 self._json(200, state.requests(channel))
+            else:
+                posts = state.posts(channel)
+                if what != "posts":
+                    posts = [post for post in posts if post["displayed"] == (what == "displayed")]
+                self._json(200, posts)
         else:
             self._error(404, "NotFound", "No such page.")
 
@@ -281,23 +299,45 @@ class _Handler(BaseHTTPRequestHandler):
             self._reject(mode, channel, throttled, size, throttled=True, headers=headers)
             return
         if body is None:
-            self._reject(mode, channel, rules.check_size(size, state.max_bytes) or _too_big(size), size)
+            too_big = _too_big(size) if mode == WORKFLOW else rules.check_size(size, state.max_bytes)
+            self._reject(mode, channel, too_big or _too_big(size), size)
             return
-        rejection = rules.check_size(size, state.max_bytes)
         parsed: Any = None
-        if rejection is None:
+        rejection: Rejection | None = None
+        if mode == LEGACY:
+            # Legacy connectors answer every rule at once, in a 200-wrapped error text.
+            rejection = rules.check_size(size, state.max_bytes)
+            if rejection is None:
+                parsed, rejection = rules.parse_json(body)
+            if rejection is None:
+                rejection = rules.check_legacy(parsed)
+        elif body.strip():
+            # Workflows answers 202 to any JSON and fails later; only a body that is not JSON at all is
+            # refused by the trigger itself (an empty one is a null body, which the flow then fails on).
             parsed, rejection = rules.parse_json(body)
-        if rejection is None:
-            check = rules.check_envelope if mode == WORKFLOW else rules.check_legacy
-            rejection = check(parsed, state.max_version)
         if rejection is not None:
             self._reject(mode, channel, rejection, size)
             return
+        if mode == WORKFLOW:
+            posts = [_post_record(post) for post in rules.run_flow(parsed, self.server.flow)]
+        else:
+            posts = _legacy_posts(parsed, size)
         status = 202 if mode == WORKFLOW else 200
         state.log_request(
-            mode, channel, status=status, teams_status=status, size=size, body=parsed, accepted=True
+            mode,
+            channel,
+            status=status,
+            teams_status=status,
+            size=size,
+            body=parsed,
+            accepted=True,
+            posts=posts,
         )
-        log.info("%s %s -> %d", mode, _shown(channel), status)
+        codes = sorted({code for post in posts for code in post["codes"]})
+        if codes:
+            log.info("%s %s -> %d, not displayed (%s)", mode, _shown(channel), status, ", ".join(codes))
+        else:
+            log.info("%s %s -> %d", mode, _shown(channel), status)
         if mode == WORKFLOW:
             self._send(202, x_ms_workflow_run_id=secrets.token_hex(12).upper())
         else:
@@ -413,7 +453,69 @@ def _legacy_error(status: int) -> bytes:
 
 
 def _too_big(size: int) -> Rejection:
-    return Rejection(413, "MessageSizeExceeded", f"Request Entity too large: {size} bytes")
+    return Rejection(
+        413,
+        "MessageSizeExceeded",
+        f"Request Entity too large: {size} bytes (the sink reads at most {READ_CAP})",
+    )
+
+
+def _post_record(post: rules.Post) -> dict[str, Any]:
+    """A post as the sink keeps and shows it (JSON-ready)."""
+    return {
+        "attachment": post.attachment,
+        "card": post.card,
+        "size": post.size,
+        "displayed": post.displayed,
+        "shown": post.shown,
+        "reasons": [problem.message for problem in post.problems],
+        "codes": [problem.code for problem in post.problems],
+    }
+
+
+def _legacy_posts(body: Any, size: int) -> list[dict[str, Any]]:
+    """What a legacy connector shows of an accepted body: each card of an envelope, else the body itself
+    (`size` bytes on the wire). Legacy connectors post the whole body as one message: sizes are the
+    wire's."""
+    attachments = body.get("attachments") if isinstance(body, dict) else None
+    if isinstance(attachments, list) and attachments:
+        return [
+            _post_record(rules.Post(index, item.get("content"), size))
+            for index, item in enumerate(attachments)
+            if isinstance(item, dict)
+        ]
+    return [_post_record(rules.Post(None, body, size))]
+
+
+def _rules_view(flow: FlowRules) -> dict[str, Any]:
+    """The rules a Workflows channel of this sink applies, for /rules and the HTML page."""
+    return {
+        "workflow_max_version": rules.version_text(flow.max_version),
+        "legacy_max_version": rules.version_text(rules.LEGACY_MAX_VERSION),
+        "max_bytes": flow.max_bytes,
+        "only_action": rules.SUPPORTED_ACTION,
+        "max_user_mentions": rules.MAX_USER_MENTIONS,
+        "max_tag_mentions": rules.MAX_TAG_MENTIONS,
+        "schema": flow.schema.path.name if flow.schema is not None else None,
+    }
+
+
+_schemas: dict[Path, CardSchema] = {}
+_schemas_lock = threading.Lock()
+
+
+def _card_schema(max_version: tuple[int, int], folder: Path | None) -> CardSchema | None:
+    """The schema rule for `max_version`, shared by every sink of the process (it is costly to build)."""
+    path = schema_file(max_version, folder)
+    if path is None:
+        where = folder or DEFAULT_SCHEMAS
+        warn_once(
+            f"teams sink: no Adaptive Card {rules.version_text(max_version)} schema in {where} (the "
+            "official schemas live in ../shared beside the repository): the schema check is skipped"
+        )
+        return None
+    with _schemas_lock:
+        return _schemas.setdefault(path, CardSchema(path))
 
 
 def _shown(channel: str) -> str:
@@ -425,6 +527,10 @@ class TeamsSink:
     """A local stand-in for Teams channels' webhooks (Workflows and legacy connector URLs).
 
     Runs in a background thread of the calling process; `python -m tools.teams_sink` runs it alone.
+    A Workflows URL answers 202 to any JSON, then records per attachment whether the channel would display
+    it (`displayed`, `not_displayed`): cards up to `max_version` (default 1.4, or $TEAMS_SINK_MAX_VERSION),
+    only Action.OpenUrl, at most `max_bytes` per card message, 20 user and 20 tag mentions, and the official
+    schema of that version from `schemas` (default ../shared/schemas; skipped, with one warning, when absent).
     """
 
     def __init__(
@@ -437,20 +543,28 @@ class TeamsSink:
         keep: int = 200,
         delay: float = 0.0,
         max_channels: int = 100,
-        max_version: tuple[int, int] = rules.MAX_VERSION,
+        max_version: tuple[int, int] | None = None,
         idle_timeout: float = 30.0,
         max_stored_bytes: int = MAX_STORED_BYTES,
+        schemas: Path | None = None,
+        check_schema: bool = True,
     ) -> None:
         self.host = host
         self._port = port
         self.idle_timeout = idle_timeout
+        if max_version is None:
+            max_version = rules.workflow_max_version()
+        self.flow = FlowRules(
+            max_version=max_version,
+            max_bytes=max_bytes,
+            schema=_card_schema(max_version, schemas) if check_schema else None,
+        )
         self.state = SinkState(
             windows=windows,
             max_bytes=max_bytes,
             keep=keep,
             delay=delay,
             max_channels=max_channels,
-            max_version=max_version,
             max_stored_bytes=max_stored_bytes,
         )
         self._server: _Server | None = None
@@ -461,7 +575,7 @@ class TeamsSink:
     def start(self) -> TeamsSink:
         if self._server is not None:
             return self
-        server = _Server((self.host, self._port), self.state, self.idle_timeout)
+        server = _Server((self.host, self._port), self.state, self.idle_timeout, self.flow)
         self._server = server
         self._port = server.server_address[1]
         self._thread = threading.Thread(
@@ -533,8 +647,34 @@ class TeamsSink:
         """Every request to the channel, rejected ones too: status, teams_status, time, ts, size, error..."""
         return self.state.requests(channel)
 
+    def posts(self, channel: str) -> list[dict[str, Any]]:
+        """What the channel made of its accepted messages, one post per attachment (or one for a flow run
+        that failed before posting): attachment, card, size, displayed, shown, reasons, codes, time, mode."""
+        return self.state.posts(channel)
+
+    def displayed(self, channel: str) -> list[dict[str, Any]]:
+        """The posts a person would see as cards in the channel."""
+        return [post for post in self.state.posts(channel) if post["displayed"]]
+
+    def not_displayed(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """The posts the channel would not display, with `reasons` (all channels' when `channel` is None)."""
+        return [post for post in self.state.posts(channel) if not post["displayed"]]
+
+    def mark(self) -> int:
+        """A point in the not-displayed record, for `not_displayed_since`; `reset` does not move it."""
+        return self.state.mark()
+
+    def not_displayed_since(self, mark: int) -> list[dict[str, Any]]:
+        """Posts recorded as not displayed after `mark`, across resets (without their cards); the newest
+        500 at most: `mark() - mark` is how many there were."""
+        return self.state.not_displayed_since(mark)[0]
+
     def channels(self) -> list[str]:
         return self.state.channel_names()
+
+    def rules(self) -> dict[str, Any]:
+        """The rules Workflows channels apply here (versions, sizes, schema file or None), as GET /rules."""
+        return _rules_view(self.flow)
 
     def wait_for_messages(self, channel: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Block until the channel holds `count` messages (for asynchronous senders); returns the bodies."""
@@ -546,7 +686,8 @@ class TeamsSink:
     # -- control --
 
     def reset(self) -> None:
-        """Forget messages, requests, faults and throttle counters; limits go back to the start values."""
+        """Forget messages, posts, requests, faults and throttle counters; limits go back to the start
+        values. The marks of `not_displayed_since` stay valid."""
         self.state.reset()
 
     def fault(

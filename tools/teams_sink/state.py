@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.teams_sink.rules import MAX_BYTES, MAX_VERSION
+from tools.teams_sink.rules import MAX_BYTES
 from tools.teams_sink.throttle import TEAMS_WINDOWS, WindowCounter, normalise_windows
 
 WORKFLOW = "workflow"
@@ -22,6 +22,9 @@ LEGACY = "legacy"
 # Accepted bodies kept in all, by their size on the wire: `keep` x `max_channels` alone would allow
 # gigabytes (20 000 messages of up to 28 KB, larger again as Python objects).
 MAX_STORED_BYTES = 32 * 1024 * 1024
+# Not-displayed posts remembered for `not_displayed_since`, across resets (a test's fixtures reset the sink
+# in their teardown, before the check that runs last); only the newest are kept.
+JOURNAL_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,6 @@ class SinkState:
         keep: int = 200,
         delay: float = 0.0,
         max_channels: int = 100,
-        max_version: tuple[int, int] = MAX_VERSION,
         max_stored_bytes: int = MAX_STORED_BYTES,
     ) -> None:
         if keep < 1 or max_channels < 1 or max_bytes < 1 or max_stored_bytes < 1:
@@ -130,12 +132,13 @@ class SinkState:
         self.max_bytes = max_bytes
         self.keep = keep
         self.max_channels = max_channels
-        self.max_version = max_version
         self._initial = Limits(parse_windows(None if windows is None else list(windows)), check_delay(delay))
         self.limits = Limits(self._initial.windows, self._initial.delay)
         self._channels: OrderedDict[str, _Channel] = OrderedDict()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        self._journal: deque[tuple[int, dict[str, Any]]] = deque(maxlen=JOURNAL_SIZE)
+        self._undisplayed = 0  # not-displayed posts ever recorded: the marks of `not_displayed_since`
 
     # -- channel bookkeeping (lock held by callers) --
 
@@ -185,9 +188,13 @@ class SinkState:
         throttled: bool = False,
         body: Any = None,
         accepted: bool = False,
+        posts: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Record one request; when `accepted`, also keep its body as a message of the channel."""
+        """Record one request; when `accepted`, also keep its body as a message of the channel, with the
+        `posts` the channel made of it (what it displayed or not, and why)."""
         stamp, iso = time.time(), now_iso()
+        stamped = [{"channel": name, "mode": mode, "time": iso, "ts": stamp, **post} for post in posts]
+        undisplayed = [post for post in stamped if not post["displayed"]]
         with self._lock:
             channel = self._channel(name)
             channel.requests.append(
@@ -200,13 +207,26 @@ class SinkState:
                     "error": error,
                     "fault": fault,
                     "throttled": throttled,
+                    "not_displayed": len(undisplayed),
                     "time": iso,
                     "ts": stamp,
                 }
             )
+            for post in undisplayed:
+                self._undisplayed += 1
+                self._journal.append((self._undisplayed, {k: v for k, v in post.items() if k != "card"}))
             if accepted:
                 channel.messages.append(
-                    {"channel": name, "mode": mode, "time": iso, "ts": stamp, "body": body, "size": size}
+                    {
+                        "channel": name,
+                        "mode": mode,
+                        "time": iso,
+                        "ts": stamp,
+                        "body": body,
+                        "size": size,
+                        "displayed": not undisplayed,
+                        "posts": stamped,
+                    }
                 )
                 channel.stored += size
                 self._stored += size
@@ -250,6 +270,7 @@ class SinkState:
             return Limits(self.limits.windows, self.limits.delay)
 
     def reset(self) -> None:
+        """Forget channels and restore limits; the not-displayed journal stays (see JOURNAL_SIZE)."""
         with self._lock:
             self._channels.clear()
             self._stored = 0
@@ -258,7 +279,30 @@ class SinkState:
     def records(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
             channel = self._channels.get(name)
-            return [dict(record) for record in channel.messages] if channel else []
+            return [_copy(record) for record in channel.messages] if channel else []
+
+    def posts(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The posts of one channel (every channel: None), oldest first."""
+        with self._lock:
+            if name is None:
+                channels = list(self._channels.values())
+            else:
+                channels = [self._channels[name]] if name in self._channels else []
+            found = [
+                dict(post) for channel in channels for record in channel.messages for post in record["posts"]
+            ]
+        return found if name is not None else sorted(found, key=lambda post: float(post["ts"]))
+
+    def mark(self) -> int:
+        with self._lock:
+            return self._undisplayed
+
+    def not_displayed_since(self, mark: int) -> tuple[list[dict[str, Any]], int]:
+        """Posts recorded as not displayed after `mark` (without their cards), and how many more there
+        were that the journal no longer holds."""
+        with self._lock:
+            held = [dict(post) for number, post in self._journal if number > mark]
+            return held, max(0, self._undisplayed - mark - len(held))
 
     def requests(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -272,7 +316,7 @@ class SinkState:
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every channel's messages, for the HTML page."""
         with self._lock:
-            return {name: [dict(r) for r in channel.messages] for name, channel in self._channels.items()}
+            return {name: [_copy(r) for r in channel.messages] for name, channel in self._channels.items()}
 
     def wait_for(self, name: str, count: int, timeout: float) -> list[dict[str, Any]]:
         """Block until `name` holds at least `count` messages or `timeout` passes; returns the records."""
@@ -283,5 +327,10 @@ class SinkState:
                 held = len(channel.messages) if channel else 0
                 remaining = deadline - time.monotonic()
                 if held >= count or remaining <= 0:
-                    return [dict(record) for record in channel.messages] if channel else []
+                    return [_copy(record) for record in channel.messages] if channel else []
                 self._arrived.wait(remaining)
+
+
+def _copy(record: dict[str, Any]) -> dict[str, Any]:
+    """A message record a caller may change without changing the sink's."""
+    return {**record, "posts": [dict(post) for post in record.get("posts", ())]}
