@@ -46,6 +46,6 @@ def _check_page(renderer: Any, sink: TeamsSink) -> None:
     )
     assert "Deploy finished <script>alert(1)</script>" in shown.text  # Markdown rendered, HTML shown as text
     assert "Open the run" in shown.text
-    assert "version 1.5 is above 1.4" in shown.text  # the 1.5 card is flagged, the 1.4 one is not
-    assert shown.text.count("is above 1.4") == 1
+    assert "card version '1.5' is above 1.4" in shown.text  # the sink's verdict on the 1.5 card
+    assert shown.text.count("is above 1.4") == 1  # the 1.4 one is not flagged
     assert "JSON" in shown.text and shown.png.startswith(b"\x89PNG")
