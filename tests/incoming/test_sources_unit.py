@@ -260,15 +260,46 @@ def test_adaptive_envelope_passed_through_unchanged() -> None:
 
 def test_adaptive_card_rules_checked() -> None:
     body = payload_json("adaptive_envelope.json")
-    body["attachments"][0]["content"]["version"] = "1.6"
+    body["attachments"][0]["content"]["version"] = "1.7"
     status, reply = refusal("adaptivecard", body)
     assert status == 400 and "attachments[0].content.version" in reply["detail"][0]
     body = payload_json("adaptive_envelope.json")
     body["attachments"][0]["content"]["actions"] = [{"type": "Action.Submit", "title": "Go"}]
     status, reply = refusal("adaptivecard", body)
-    assert status == 400 and "Action.Submit" in json.dumps(reply)
+    assert status == 400 and reply["error"] == "card cannot be shown in a Teams channel"
+    assert reply["detail"][0].startswith("attachments[0].content.actions[0] (Action.Submit): only Action.OpenUrl")
     status, reply = refusal("adaptivecard", {"type": "message", "attachments": []})
     assert status == 400 and "attachments" in reply["detail"][0]
+
+
+def test_adaptive_card_in_workflows_form_or_refused_with_its_path() -> None:
+    """A 1.5/1.6 card is relabelled or converted at parse time; what has no 1.4 form is a 400."""
+    body = payload_json("adaptive_envelope.json")
+    content = body["attachments"][0]["content"]
+    content["version"] = "1.6"
+    content["body"][0]["style"] = "heading"
+    content["body"].append(
+        {"type": "ActionSet", "actions": [{"type": "Action.ShowCard", "title": "Details", "card": {
+            "type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "rolled out to 3 regions"}]}}]}
+    )
+    card = valid(prepare("adaptivecard", body))
+    assert card["version"] == "1.4" and "style" not in card["body"][0]
+    assert card["body"][0]["weight"] == "Bolder" and "rolled out to 3 regions" in texts(card)
+    assert "Action.ShowCard" not in texts(card)
+    bare = {**content, "body": [{"type": "Container", "items": [{"type": "Input.Text", "id": "x",
+            "inlineAction": {"type": "Action.Execute", "verb": "go"}}]}]}
+    status, reply = refusal("adaptivecard", bare)
+    assert status == 400
+    assert reply["detail"] == [
+        "body.body[0].items[0].inlineAction (Action.Execute): only Action.OpenUrl works in a Teams "
+        "Workflows post (nothing there can receive its data); use an Action.OpenUrl link instead"
+    ]
+    mentions = {**content, "msteams": {"entities": [
+        {"type": "mention", "text": f"<at>u{i}</at>", "mentioned": {"id": f"u{i}@example.com", "name": f"u{i}"}}
+        for i in range(21)]}}
+    status, reply = refusal("adaptivecard", mentions)
+    assert status == 400 and "attachments" not in reply["detail"][0]
+    assert reply["detail"][0].startswith("body.msteams.entities: 21 users mentioned")
 
 
 TEMPLATE = {
