@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
+from shared.cards import times
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -223,10 +224,12 @@ class AlertmanagerSource:
             {k: v for k, v in alert.annotations.items() if n.commonAnnotations.get(k) != v},
             skip=TEXT_ANNOTATIONS + LINK_ANNOTATIONS,
         )
-        if alert.startsAt:
-            facts.append(("Since", alert.startsAt))
-        if state != "firing" and alert.endsAt and not alert.endsAt.startswith("0001"):
-            facts.append(("Ended", alert.endsAt))
+        since = times.local(alert.startsAt)
+        if since:
+            facts.append(("Since", since))
+        ended = times.local(alert.endsAt) if state != "firing" else None
+        if ended:  # Go's zero time (no end yet) is not a time
+            facts.append(("Ended", ended))
         if facts:
             card.facts(facts)
         links = [f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in common_links]
