@@ -30,9 +30,10 @@ WORKFLOWS_MAX: Version = (1, 4)
 #: the highest version whose schema we know; a card declaring more is refused
 KNOWN_MAX: Version = (1, 6)
 
-#: element, action and inline types newer than 1.0
+#: element, action, inline and part types newer than 1.0
 TYPE_VERSIONS: dict[str, Version] = {
     "Media": (1, 1),
+    "MediaSource": (1, 1),
     "ActionSet": (1, 2),
     "RichTextBlock": (1, 2),
     "TextRun": (1, 2),
@@ -42,6 +43,15 @@ TYPE_VERSIONS: dict[str, Version] = {
     "TableRow": (1, 5),
     "TableCell": (1, 5),
     "TableColumnDefinition": (1, 5),
+    # parts of a card, each under a property of the same version
+    "BackgroundImage": (1, 2),
+    "Refresh": (1, 4),
+    "Authentication": (1, 4),
+    "AuthCardButton": (1, 4),
+    "TokenExchangeResource": (1, 4),
+    "Metadata": (1, 6),
+    "CaptionSource": (1, 6),
+    "Data.Query": (1, 6),
 }
 
 ELEMENT_TYPES = frozenset(
@@ -198,7 +208,7 @@ _CHILDREN: dict[str, dict[str, tuple[str, str]]] = {
     "TextRun": {"selectAction": ("action", "")},
     "Input.Text": {"inlineAction": ("action", "")},
     "Input.ChoiceSet": {"choices": ("part", "Input.Choice")},
-    "Media": {"sources": ("part", "MediaSource")},
+    "Media": {"sources": ("part", "MediaSource"), "captionSources": ("part", "CaptionSource")},
     "Action.ShowCard": {"card": ("card", "AdaptiveCard")},
     "Refresh": {"action": ("action", "")},
 }
