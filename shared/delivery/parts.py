@@ -59,6 +59,31 @@ def make_parts(card: CardLike, max_bytes: int, prefix: str = "") -> list[Part]:
     ]
 
 
+def in_workflows_form(body: bytes) -> bytes:
+    """A stored part as it must be posted: the body itself when its cards are in the Workflows
+    form (every part made by `make_parts`), else re-made with each card converted. Parts queued
+    before cards were converted (the outbox outlives a deploy) would show "couldn't be displayed".
+
+    Raises CardRuleError for a card with no such form (the sweep makes it a dead letter).
+    """
+    from shared.cards import envelopes, workflows
+
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body
+    attachments = message.get("attachments") if isinstance(message, dict) else None
+    changed = False
+    for attachment in attachments if isinstance(attachments, list) else []:
+        content = attachment.get("content") if isinstance(attachment, dict) else None
+        if attachment.get("contentType") == envelopes.ADAPTIVE_CONTENT_TYPE and isinstance(content, dict):
+            shown = workflows.for_workflows(content)
+            if shown != content:
+                attachment["content"] = shown
+                changed = True
+    return envelopes.dumps(message) if changed else body
+
+
 def count_parts(card: CardLike) -> int:
     """How many parts `deliver` posts this card in, with the current settings (before any 413).
 
