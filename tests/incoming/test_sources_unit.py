@@ -152,6 +152,15 @@ def test_grafana_default_message_not_repeated_custom_kept() -> None:
     assert "Labels:" in texts(valid(prepare("grafana", body)))
 
 
+def test_alertmanager_common_message_not_repeated_per_alert() -> None:
+    body = payload_json("alertmanager_firing.json")
+    body["commonAnnotations"] = {"message": "Disk is filling up"}
+    for alert in body["alerts"]:
+        alert["annotations"]["message"] = "Disk is filling up"
+        alert["annotations"].pop("description", None)
+    assert texts(valid(prepare("alertmanager", body))).count("Disk is filling up") == 1
+
+
 def test_times_shown_in_the_readers_zone() -> None:
     """Raw ISO 8601 (nanoseconds, offsets) becomes Teams' DATE/TIME functions on whole-second UTC."""
     card = valid(prepare("grafana", payload("grafana_firing.json")))

@@ -215,7 +215,8 @@ class AlertmanagerSource:
         heading = alert.annotations.get("summary") or _alert_title(alert)
         card.section(f"{'🔥' if state == 'firing' else '✅'} {short(heading, 200)}")
         desc = alert.annotations.get("description") or alert.annotations.get("message")
-        if desc and desc != n.commonAnnotations.get("description"):
+        shown_above = n.commonAnnotations.get("description") or n.commonAnnotations.get("message")
+        if desc and desc != shown_above:  # the card's text already says it
             card.text(short(desc, 600))
         facts = facts_of(
             {k: v for k, v in alert.labels.items() if n.commonLabels.get(k) != v}, skip=("alertname",)
