@@ -1,4 +1,5 @@
-"""Every source, in process: our own payloads and the third-party examples build valid 1.5 cards.
+"""Every source, in process: our own payloads and the third-party examples build cards Workflows
+displays (the 1.4 schema, version <= 1.4, links only).
 
 Pure logic (no store, no HTTP): `pipeline.prepare` authenticates, checks, parses and builds.
 The same payloads also go through the real dev host and store in test_incoming_http.py.
