@@ -44,7 +44,7 @@ def ours() -> bytes:
 def baseline() -> bytes:
     card = {
         "type": "AdaptiveCard",
-        "version": "1.5",
+        "version": "1.4",
         "body": [
             {
                 "type": "TextBlock",

@@ -38,7 +38,7 @@ DESTINATIONS = 20
 def card(i: int) -> dict[str, Any]:
     return {
         "type": "AdaptiveCard",
-        "version": "1.5",
+        "version": "1.4",
         "body": [
             {"type": "TextBlock", "text": f"Build {i} finished", "weight": "Bolder", "wrap": True},
             {"type": "FactSet", "facts": [{"title": f"k{j}", "value": f"value {j}"} for j in range(8)]},

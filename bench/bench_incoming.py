@@ -302,7 +302,7 @@ def _drive(clients: int, requests_per_client: int, port: int, sink_port: int, ch
             "attachments": [
                 {
                     "contentType": "application/vnd.microsoft.card.adaptive",
-                    "content": {"type": "AdaptiveCard", "version": "1.5", "body": []},
+                    "content": {"type": "AdaptiveCard", "version": "1.4", "body": []},
                 }
             ],
         }

@@ -18,8 +18,11 @@ from typing import Any
 from shared.cards.envelopes import SCHEMA_URL
 from shared.cards.links import http_url
 from shared.cards.markdown import to_teams
+from shared.cards.versions import WORKFLOWS_MAX, label, lowest_version
 
-CARD_VERSION = "1.5"
+#: the highest version a card we build may declare: what the Workflows Flow bot displays. Each
+#: card declares the lowest version its content needs (`build()`), never more than this.
+CARD_VERSION = label(WORKFLOWS_MAX)
 HEADER_ID = "header"
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -27,7 +30,10 @@ _UPN_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 class Status(Enum):
-    """How a card signals its state: a coloured header band and title colour."""
+    """How a card signals its state: a coloured header band (`style`), the title in the default
+    colour on it. Status-coloured text on its own band is unreadable in Teams' host configs
+    (warning yellow on light orange about 1.2:1, good green 1.9:1; default text over 10:1), so the
+    colour is the band's and `color` stays for text on a plain background."""
 
     GOOD = "good"
     WARNING = "warning"
@@ -94,14 +100,7 @@ class CardBuilder:
         full_width: bool = True,
     ) -> None:
         self.status = status
-        header_items = [
-            text_block(
-                to_teams(title),
-                size="Large",
-                weight="Bolder",
-                **({} if status is Status.DEFAULT else {"color": status.color}),
-            )
-        ]
+        header_items = [text_block(to_teams(title), size="Large", weight="Bolder")]
         if subtitle:
             header_items.append(text_block(to_teams(subtitle), isSubtle=True, spacing="None"))
         header: dict[str, Any] = {"type": "Container", "id": HEADER_ID, "items": header_items}
@@ -173,11 +172,12 @@ class CardBuilder:
         return markup
 
     def build(self) -> dict[str, Any]:
-        """The card as a plain dict (see the module docstring for why not a model)."""
+        """The card as a plain dict (see the module docstring for why not a model), declaring the
+        lowest version its content needs (1.2 with a status band; `element` may add more)."""
         card: dict[str, Any] = {
             "type": "AdaptiveCard",
             "$schema": SCHEMA_URL,
-            "version": CARD_VERSION,
+            "version": "1.0",
             "body": list(self._body),
         }
         if self._actions:
@@ -189,4 +189,5 @@ class CardBuilder:
             msteams["entities"] = [dict(entity) for entity in self._entities]
         if msteams:
             card["msteams"] = msteams
+        card["version"] = lowest_version(card)
         return card

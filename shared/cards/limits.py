@@ -1,5 +1,7 @@
 """Teams' rules for the cards we send: version, allowed actions, and the 28 KB message cap.
 
+(The Workflows form of a card, which follows the webhook rules, is `shared.cards.workflows`.)
+
 `check_webhook` / `check_reply` refuse cards Teams would reject or render broken, naming the
 element and the rule. `fit` makes a card deliverable size-wise: it measures the final envelope
 bytes (what is POSTed, via `envelopes.dumps`) and, when too large, splits the body over several
@@ -20,13 +22,13 @@ from typing import Any
 from shared.cards.envelopes import CardLike, card_dict, dumps, reply, workflows_message
 
 MAX_MESSAGE_BYTES = 28672
-MAX_VERSION = (1, 5)
+MAX_VERSION = (1, 5)  # outgoing-webhook (bot) replies
+MAX_WEBHOOK_VERSION = (1, 4)  # cards posted by the Workflows Flow bot
 HEADER_ID = "header"
 TRUNCATED_MARKER = " … [truncated]"
 FALLBACK_TEXT_BYTES = 1024  # cap on fallbackText/speak once a card has to be cut
 MIN_BODY_BYTES = 160  # below this no element (not even a placeholder) fits
 
-_WEBHOOK_FORBIDDEN = frozenset({"action.submit", "action.execute"})
 _SKIP_KEYS = {"data", "msteams"}  # free-form data, not card structure
 _SPLIT_KEYS = {
     "FactSet": "facts",
@@ -77,13 +79,13 @@ def _describe(path: str, node: dict[str, Any]) -> str:
     return f"{path or 'card'} ({node.get('type')}{f' {label!r}' if label else ''})"
 
 
-def _check_version(card: dict[str, Any]) -> None:
+def _check_version(card: dict[str, Any], most: tuple[int, int], where: str) -> None:
     if card.get("type") != "AdaptiveCard":
         raise CardRuleError("card: type must be 'AdaptiveCard'", path="type", rule="type")
     version = card.get("version")
     if not isinstance(version, str) or not version:
         raise CardRuleError(
-            "card: version is required (Teams renders Adaptive Card 1.5 or earlier)",
+            f"card: version is required ({where} show Adaptive Card {most[0]}.{most[1]} or earlier)",
             path="version",
             rule="version",
         )
@@ -93,9 +95,9 @@ def _check_version(card: dict[str, Any]) -> None:
         raise CardRuleError(
             f"card: version {version!r} is not a version number", path="version", rule="version"
         ) from None
-    if parts[:2] > MAX_VERSION:
+    if parts[:2] > most:
         raise CardRuleError(
-            f"card: version {version} is above 1.5, the highest Teams renders",
+            f"card: version {version} is above {most[0]}.{most[1]}, the highest {where} show",
             path="version",
             rule="version",
         )
@@ -104,11 +106,18 @@ def _check_version(card: dict[str, Any]) -> None:
         raise CardRuleError("card: body must be a list of elements", path="body", rule="body")
 
 
-def _check_actions(card: CardLike, refused: Callable[[str], bool], where: str, rule: str) -> None:
+def _check_actions(
+    card: CardLike,
+    most: tuple[int, int],
+    shown_by: str,
+    refused: Callable[[str], bool],
+    where: str,
+    rule: str,
+) -> None:
     """Version and shape, then the first action (anywhere, by JSON path) whose lower-cased type
     `refused` rejects."""
     data = card_dict(card)
-    _check_version(data)
+    _check_version(data, most, shown_by)
     for path, node in _walk(data, ""):
         kind = node.get("type")
         if isinstance(kind, str) and kind.lower().startswith("action.") and refused(kind.lower()):
@@ -120,11 +129,14 @@ def _check_actions(card: CardLike, refused: Callable[[str], bool], where: str, r
 
 
 def check_webhook(card: CardLike) -> None:
-    """Rules for Workflows/incoming-webhook deliveries: version <= 1.5, no Submit/Execute."""
+    """Rules for Workflows deliveries: version <= 1.4 and only Action.OpenUrl (the Flow bot shows
+    nothing newer and runs nothing else). `workflows.for_workflows` makes a card follow them."""
     _check_actions(
         card,
-        _WEBHOOK_FORBIDDEN.__contains__,
-        "webhook deliveries (nothing can receive its data); use Action.OpenUrl",
+        MAX_WEBHOOK_VERSION,
+        "Teams Workflows posts",
+        lambda kind: kind != "action.openurl",
+        "Teams Workflows posts (only Action.OpenUrl works there)",
         "webhook-actions",
     )
 
@@ -133,6 +145,8 @@ def check_reply(card: CardLike) -> None:
     """Rules for outgoing-webhook replies: version <= 1.5 and only Action.OpenUrl."""
     _check_actions(
         card,
+        MAX_VERSION,
+        "Teams bot replies",
         lambda kind: kind != "action.openurl",
         "outgoing-webhook replies (only Action.OpenUrl)",
         "reply-actions",

@@ -1,11 +1,12 @@
-"""Legacy MessageCard (Office 365 connector card) and its conversion to Adaptive Card 1.5.
+"""Legacy MessageCard (Office 365 connector card) and its conversion to an Adaptive Card.
 
 Senders still emit MessageCards (old Alertmanager configs, scripts written for connector URLs),
 but Workflows only renders Adaptive Cards well, so we convert, keeping everything visible:
 title, summary, text, theme colour (as the header band), sections (activity block, hero image,
 facts, images, text) and `OpenUri` buttons. `HttpPOST` and `ActionCard` cannot work through a
 webhook any more; they become a visible note (plus a link when there is one), never a silent
-drop. Inputs in the wild are sloppy, so the model is lenient: http or https `@context`, missing
+drop. The result declares the lowest version it needs (1.2 at most; the Workflows Flow bot
+displays up to 1.4). Inputs in the wild are sloppy, so the model is lenient: http or https `@context`, missing
 summary, missing `markdown` flags, numbers where strings belong, unknown fields.
 """
 
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from shared.cards.builders import CARD_VERSION, Status, fact_set, text_block
+from shared.cards.builders import Status, fact_set, text_block
 from shared.cards.envelopes import SCHEMA_URL
 from shared.cards.links import http_url
 from shared.cards.markdown import defuse_mentions, escape, to_teams
+from shared.cards.versions import lowest_version
 
 if TYPE_CHECKING:
     from shared.cards.adaptive import AdaptiveCard
@@ -250,10 +252,8 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
     title = card.title or card.summary or ""
     header_items: list[dict[str, Any]] = []
     if title:
-        props: dict[str, Any] = {"size": "Large", "weight": "Bolder"}
-        if status is not Status.DEFAULT:
-            props["color"] = status.color
-        header_items.append(text_block(_md(title), **props))
+        # default text colour on the status band: see `builders.Status`
+        header_items.append(text_block(_md(title), size="Large", weight="Bolder"))
     summary = (card.summary or "").strip()
     if card.title and summary and summary not in (card.title.strip(), (card.text or "").strip()):
         header_items.append(text_block(escape(summary), isSubtle=True, spacing="None"))
@@ -288,22 +288,18 @@ def to_adaptive_dict(mc: MessageCard | dict[str, Any]) -> dict[str, Any]:
     if not body:
         body.append(text_block("(empty message)", isSubtle=True))
 
-    result: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": SCHEMA_URL,
-        "version": CARD_VERSION,
-        "body": body,
-    }
+    result: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA_URL, "version": "1.0", "body": body}
     if actions:
         result["actions"] = actions
     if summary:
         result["fallbackText"] = defuse_mentions(summary)
     result["msteams"] = {"width": "Full"}
+    result["version"] = lowest_version(result)  # 1.4 at most: nothing newer is built here
     return result
 
 
 def to_adaptive(mc: MessageCard | dict[str, Any]) -> AdaptiveCard:
-    """Convert a MessageCard (model or raw dict) into an Adaptive Card 1.5 model."""
+    """Convert a MessageCard (model or raw dict) into an Adaptive Card model."""
     from shared.cards.adaptive import AdaptiveCard  # ~50 models: only when a model is wanted
 
     return AdaptiveCard.parse(to_adaptive_dict(mc))

@@ -1,4 +1,5 @@
-"""A card as the POST bodies it goes out in: fitted under Teams' cap, numbered, split again on a 413.
+"""A card as the POST bodies it goes out in: in the form Workflows displays, fitted under Teams' cap,
+numbered, split again on a 413.
 
 Parts are numbered "2/3"; a part that Teams refuses as too large is split into pieces numbered
 "2/3.1/2", "2/3.2/2", and so on (`split_part`). Each body is serialised once, and what is measured
@@ -43,16 +44,44 @@ def part_order(number: str) -> tuple[int, ...]:
 
 def make_parts(card: CardLike, max_bytes: int, prefix: str = "") -> list[Part]:
     """Fit the card under the cap (split or shorten, by shared.cards.limits) and serialise each part once."""
-    from shared.cards import envelopes, limits
+    from shared.cards import envelopes, limits, workflows
 
-    # A card Teams would refuse fails here, visibly, instead of inside a flow run nobody watches.
-    limits.check_webhook(card)
-    cards = limits.fit(card, max_bytes=max_bytes)
+    # The form the Workflows Flow bot displays (version 1.4, links only), made before fitting so
+    # that every part is in it. A card with no such form, or that Teams would refuse, fails here,
+    # visibly, instead of as "couldn't be displayed" after a 202 nobody watches.
+    shown = workflows.for_workflows(card)
+    limits.check_webhook(shown)
+    cards = limits.fit(shown, max_bytes=max_bytes)
     n = len(cards)
     return [
         Part(f"{prefix}{i}/{n}", envelopes.dumps(envelopes.workflows_message(c)))
         for i, c in enumerate(cards, start=1)
     ]
+
+
+def in_workflows_form(body: bytes) -> bytes:
+    """A stored part as it must be posted: the body itself when its cards are in the Workflows
+    form (every part made by `make_parts`), else re-made with each card converted. Parts queued
+    before cards were converted (the outbox outlives a deploy) would show "couldn't be displayed".
+
+    Raises CardRuleError for a card with no such form (the sweep makes it a dead letter).
+    """
+    from shared.cards import envelopes, workflows
+
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body
+    attachments = message.get("attachments") if isinstance(message, dict) else None
+    changed = False
+    for attachment in attachments if isinstance(attachments, list) else []:
+        content = attachment.get("content") if isinstance(attachment, dict) else None
+        if attachment.get("contentType") == envelopes.ADAPTIVE_CONTENT_TYPE and isinstance(content, dict):
+            shown = workflows.for_workflows(content)
+            if shown != content:
+                attachment["content"] = shown
+                changed = True
+    return envelopes.dumps(message) if changed else body
 
 
 def count_parts(card: CardLike) -> int:

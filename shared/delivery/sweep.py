@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from shared.cards.limits import CardRuleError
 from shared.delivery import allowlist
 from shared.delivery import transport as transports
 from shared.delivery.classify import Kind
 from shared.delivery.config import Config
 from shared.delivery.handoff import outbox_item
-from shared.delivery.parts import Part, part_order, split_part
+from shared.delivery.parts import Part, in_workflows_form, part_order, split_part
 from shared.delivery.ratelimit import LIMITER, windows_for
 from shared.delivery.records import PartRecords, is_accepted, parse_item_key, split_count
 from shared.delivery.retry import retry_delay
@@ -169,6 +170,12 @@ def _sweep_one(
         stats.requeued += 1
         return False
 
+    try:
+        body = in_workflows_form(item.message.encode("utf-8"))
+    except CardRuleError as exc:
+        _dead(store, item, f"the card cannot be sent: {str(exc)[:200]}", stats)
+        return True
+
     wait = LIMITER.acquire(url, windows_for(allowlist.is_legacy(url)))
     if wait > 0:
         # Not an attempt: the item keeps its count and comes back when the destination has room.
@@ -186,7 +193,7 @@ def _sweep_one(
             return True
         stats.skipped += 1
         return False
-    answer = transport.post(url, item.message.encode("utf-8"), cfg.timeout, cfg.connect_timeout)
+    answer = transport.post(url, body, cfg.timeout, cfg.connect_timeout)
     if answer.kind is Kind.ACCEPTED:
         records.accepted(number, answer)  # before removing the item: a crash in between is healed above
         store.outbox.complete(item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared.cards import times
 from shared.cards.builders import CardBuilder, Status
 from shared.cards.markdown import escape
 from shared.digest.feeds.base import Entry, Gathered
@@ -26,7 +27,7 @@ def _line(entry: Entry) -> str:
     if entry.state:
         text = f"{escape(entry.state)}: {text}"
     if entry.published is not None:
-        text += f" ({entry.published.strftime('%Y-%m-%d %H:%M')} UTC)"
+        text += f" ({times.shown(entry.published)})"  # in the reader's zone
     if entry.summary:
         text += " - " + escape(entry.summary)
     return text
@@ -34,7 +35,7 @@ def _line(entry: Entry) -> str:
 
 def build_digest_card(gathered: Gathered, *, when: datetime | None = None) -> dict[str, Any]:
     """The card for one digest; an empty digest says "nothing new" (posted only when asked)."""
-    subtitle = when.strftime("%a %d %b %Y, %H:%M UTC") if when else None
+    subtitle = times.local(when) if when else None
     builder = CardBuilder(escape(gathered.title), status=_status(gathered), subtitle=subtitle)
     if gathered.headline:
         builder.text(escape(gathered.headline))

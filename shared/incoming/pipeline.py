@@ -9,7 +9,8 @@ the problem, never the route's secret.
 Route settings read here (the sources document their own):
 
 - ``mentions``: ``[{"id": "<UPN or Entra object id>", "name": "Display Name"}]``, added to every
-  card as ``<at>`` mentions (``msteams.entities``);
+  card as ``<at>`` mentions (``msteams.entities``); the first 20 only (Teams' limit per message,
+  counting a pass-through card's own mentions);
 - ``mention_statuses``: only mention on these severities (``attention``, ``warning``, ...: the card's
   colour, ``shared.incoming.vocabulary.SEVERITIES``);
 - ``dedupe_window_seconds``: how long a retry is recognised (default 900 s; GitHub deliveries 24 h);
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("shared.incoming.pipeline")
 
 MAX_JSON_DEPTH = 64
+#: user mentions per message (Teams: 20 users and 20 tags; ``shared.cards.workflows`` refuses more)
+MAX_MENTIONS = 20
 DEFAULT_DEDUPE_WINDOW = 900
 IN_PROGRESS_RETRY_SECONDS = 10
 # How long a claim holds a post's key before its completion, at least: short, so that after a crash
@@ -165,6 +168,9 @@ def _mentions(settings: Mapping[str, Any], status: str) -> list[tuple[str, str]]
     for item in mentions if isinstance(mentions, list) else []:
         if isinstance(item, Mapping) and item.get("id"):
             found.append((str(item["id"]), str(item.get("name") or item["id"])))
+    if len(found) > MAX_MENTIONS:  # Teams shows at most 20 user mentions per message
+        log.warning("route mentions capped at %d of %d", MAX_MENTIONS, len(found))
+        found = found[:MAX_MENTIONS]
     return found
 
 
@@ -193,8 +199,13 @@ def finisher(settings: Mapping[str, Any], finished: set[int]) -> Any:
 def mention_card(card: Card, settings: Mapping[str, Any]) -> Card:
     """Mentions for cards that were not built here (pass-through, MessageCard conversion)."""
     from shared.cards.builders import CardBuilder, text_block
+    from shared.cards.workflows import mention_counts
 
     people = _mentions(settings, "default")
+    room = MAX_MENTIONS - mention_counts(card)[0]  # the sender's own mentions count too
+    if len(people) > max(0, room):
+        log.warning("route mentions capped: the card already mentions users")
+        people = people[: max(0, room)]
     if not people:
         return card
     helper = CardBuilder("x")

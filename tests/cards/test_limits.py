@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.cards import envelopes, limits
+from shared.cards import envelopes, limits, workflows
 from shared.cards.adaptive import AdaptiveCard
 from shared.cards.builders import CardBuilder, Status
 from shared.cards.limits import CardRuleError
@@ -32,75 +32,90 @@ def all_text(cards: list[dict[str, Any]]) -> str:
 
 
 def assert_deliverable(parts: list[dict[str, Any]], max_bytes: int) -> None:
+    """Each part fits and is a valid card; the Workflows form (delivery makes it before fitting)
+    is checked where the card is in it (`fit` itself keeps any version)."""
     for part in parts:
         msg = envelopes.workflows_message(part)
         assert len(envelopes.dumps(msg)) <= max_bytes
-        assert_valid_message(msg, max_bytes=max_bytes)
-        limits.check_webhook(part)
+        assert_valid_card(part)
+        limits.check_reply(part)
+        if part["version"] <= "1.4":
+            assert_valid_message(msg, max_bytes=max_bytes)
+            limits.check_webhook(part)
 
 
 # --- rules -------------------------------------------------------------------------------------
 
 
 def test_webhook_rule_names_the_element_and_the_rule() -> None:
+    card = {**KITCHEN_SINK, "version": "1.4"}
     with pytest.raises(CardRuleError) as err:
-        limits.check_webhook(KITCHEN_SINK)
+        limits.check_webhook(card)
     text = str(err.value)
-    assert "body[10].items[0].inlineAction" in text and "Action.Submit" in text and "webhook" in text
-    assert err.value.rule == "webhook-actions"
+    assert "body[2].selectAction" in text and "Action.ToggleVisibility" in text and "Workflows" in text
+    assert err.value.rule == "webhook-actions" and err.value.path == "body[2].selectAction"
+    with pytest.raises(CardRuleError, match=r"above 1\.4") as err:
+        limits.check_webhook(KITCHEN_SINK)  # labelled 1.5: the Flow bot would not display it
+    assert err.value.rule == "version"
 
 
 def test_webhook_rule_sees_refresh_and_showcard_contents() -> None:
     card = {
         "type": "AdaptiveCard",
-        "version": "1.5",
+        "version": "1.4",
         "refresh": {"action": {"type": "Action.Execute", "verb": "r"}},
     }
     with pytest.raises(CardRuleError, match=r"refresh\.action.*Action\.Execute"):
         limits.check_webhook(card)
     nested = {
         "type": "AdaptiveCard",
-        "version": "1.5",
-        "actions": [
-            {
-                "type": "Action.ShowCard",
-                "title": "s",
-                "card": {"type": "AdaptiveCard", "actions": [{"type": "action.submit", "title": "Go"}]},
-            }
-        ],
+        "version": "1.4",
+        "body": [],
+        "actions": [{"type": "Action.OpenUrl", "url": "https://x"}],
+        "selectAction": {"type": "Action.OpenUrl", "url": "https://x"},
     }
-    with pytest.raises(CardRuleError, match=r"actions\[0\]\.card\.actions\[0\] \(action.submit 'Go'\)"):
+    nested["body"] = [
+        {"type": "Container", "items": [{"type": "ActionSet", "actions": [{"type": "action.submit", "title": "Go"}]}]}
+    ]
+    with pytest.raises(CardRuleError, match=r"body\[0\]\.items\[0\]\.actions\[0\] \(action.submit 'Go'\)"):
         limits.check_webhook(nested)
 
 
-def test_webhook_allows_openurl_showcard_toggle_and_submit_lookalikes_in_data() -> None:
+def test_webhook_allows_only_openurl_and_ignores_lookalikes_in_data() -> None:
     card = {
         "type": "AdaptiveCard",
-        "version": "1.5",
-        "actions": [
-            {"type": "Action.OpenUrl", "url": "https://x"},
-            {"type": "Action.ShowCard", "card": {"type": "AdaptiveCard"}},
-            {"type": "Action.ToggleVisibility", "targetElements": ["a"]},
-        ],
+        "version": "1.4",
+        "actions": [{"type": "Action.OpenUrl", "url": "https://x", "data": {"type": "Action.Submit"}}],
         "msteams": {"entities": [{"type": "Action.Submit"}]},
     }
     limits.check_webhook(card)
+    for other in (
+        {"type": "Action.ShowCard", "card": {"type": "AdaptiveCard"}},
+        {"type": "Action.ToggleVisibility", "targetElements": ["a"]},
+    ):
+        # `workflows.for_workflows` turns these into what they would show; as they are, refused
+        with pytest.raises(CardRuleError, match=r"actions\[1\]"):
+            limits.check_webhook({**card, "actions": [*card["actions"], other]})
+        limits.check_webhook(workflows.for_workflows({**card, "actions": [*card["actions"], other]}))
 
 
 @pytest.mark.parametrize(
     ("card", "fragment"),
     [
-        ({"type": "AdaptiveCard", "version": "1.6"}, "above 1.5"),
+        ({"type": "AdaptiveCard", "version": "1.6"}, r"above 1\.[45]"),
         ({"type": "AdaptiveCard"}, "version is required"),
         ({"type": "AdaptiveCard", "version": "one"}, "not a version"),
         ({"type": "Card", "version": "1.0"}, "AdaptiveCard"),
-        ({"type": "AdaptiveCard", "version": "1.5", "body": {}}, "body must be a list"),
+        ({"type": "AdaptiveCard", "version": "1.4", "body": {}}, "body must be a list"),
     ],
 )
 def test_version_and_shape_rules(card: dict[str, Any], fragment: str) -> None:
     for check in (limits.check_webhook, limits.check_reply):
         with pytest.raises(CardRuleError, match=fragment):
             check(card)
+    limits.check_reply({"type": "AdaptiveCard", "version": "1.5"})  # bot replies may be 1.5
+    with pytest.raises(CardRuleError, match=r"above 1\.4"):
+        limits.check_webhook({"type": "AdaptiveCard", "version": "1.5"})
 
 
 def test_reply_allows_only_openurl() -> None:
@@ -257,6 +272,10 @@ def test_container_and_table_split_keep_their_shape() -> None:
     }
     parts = limits.fit(card, max_bytes=10000)
     assert_deliverable(parts, 10000)
+    # what delivery posts: the Workflows form (the table as a grid of rows), then split
+    shown = limits.fit(workflows.for_workflows(card), max_bytes=10000)
+    assert_deliverable(shown, 10000)
+    assert "HEAD" in all_text(shown) and all_text(shown).count('"ColumnSet"') == 301
     containers = [e for p in parts for e in p["body"] if e["type"] == "Container"]
     assert all(c["style"] == "emphasis" for c in containers)
     assert [c.get("id") for c in containers].count("c1") == 1  # no duplicate ids
@@ -270,7 +289,7 @@ def test_container_and_table_split_keep_their_shape() -> None:
 def test_card_without_header_gets_part_numbers() -> None:
     card = {
         "type": "AdaptiveCard",
-        "version": "1.5",
+        "version": "1.4",
         "body": [{"type": "FactSet", "facts": [{"title": f"t{i}", "value": "v" * 200} for i in range(300)]}],
     }
     parts = limits.fit(card)

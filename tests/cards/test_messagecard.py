@@ -1,4 +1,5 @@
-"""MessageCard -> Adaptive Card 1.5: everything visible, nothing silently dropped."""
+"""MessageCard -> Adaptive Card (1.4 at most, what Workflows shows): everything visible, nothing
+silently dropped."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from shared.cards import limits
 from shared.cards.adaptive import AdaptiveCard
 from shared.cards.messagecard import MessageCard, looks_like_message_card, to_adaptive, to_adaptive_dict
-from tests.support.cardschema import assert_valid_card
+from tests.support.cardschema import assert_valid_card, assert_workflows_card
 
 pytestmark = pytest.mark.unit
 TEAMS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "teams"
@@ -124,8 +125,10 @@ def test_everything_stays_visible() -> None:
         {"type": "Action.OpenUrl", "title": "Docs", "url": "https://ci.example/docs"},
     ]
     header = card["body"][0]
-    assert header["style"] == "attention" and header["items"][0]["color"] == "Attention"
-    assert card["version"] == "1.5" and card["msteams"] == {"width": "Full"}
+    # the colour is the band's; the title keeps the default colour, readable on it
+    assert header["style"] == "attention" and "color" not in header["items"][0]
+    assert card["version"] == "1.2" and card["msteams"] == {"width": "Full"}  # what it needs
+    assert_workflows_card(card)
 
 
 def test_to_adaptive_returns_a_model() -> None:

@@ -16,7 +16,8 @@ SECRET_SIG = "Sig" + secrets.token_urlsafe(24)
 
 
 def card(title: str = "Deploy finished", facts: int = 2) -> dict[str, Any]:
-    """A small Adaptive Card 1.5 built as data; `facts` makes it as large as a test needs."""
+    """A small card built as data, labelled 1.5 (delivery posts it relabelled 1.4, its content's
+    form for Workflows); `facts` makes it as large as a test needs."""
     return {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from shared.store.errors import StoreUnavailable
 from shared.store.models import Channel
 from tests.conftest import unique
 from tests.delivery.conftest import card, secret_url, with_actions
+from tests.support.cardschema import assert_valid_message
 
 
 def later(seconds: float = 3600) -> datetime:
@@ -151,10 +153,41 @@ def test_permanent_4xx_is_a_dead_letter_with_reason(store: Any, sink: Any, chann
 
 
 def test_card_teams_would_refuse_is_dead_before_posting(store: Any, sink: Any, channel: str) -> None:
-    bad = {**card(), "version": "1.6"}
+    bad = {**card(), "version": "1.7"}
     result = delivery.deliver(store, channel, bad)
-    assert result.state == "dead" and "1.5" in result.detail
+    assert result.state == "dead" and "1.6" in result.detail
+    form = {**card(), "actions": [{"type": "Action.Submit", "title": "Approve"}]}
+    result = delivery.deliver(store, channel, form)  # nothing behind a Workflows post gets its data
+    assert result.state == "dead" and "actions[0] (Action.Submit)" in result.detail
     assert sink.requests(channel) == []
+
+
+def test_every_card_and_every_part_is_posted_in_the_workflows_form(store: Any, sink: Any, channel: str) -> None:
+    """The Flow bot shows 1.4 at most: a 1.5 card is converted before it is split, so each part is 1.4."""
+
+    def cell(text: str) -> dict[str, Any]:
+        return {"type": "TableCell", "items": [{"type": "TextBlock", "text": text, "wrap": True}]}
+
+    rows = [{"type": "TableRow", "cells": [cell(f"host-{i:03d}"), cell("ok " * 20), cell("eu")]} for i in range(300)]
+    big = {
+        "type": "AdaptiveCard",
+        "version": "1.5",
+        "body": [
+            {"type": "TextBlock", "text": "Fleet", "style": "heading"},
+            {"type": "Table", "columns": [{"width": 1}] * 3, "rows": rows},
+        ],
+    }
+    result = delivery.deliver(store, channel, big)
+    assert result.ok and result.parts > 1, result
+    messages = sink.messages(channel)
+    assert len(messages) == result.parts
+    for message in messages:
+        assert_valid_message(message)  # the 1.4 schema, version <= 1.4, links only
+    text = json.dumps(messages)
+    assert '"Table"' not in text and all(f"host-{i:03d}" in text for i in range(300))  # nothing dropped
+    assert delivery.count_parts(big) == result.parts
+    [small] = [delivery.deliver(store, channel, card())]  # labelled 1.5, content 1.0: relabelled
+    assert small.ok and sink.messages(channel)[-1]["attachments"][0]["content"]["version"] == "1.4"
 
 
 def test_413_splits_instead_of_retrying_as_is(store: Any, sink: Any, channel: str) -> None:

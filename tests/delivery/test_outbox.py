@@ -229,3 +229,25 @@ def test_urls_never_in_logs_or_details(
         assert "internal.invalid/hook" not in text
         for name in names:
             assert sink.workflow_url(name) not in text and sink.legacy_url(name) not in text
+
+
+def test_parts_queued_before_the_workflows_form_are_posted_in_it(store: Any, sink: Any, channel: str) -> None:
+    """The outbox outlives a deploy: a part stored as a 1.5 card (before delivery converted cards)
+    goes out as 1.4; one with no Workflows form (a Submit button) becomes a dead letter, unposted."""
+    import json
+
+    from shared.cards import envelopes
+
+    old = {**card("queued before"), "actions": [{"type": "Action.OpenUrl", "title": "o", "url": "https://x.example", "tooltip": "t"}]}
+    form = {**card("a form"), "actions": [{"type": "Action.Submit", "title": "Approve"}]}
+    for key, content in (("old-1", old), ("form-1", form)):
+        body = envelopes.dumps(envelopes.workflows_message(content))  # stored as it was, unconverted
+        queue_parts(store, channel, key, [Part("1/1", body)], 0, "test")
+    stats = sweep(store, now=later(1))
+    assert (stats.sent, stats.dead) == (1, 1), stats
+    [message] = sink.messages(channel)
+    posted = message["attachments"][0]["content"]
+    assert posted["version"] == "1.4" and "tooltip" not in json.dumps(posted)
+    assert "queued before" in json.dumps(posted)
+    [dead] = store.outbox.list(dead=True)
+    assert "actions[0] (Action.Submit)" in (dead.reason or "")

@@ -1,4 +1,5 @@
-"""Every source, in process: our own payloads and the third-party examples build valid 1.5 cards.
+"""Every source, in process: our own payloads and the third-party examples build cards Workflows
+displays (the 1.4 schema, version <= 1.4, links only).
 
 Pure logic (no store, no HTTP): `pipeline.prepare` authenticates, checks, parses and builds.
 The same payloads also go through the real dev host and store in test_incoming_http.py.
@@ -136,6 +137,49 @@ def test_grafana_state_values_and_links() -> None:
     assert {"Panel", "Dashboard", "Silence", "Image"} <= buttons
 
 
+def test_grafana_default_message_not_repeated_custom_kept() -> None:
+    """Grafana's default template text repeats the alert sections below it; a custom one is news."""
+    body = payload_json("grafana_firing.json")
+    card = valid(prepare("grafana", body))
+    assert "Labels:" not in texts(card) and "**Firing**" not in texts(card)
+    assert "p99 latency above 800 ms" in texts(card)  # the alert's own section
+    for path in shared_fixtures("grafana"):  # Grafana's documented example, two alerts
+        example = texts(valid(prepare("grafana", path.read_bytes())))
+        assert "Annotations:" not in example and "Silence: https" not in example
+    body["message"] = "Search is slow: see the runbook"
+    assert "Search is slow: see the runbook" in texts(valid(prepare("grafana", body)))
+    del body["alerts"]  # without alert sections even the default text is all there is
+    body["message"] = "**Firing**\n\nLabels:\n - alertname = Latency p99\n"
+    assert "Labels:" in texts(valid(prepare("grafana", body)))
+
+
+def test_alertmanager_common_message_not_repeated_per_alert() -> None:
+    body = payload_json("alertmanager_firing.json")
+    body["commonAnnotations"] = {"message": "Disk is filling up"}
+    for alert in body["alerts"]:
+        alert["annotations"]["message"] = "Disk is filling up"
+        alert["annotations"].pop("description", None)
+    assert texts(valid(prepare("alertmanager", body))).count("Disk is filling up") == 1
+
+
+def test_times_shown_in_the_readers_zone() -> None:
+    """Raw ISO 8601 (nanoseconds, offsets) becomes Teams' DATE/TIME functions on whole-second UTC."""
+    card = valid(prepare("grafana", payload("grafana_firing.json")))
+    since = {"title": "Since", "value": "{{DATE(2026-03-01T11:00:00Z, SHORT)}} {{TIME(2026-03-01T11:00:00Z)}}"}
+    assert since in next(e for e in card["body"] if e["type"] == "FactSet")["facts"]
+    assert "Ended" not in texts(card)  # Go's zero time: not ended
+    notification = alertmanager_notification(1, status="resolved")
+    notification["alerts"][0]["startsAt"] = "2018-03-07T06:33:21.873077559-05:00"
+    notification["alerts"][0]["endsAt"] = "2018-03-07T07:03:21.1-05:00"
+    text = texts(valid(prepare("alertmanager", notification)))
+    assert "{{DATE(2018-03-07T11:33:21Z, SHORT)}} {{TIME(2018-03-07T11:33:21Z)}}" in text
+    assert "{{TIME(2018-03-07T12:03:21Z)}}" in text and ".873077559" not in text
+    generic = valid(prepare("generic", {"title": "Backup", "finished": "2024-05-01T02:03:04.5+02:00", "size": "3 GB"}))
+    facts = next(e for e in generic["body"] if e["type"] == "FactSet")["facts"]
+    assert {"title": "finished", "value": "{{DATE(2024-05-01T00:03:04Z, SHORT)}} {{TIME(2024-05-01T00:03:04Z)}}"} in facts
+    assert {"title": "size", "value": "3 GB"} in facts
+
+
 def test_grafana_third_party_examples() -> None:
     for path in shared_fixtures("grafana"):
         card = valid(prepare("grafana", path.read_bytes()))
@@ -260,15 +304,46 @@ def test_adaptive_envelope_passed_through_unchanged() -> None:
 
 def test_adaptive_card_rules_checked() -> None:
     body = payload_json("adaptive_envelope.json")
-    body["attachments"][0]["content"]["version"] = "1.6"
+    body["attachments"][0]["content"]["version"] = "1.7"
     status, reply = refusal("adaptivecard", body)
     assert status == 400 and "attachments[0].content.version" in reply["detail"][0]
     body = payload_json("adaptive_envelope.json")
     body["attachments"][0]["content"]["actions"] = [{"type": "Action.Submit", "title": "Go"}]
     status, reply = refusal("adaptivecard", body)
-    assert status == 400 and "Action.Submit" in json.dumps(reply)
+    assert status == 400 and reply["error"] == "card cannot be shown in a Teams channel"
+    assert reply["detail"][0].startswith("attachments[0].content.actions[0] (Action.Submit): only Action.OpenUrl")
     status, reply = refusal("adaptivecard", {"type": "message", "attachments": []})
     assert status == 400 and "attachments" in reply["detail"][0]
+
+
+def test_adaptive_card_in_workflows_form_or_refused_with_its_path() -> None:
+    """A 1.5/1.6 card is relabelled or converted at parse time; what has no 1.4 form is a 400."""
+    body = payload_json("adaptive_envelope.json")
+    content = body["attachments"][0]["content"]
+    content["version"] = "1.6"
+    content["body"][0]["style"] = "heading"
+    content["body"].append(
+        {"type": "ActionSet", "actions": [{"type": "Action.ShowCard", "title": "Details", "card": {
+            "type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "rolled out to 3 regions"}]}}]}
+    )
+    card = valid(prepare("adaptivecard", body))
+    assert card["version"] == "1.4" and "style" not in card["body"][0]
+    assert card["body"][0]["weight"] == "Bolder" and "rolled out to 3 regions" in texts(card)
+    assert "Action.ShowCard" not in texts(card)
+    bare = {**content, "body": [{"type": "Container", "items": [{"type": "Input.Text", "id": "x",
+            "inlineAction": {"type": "Action.Execute", "verb": "go"}}]}]}
+    status, reply = refusal("adaptivecard", bare)
+    assert status == 400
+    assert reply["detail"] == [
+        "body.body[0].items[0].inlineAction (Action.Execute): only Action.OpenUrl works in a Teams "
+        "Workflows post (nothing there can receive its data); use an Action.OpenUrl link instead"
+    ]
+    mentions = {**content, "msteams": {"entities": [
+        {"type": "mention", "text": f"<at>u{i}</at>", "mentioned": {"id": f"u{i}@example.com", "name": f"u{i}"}}
+        for i in range(21)]}}
+    status, reply = refusal("adaptivecard", mentions)
+    assert status == 400 and "attachments" not in reply["detail"][0]
+    assert reply["detail"][0].startswith("body.msteams.entities: 21 users mentioned")
 
 
 TEMPLATE = {
@@ -331,6 +406,23 @@ def test_mentions_from_route_settings() -> None:
     quiet = {**settings, "mention_statuses": ["attention"]}
     card = valid(prepare("alertmanager", payload("alertmanager_resolved.json"), settings=quiet))
     assert "entities" not in card.get("msteams", {})
+
+
+def test_route_mentions_capped_at_teams_limit() -> None:
+    """Teams shows at most 20 user mentions per message: the route's list is cut, with the
+    pass-through card's own mentions counted, so our cards never carry more."""
+    people = [{"id": f"user{i}@example.org", "name": f"User {i}"} for i in range(25)]
+    card = valid(prepare("alertmanager", payload("alertmanager_firing.json"), settings={"mentions": people}))
+    assert len(card["msteams"]["entities"]) == 20
+    body = payload_json("adaptive_envelope.json")
+    content = body["attachments"][0]["content"]
+    content["body"].append({"type": "TextBlock", "text": " ".join(f"<at>s{i}</at>" for i in range(15))})
+    content["msteams"] = {"entities": [
+        {"type": "mention", "text": f"<at>s{i}</at>", "mentioned": {"id": f"s{i}@example.org", "name": f"s{i}"}}
+        for i in range(15)
+    ]}
+    card = valid(prepare("adaptivecard", body, settings={"mentions": people}))
+    assert len(card["msteams"]["entities"]) == 20
 
 
 def test_limits_content_type_depth_and_json() -> None:

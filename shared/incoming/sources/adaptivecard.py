@@ -1,6 +1,10 @@
 """Adaptive Card senders: a Workflows-style envelope (``{"type": "message", "attachments": [...]}``)
-or a bare ``AdaptiveCard``. Each card is checked (shape, version <= 1.5, Teams' webhook rules) and
-passed through unchanged, so senders who already build good cards keep full control.
+or a bare ``AdaptiveCard``. Each card is checked (shape, a version we know) and passed through in
+the form the Workflows Flow bot displays (``shared.cards.workflows``: version 1.4, links only), so
+senders who already build good cards keep control of what shows. What has no such form (an
+``Action.Submit``, a 1.5 element without a 1.4 equivalent, ...) is refused here with a 400 naming
+the element and its path, before anything is accepted: posted, it would be a 202 and then "this
+card couldn't be displayed" or a button that fails.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from shared.incoming.sources.base import (
 )
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
-MAX_VERSION = (1, 5)
+MAX_VERSION = (1, 6)  # the newest schema we know; anything older is converted if it must be
 
 
 def _version(value: Any) -> tuple[int, ...] | None:
@@ -98,10 +102,10 @@ def check_card(content: Any, where: str) -> Card:
         raise SourceError("not a valid Adaptive Card", [f"{where}.type: must be AdaptiveCard"])
     version = _version(content.get("version"))
     if version is None:
-        raise SourceError("not a valid Adaptive Card", [f'{where}.version: field required (e.g. "1.5")'])
-    if version > MAX_VERSION:
+        raise SourceError("not a valid Adaptive Card", [f'{where}.version: field required (e.g. "1.4")'])
+    if version[:2] > MAX_VERSION:
         raise SourceError(
-            "unsupported Adaptive Card version", [f"{where}.version: Teams renders 1.5 or lower"]
+            "unsupported Adaptive Card version", [f"{where}.version: 1.6 is the newest version we know"]
         )
     try:
         AdaptiveCard.parse(content)
@@ -111,13 +115,17 @@ def check_card(content: Any, where: str) -> Card:
     problems = _shape_problems(content, where)
     if problems:
         raise SourceError("not a valid Adaptive Card", problems)
-    from shared.cards import limits
+    from shared.cards import limits, workflows
 
     try:
-        limits.check_webhook(content)
-    except limits.CardRuleError as exc:  # a rule Teams enforces (Action.Submit, version, ...)
-        raise SourceError("card breaks a Teams rule", [f"{where}: {short(exc, 300)}"]) from None
-    return content
+        shown = workflows.for_workflows(content)
+        limits.check_webhook(shown)
+    except limits.CardRuleError as exc:  # no form a Workflows channel shows (Action.Submit, ...)
+        message = short(exc, 300)
+        named = exc.path and message.startswith(exc.path)  # "body[2].actions[0] (Action.Submit): ..."
+        problem = f"{where}.{message}" if named else f"{where}: {message}"
+        raise SourceError("card cannot be shown in a Teams channel", [problem]) from None
+    return shown
 
 
 def _title(card: Card) -> str:

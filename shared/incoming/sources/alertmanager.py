@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
+from shared.cards import times
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -214,7 +215,8 @@ class AlertmanagerSource:
         heading = alert.annotations.get("summary") or _alert_title(alert)
         card.section(f"{'🔥' if state == 'firing' else '✅'} {short(heading, 200)}")
         desc = alert.annotations.get("description") or alert.annotations.get("message")
-        if desc and desc != n.commonAnnotations.get("description"):
+        shown_above = n.commonAnnotations.get("description") or n.commonAnnotations.get("message")
+        if desc and desc != shown_above:  # the card's text already says it
             card.text(short(desc, 600))
         facts = facts_of(
             {k: v for k, v in alert.labels.items() if n.commonLabels.get(k) != v}, skip=("alertname",)
@@ -223,10 +225,12 @@ class AlertmanagerSource:
             {k: v for k, v in alert.annotations.items() if n.commonAnnotations.get(k) != v},
             skip=TEXT_ANNOTATIONS + LINK_ANNOTATIONS,
         )
-        if alert.startsAt:
-            facts.append(("Since", alert.startsAt))
-        if state != "firing" and alert.endsAt and not alert.endsAt.startswith("0001"):
-            facts.append(("Ended", alert.endsAt))
+        since = times.local(alert.startsAt)
+        if since:
+            facts.append(("Since", since))
+        ended = times.local(alert.endsAt) if state != "firing" else None
+        if ended:  # Go's zero time (no end yet) is not a time
+            facts.append(("Ended", ended))
         if facts:
             card.facts(facts)
         links = [f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in common_links]

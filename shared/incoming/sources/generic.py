@@ -16,7 +16,8 @@ words such as success/failure/firing/resolved) and, when the word says what happ
 
 Without a template, a card is made from common field names (title/subject/summary, text/message/
 description, status/state/severity) with the remaining scalar fields as facts and URL fields as
-buttons. Route ``settings["title"]`` sets the title of plain-text posts.
+buttons. A fact whose value is an ISO 8601 time shows it in each reader's zone (``cards.times``).
+Route ``settings["title"]`` sets the title of plain-text posts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.cards import times
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -177,7 +179,7 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
                     render(item.get("value", ""), context, f"facts[{i}].value"),
                 )
             )
-    pairs = [(n, v) for n, v in pairs if n and v]
+    pairs = [(n, times.shown(v, v)) for n, v in pairs if n and v]  # a time: in the reader's zone
     if pairs:
         card.facts(pairs)
     first_url: str | None = None
@@ -239,6 +241,8 @@ def _default(data: Any, ctx: BuildContext, body: bytes) -> Notice:
         url = http_url(value)
         if url:
             urls.append((key, url))
+        elif isinstance(value, str) and times.local(value):
+            facts.append((str(key), times.shown(value)))  # a time: in the reader's zone and format
         elif isinstance(value, (str, int, float, bool)) and str(value).strip():
             facts.append((str(key), escape(short(value, 300))))
         elif isinstance(value, (dict, list)) and value:

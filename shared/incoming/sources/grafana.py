@@ -1,17 +1,21 @@
 """Grafana alerting webhook contact point (unified alerting, ``version: "1"``) and the legacy
 (pre-8) Grafana webhook (``ruleName``, ``evalMatches``), both read by one tolerant model.
 
-Shown: state, title, message, values, and links to panel, dashboard, silence, rule and image.
+Shown: state, title, message (unless it is Grafana's default template text, which only repeats
+what the per-alert sections show), values, start and end times, and links to panel, dashboard,
+silence, rule and image.
 Route settings read: ``max_alerts`` (default 10).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
+from shared.cards import times
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -116,6 +120,23 @@ def grafana_state(state: str) -> State | None:
     return _STATES.get(state.lower())
 
 
+#: the lines of Grafana's default notification template (`default.message`): the state words, then
+#: per alert `Value:`, `Labels:`, `Annotations:`, ` - name = value` and the `Source:`/`Silence:`/
+#: `Dashboard:`/`Panel:` links
+_DEFAULT_LINE = re.compile(
+    r"^(\*\*(Firing|Resolved)\*\*|Value: .*|Labels:|Annotations:|\s*- .* = .*|"
+    r"(Source|Silence|Dashboard|Panel): \S+)$"
+)
+
+
+def is_default_message(message: str) -> bool:
+    """True when `message` is Grafana's default template text: the alert sections show all of it
+    (labels, annotations, values, links), so the card does not repeat it. A custom message stays."""
+    lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    starts = bool(lines) and lines[0] in ("**Firing**", "**Resolved**")
+    return starts and all(_DEFAULT_LINE.match(line) for line in lines)
+
+
 def _fmt_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -159,7 +180,7 @@ class GrafanaSource:
             or "Grafana alert"
         )
         card = new_card(short(title, 200), status, f"Grafana · {state}")
-        if g.message:
+        if g.message and not (g.alerts and is_default_message(g.message)):
             card.text(short(g.message, 1200))
         if g.evalMatches:
             card.facts([(m.metric or "value", _fmt_value(m.value)) for m in g.evalMatches[:20]])
@@ -209,6 +230,12 @@ class GrafanaSource:
             {k: v for k, v in alert.labels.items() if g.commonLabels.get(k) != v}, skip=("alertname",)
         )
         facts += facts_of(alert.annotations, skip=SKIP_ANNOTATIONS)
+        since = times.local(alert.startsAt)
+        if since:
+            facts.append(("Since", since))
+        ended = None if firing else times.local(alert.endsAt)
+        if ended:  # Go's zero time (no end yet) is not a time
+            facts.append(("Ended", ended))
         if facts:
             card.facts(facts)
         if len(g.alerts) > 1:

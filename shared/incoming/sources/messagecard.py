@@ -58,9 +58,16 @@ class MessageCardSource:
             raise SourceError("not a valid MessageCard", validation_detail(exc)) from None
 
     def build(self, mc: Any, req: Incoming, ctx: BuildContext) -> Notice:
+        from shared.cards.limits import CardRuleError
         from shared.cards.messagecard import to_adaptive_dict
+        from shared.cards.workflows import for_workflows
 
-        card: Card = to_adaptive_dict(mc)
+        try:
+            # The converter builds 1.4 content with links only; this is the same guard delivery
+            # applies, run here so that a card with no Workflows form is a 400, never a lost post.
+            card: Card = for_workflows(to_adaptive_dict(mc))
+        except CardRuleError as exc:
+            raise SourceError("card cannot be shown in a Teams channel", [short(exc, 300)]) from None
         data = req.data if isinstance(req.data, dict) else {}
         title = str(data.get("title") or data.get("summary") or data.get("text") or "MessageCard")
         return Notice(
