@@ -118,3 +118,15 @@ def test_a_card_with_submit_is_refused_naming_it_and_nothing_is_posted(
         "body.actions[3] (Action.Execute)"
     )
     assert sink.requests(channel) == []  # refused before anything was accepted or posted
+
+
+def test_a_card_with_nothing_to_show_is_refused(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, (channel,) = make_route(app_store, sink, "adaptivecard")
+    for card in ({"type": "AdaptiveCard", "version": "1.4"}, {"type": "AdaptiveCard", "version": "1.4", "body": []}):
+        reply = post(devhost, route, envelope(card))
+        assert reply.status_code == 400, reply.text
+        assert reply.json() == {
+            "error": "card has nothing to show",
+            "detail": ["attachments[0].content.body: at least one element is required"],
+        }
+    assert sink.requests(channel) == []

@@ -125,6 +125,9 @@ def check_card(content: Any, where: str) -> Card:
         named = exc.path and message.startswith(exc.path)  # "body[2].actions[0] (Action.Submit): ..."
         problem = f"{where}.{message}" if named else f"{where}: {message}"
         raise SourceError("card cannot be shown in a Teams channel", [problem]) from None
+    if not shown.get("body") and not shown.get("actions"):
+        # Accepted, it would be posted as an empty card: refuse it so the sender can fix it.
+        raise SourceError("card has nothing to show", [f"{where}.body: at least one element is required"])
     return shown
 
 
