@@ -163,11 +163,14 @@ def parse_activity(data: Any) -> Activity:
 
 # --- text cleaning -------------------------------------------------------------------------------
 
-# Tags stop at the next `<` and quoted values at their quote, so that a message full of unclosed
-# tags costs at most quadratic, never cubic, time (Teams escapes `<` inside attributes anyway).
-_AT_RE = re.compile(r"<at\b[^<>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# Every pattern is linear in the text: tags stop at the next `<`, and what a match may span after
+# its start is bounded (a mention's name, a link's text), so a message full of unclosed `<at>` or
+# `<a href>` costs one bounded scan per tag, not a scan to the end of the text per tag.
+_AT_RE = re.compile(r"<at\b[^<>]{0,256}>(.{0,512}?)</at>", re.IGNORECASE | re.DOTALL)
 _LINK_RE = re.compile(
-    r"""<a\b[^<>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^<>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL
+    r"""<a\b[^<>]{0,256}?\bhref[ \t]{0,8}=[ \t]{0,8}(?:"([^"<>]{0,2048})"|'([^'<>]{0,2048})')[^<>]{0,256}>"""
+    r"""(.{0,2048}?)</a>""",
+    re.IGNORECASE | re.DOTALL,
 )
 _BREAK_RE = re.compile(r"<\s*(?:br|/p|/div|/li|p|div|li)\b[^<>]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^<>]*>")
