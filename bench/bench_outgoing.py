@@ -129,7 +129,7 @@ def store_backed(runs: int) -> None:
     with stack.Azurite() as azurite:
         store = open_store(connection=azurite.connection_string, prefix="bench" + str(int(time.time())))
         token = new_token()
-        store.teams.add(Team(key="bench", name="Bench", tokens=[token]))
+        team = store.teams.add(Team(key="bench", name="Bench", tokens=[token]))
         channel_id = "19:bench@thread.tacv2"
         store.channels.save(
             Channel(
@@ -137,6 +137,7 @@ def store_backed(runs: int) -> None:
                 url="https://prod-01.westeurope.logic.azure.com/x",
                 teams_channel_id=channel_id,
                 team_key="bench",
+                team_registration=team.registration,
             )
         )
         store.routes.add(Route(name="benchroute", source="generic", channels=["bench-ch"], mode="digest"))

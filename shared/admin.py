@@ -147,6 +147,8 @@ def team_row(team: Team) -> dict[str, Any]:
         "key": team.key,
         "name": team.name,
         "tokens": len(team.tokens),
+        "teams_team_id": team.teams_team_id,
+        "tenant_id": team.tenant_id,
         "url": settings.public_url("outgoing", team.key),
         "created": iso(team.created),
     }
@@ -169,14 +171,42 @@ def team_add(args: argparse.Namespace) -> None:
     if not ROUTE_NAME.match(args.key):
         raise UsageError(f"a team key is {NAME_RULE} (it becomes part of a URL)")
     token = read_token(args.token_file)
+    record = Team(
+        key=args.key,
+        name=args.name or args.key,
+        tokens=[token],
+        teams_team_id=args.teams_team_id or None,
+        tenant_id=args.tenant_id or None,
+    )
     try:
-        team = store().teams.add(Team(key=args.key, name=args.name or args.key, tokens=[token]))
+        team = store().teams.add(record)
     except Conflict:
         raise Failure(f"team {args.key!r} exists; use `team rotate {args.key}` to add a token") from None
     row = team_row(team)
-    emit(
-        args, row, f"added team {team.key!r} ({team.name}) with 1 token; callback URL for Teams: {row['url']}"
+    bound = (
+        "bound to the given Teams team and tenant"
+        if team.teams_team_id and team.tenant_id
+        else "it learns its Teams team and tenant from its first message"
     )
+    emit(
+        args,
+        row,
+        f"added team {team.key!r} ({team.name}) with 1 token, {bound}; callback URL for Teams: {row['url']}",
+    )
+
+
+def team_rebind(args: argparse.Namespace) -> None:
+    """Set (or forget, to learn again from the next message) the Teams team and tenant of a team."""
+    team = store().teams.get(args.key)
+    team.teams_team_id = args.teams_team_id or None
+    team.tenant_id = args.tenant_id or None
+    team = store().teams.save(team)
+    shown = (
+        f"bound to Teams team {team.teams_team_id!r}, tenant {team.tenant_id!r}"
+        if team.teams_team_id or team.tenant_id
+        else "unbound: it learns its Teams team and tenant from its next message"
+    )
+    emit(args, team_row(team), f"team {team.key!r} {shown}")
 
 
 def team_list(args: argparse.Namespace) -> None:
@@ -214,7 +244,12 @@ def team_retire_token(args: argparse.Namespace) -> None:
 
 def team_remove(args: argparse.Namespace) -> None:
     store().teams.remove(args.key)
-    emit(args, {"removed": args.key}, f"removed team {args.key!r}")
+    emit(
+        args,
+        {"removed": args.key},
+        f"removed team {args.key!r}; its channels stay, and a team added again under this key does "
+        "not own them (give them to it with `channel add NAME --replace --team KEY`)",
+    )
 
 
 # --- channels ------------------------------------------------------------------------------------
@@ -239,18 +274,33 @@ def channel_add(args: argparse.Namespace) -> None:
         raise UsageError("give --url or --url-file, not both")
     url = args.url or read_secret(args.url_file, "url")
     check_url(url)
-    channel = Channel(name=args.name, url=url, teams_channel_id=args.teams_channel_id, team_key=args.team)
+    registration = None
+    if args.team:
+        # The channel belongs to this registration of the key, not to a later one.
+        owner = store().teams.find(args.team)
+        if owner is None:
+            raise UsageError(f"no team {args.team!r}: add it first with `team add {args.team}`")
+        registration = owner.registration or None
+    channel = Channel(
+        name=args.name,
+        url=url,
+        teams_channel_id=args.teams_channel_id,
+        team_key=args.team,
+        team_registration=registration,
+    )
     repo = store().channels
     try:
         if args.replace:
             # A new URL keeps the link the bot made (and the team) unless new ones are given.
             current = repo.find(args.name)
             if current is not None:
+                keep = not args.team
                 channel = current.model_copy(
                     update={
                         "url": url,
                         "teams_channel_id": args.teams_channel_id or current.teams_channel_id,
-                        "team_key": args.team or current.team_key,
+                        "team_key": current.team_key if keep else args.team,
+                        "team_registration": current.team_registration if keep else registration,
                     }
                 )
             saved = repo.save(channel)
@@ -260,10 +310,16 @@ def channel_add(args: argparse.Namespace) -> None:
         if args.replace:
             raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
         raise Failure(f"channel {args.name!r} exists; add --replace to give it a new URL") from None
+    note = ""
+    if saved.teams_channel_id and not saved.team_key:
+        note = (
+            "; it has no team, so the bot does not serve it (no team's token may take it over): "
+            "add --replace --team KEY to give it to the team whose webhook is in that channel"
+        )
     emit(
         args,
         channel_row(saved),
-        f"{'saved' if args.replace else 'added'} channel {saved.name!r} -> {mask_url(url)}",
+        f"{'saved' if args.replace else 'added'} channel {saved.name!r} -> {mask_url(url)}{note}",
     )
 
 
@@ -655,7 +711,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
     p.add_argument("--name", help="display name")
     p.add_argument("--token-file", help="file holding the security token (else read from standard input)")
+    p.add_argument(
+        "--teams-team-id", help="Teams team id (19:...@thread.tacv2); else learned on first use"
+    )
+    p.add_argument("--tenant-id", help="the Microsoft Entra tenant id; else learned on first use")
     command(team, "list", team_list, "list teams (tokens are only counted)")
+    p = command(team, "rebind", team_rebind, "set the Teams team and tenant, or forget them to learn again")
+    p.add_argument("key")
+    p.add_argument("--teams-team-id")
+    p.add_argument("--tenant-id")
     p = command(team, "rotate", team_rotate, "add a new token; the old one stays valid until retire-token")
     p.add_argument("key")
     p.add_argument("--token-file")

@@ -44,6 +44,8 @@ class Context:
     command: Command
     team: str
     store_factory: Callable[[], Store]
+    #: the team's `Team.registration`: channels given to an earlier registration are not its
+    registration: str = ""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     on_channel: Callable[[str | None], None] = lambda name: None
     _store: Store | None = None
@@ -68,15 +70,18 @@ class Context:
     def channel(self) -> Channel | None:
         """This Teams channel's link (a store Channel) or None; looked up once per message.
 
-        A link made through another team's registration does not count: whoever holds that
-        team's token can sign any channel id, and must not reach this team's channels.
+        A link that is not this registration's does not count (another team's, an earlier
+        registration of the same key, or one without a team, as `admin channel add` without
+        `--team` makes): whoever holds a token can sign any channel id.
         """
         if not self._channel_loaded:
             if self._prefetch is not None:
                 found, self._prefetch = self._prefetch.result(), None
             else:
                 found = self.store.channels.find_by_teams_channel(self.teams_channel_id)
-            if found is not None and found.team_key not in (None, self.team):
+            from shared.store.models import owned_by
+
+            if found is not None and not owned_by(found, self.team, self.registration):
                 self.foreign_link, found = True, None
             self._channel = found
             self._channel_loaded = True
@@ -261,9 +266,19 @@ def cmd_connect(ctx: Context) -> Answer:
     teams_channel_id = ctx.teams_channel_id
     existing = ctx.channel()
     if ctx.foreign_link:
-        raise CommandError("this channel is already linked through another team's webhook registration")
+        raise CommandError(
+            "this channel belongs to another team's webhook registration, or to none",
+            hint="An admin can give it to this team with **python -m shared.admin channel add NAME "
+            "--replace --team KEY**.",
+        )
     name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
-    record = Channel(name=name, url=url, teams_channel_id=teams_channel_id, team_key=ctx.team)
+    record = Channel(
+        name=name,
+        url=url,
+        teams_channel_id=teams_channel_id,
+        team_key=ctx.team,
+        team_registration=ctx.registration or None,
+    )
     if existing is not None and getattr(existing, "created", None) is not None:
         record.created = existing.created
     ctx.store.channels.save(record)
@@ -639,4 +654,3 @@ def cmd_status(ctx: Context) -> Answer:
     if not deliveries.lines:
         deliveries.lines.append("none yet")
     return reply
-

@@ -1,0 +1,54 @@
+"""The admin CLI's part in issue 13: team bindings, channel ownership (a real subprocess)."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from shared.store import Store
+from shared.store.models import owned_by
+from tests.admin.test_cli import WORKFLOW_URL, Cli, cli, prefix, same_store
+
+__all__ = ["cli", "prefix", "same_store"]  # fixtures
+
+
+def _token() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def test_team_add_binds_and_rebind_forgets(cli: Cli, same_store: Store) -> None:
+    run = cli(
+        "team", "add", "bound", "--teams-team-id", "19:t@thread.tacv2", "--tenant-id", "ten-1", stdin=_token()
+    )
+    assert run.code == 0, run.err
+    assert "bound to the given Teams team and tenant" in run.out
+    team = same_store.teams.get("bound")
+    assert (team.teams_team_id, team.tenant_id) == ("19:t@thread.tacv2", "ten-1") and team.registration
+    assert cli("--json", "team", "list").json()[0]["teams_team_id"] == "19:t@thread.tacv2"
+    run = cli("team", "rebind", "bound")
+    assert run.code == 0 and "learns its Teams team and tenant from its next message" in run.out
+    assert same_store.teams.get("bound").teams_team_id is None
+    assert "learns its Teams team" in cli("team", "add", "free", stdin=_token()).out
+
+
+def test_channels_belong_to_one_registration_of_a_team(cli: Cli, same_store: Store) -> None:
+    run = cli("channel", "add", "loose", "--url", WORKFLOW_URL, "--teams-channel-id", "19:c1@thread.tacv2")
+    assert run.code == 0, run.err
+    assert "the bot does not serve it" in run.out
+    assert same_store.channels.get("loose").team_key is None
+
+    run = cli("channel", "add", "orphan", "--url", WORKFLOW_URL, "--team", "nobody")
+    assert run.code == 2 and "no team 'nobody'" in run.err
+
+    assert cli("team", "add", "ops", stdin=_token()).code == 0
+    first = same_store.teams.get("ops")
+    run = cli("channel", "add", "loose", "--replace", "--url", WORKFLOW_URL, "--team", "ops")
+    assert run.code == 0, run.err
+    assert owned_by(same_store.channels.get("loose"), "ops", first.registration)
+
+    # The key removed and added again: a new registration, which does not own the old channel.
+    assert cli("team", "remove", "ops").code == 0
+    assert cli("team", "add", "ops", stdin=_token()).code == 0
+    second = same_store.teams.get("ops")
+    assert second.registration != first.registration
+    assert not owned_by(same_store.channels.get("loose"), "ops", second.registration)
