@@ -45,6 +45,8 @@ var deploymentContainerName = 'app-package'
 var appSettings = {
   TABLE_PREFIX: tablePrefix
   STORE_TIMEOUT_SECONDS: '3'
+  // The host buffers bodies up to this before Python sees them: just above our 1 MiB limit.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1114112'
   PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
   DELIVERY_EXTRA_ALLOWED_URLS: deliveryExtraAllowedUrls
   DELIVERY_TIMEOUT_SECONDS: '10'
