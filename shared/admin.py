@@ -1,7 +1,8 @@
 """Operators' CLI over the same tables and settings as the functions: `python -m shared.admin`.
 
-Settings come from the environment, after the Values of `local.settings.json` (current directory
-first, then the repository root) are loaded into it; the process environment wins. Output is a
+Settings come from the environment, after the Values of the project's own `local.settings.json`
+(at the repository root, never the current directory's: a planted file could point the store or
+proxies elsewhere) or of `--settings FILE` are loaded into it; the process environment wins. Output is a
 table for people or JSON with `--json`. Exit codes: 0 done, 2 usage error (bad flags or values),
 1 failure (missing record, store unreachable, ...), always with a message that says what to do.
 Secrets (team tokens, webhook URLs, route secrets) are read from files or standard input, never
@@ -45,19 +46,19 @@ class Failure(Exception):
 # --- plumbing ------------------------------------------------------------------------------------
 
 
-def load_settings() -> Path | None:
-    """Load `local.settings.json` Values (cwd first, then the repo root); the environment wins."""
-    for folder in (Path.cwd(), ROOT):
-        path = folder / "local.settings.json"
-        if path.is_file():
-            try:
-                settings.load_local_settings(path)
-            except ValueError as exc:  # names the file and the problem, never a value
-                raise Failure(f"{exc}; fix or remove it") from None
-            except OSError as exc:
-                raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix or remove it") from None
-            return path
-    return None
+def load_settings(named: str | None = None) -> Path | None:
+    """Load the Values of `named` (`--settings`), else of the repository's own
+    `local.settings.json` when there is one; the environment wins. Never the current directory's."""
+    path = Path(named) if named else ROOT / "local.settings.json"
+    if not named and not path.is_file():
+        return None
+    try:
+        settings.load_local_settings(path)
+    except ValueError as exc:  # names the file and the problem, never a value
+        raise Failure(f"{exc}; fix or remove it") from None
+    except OSError as exc:
+        raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix it or name another") from None
+    return path
 
 
 _store: Store | None = None
@@ -683,6 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
     )
+    common.add_argument(
+        "--settings",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="a local.settings.json to load (default: the project's own, never the current directory's)",
+    )
 
     # `--json` is accepted before the command and after it.
     parser = argparse.ArgumentParser(
@@ -711,9 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
     p.add_argument("--name", help="display name")
     p.add_argument("--token-file", help="file holding the security token (else read from standard input)")
-    p.add_argument(
-        "--teams-team-id", help="Teams team id (19:...@thread.tacv2); else learned on first use"
-    )
+    p.add_argument("--teams-team-id", help="Teams team id (19:...@thread.tacv2); else learned on first use")
     p.add_argument("--tenant-id", help="the Microsoft Entra tenant id; else learned on first use")
     command(team, "list", team_list, "list teams (tokens are only counted)")
     p = command(team, "rebind", team_rebind, "set the Teams team and tenant, or forget them to learn again")
@@ -831,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "json"):
         args.json = False
     try:
-        load_settings()
+        load_settings(getattr(args, "settings", None))
         args.func(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

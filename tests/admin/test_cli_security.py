@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+from pathlib import Path
 
 from shared.store import Store
 from shared.store.models import owned_by
-from tests.admin.test_cli import WORKFLOW_URL, Cli, cli, prefix, same_store
+from tests.admin.test_cli import WORKFLOW_URL, Cli, base_env, cli, prefix, run_cli, same_store
 
 __all__ = ["cli", "prefix", "same_store"]  # fixtures
 
@@ -52,3 +54,29 @@ def test_channels_belong_to_one_registration_of_a_team(cli: Cli, same_store: Sto
     second = same_store.teams.get("ops")
     assert second.registration != first.registration
     assert not owned_by(same_store.channels.get("loose"), "ops", second.registration)
+
+
+def _settings_file(folder: Path, **values: str) -> Path:
+    path = folder / "local.settings.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": values}), encoding="utf-8")
+    return path
+
+
+def test_a_settings_file_in_the_current_directory_is_not_loaded(
+    azurite: str, prefix: str, tmp_path: Path
+) -> None:
+    """Security #9: a planted ./local.settings.json must not point the CLI elsewhere."""
+    env = base_env(TEAMS_STORAGE=azurite, TABLE_PREFIX=prefix)
+    env.pop("PUBLIC_BASE_URL")
+    _settings_file(tmp_path, PUBLIC_BASE_URL="https://planted.example", HTTPS_PROXY="http://127.0.0.1:9")
+    assert run_cli(["team", "add", "t9"], env, tmp_path, stdin=_token()).code == 0
+    listed = run_cli(["--json", "team", "list"], env, tmp_path)
+    assert listed.code == 0, listed.err
+    assert not listed.json()[0]["url"].startswith("https://planted.example")
+
+    named = _settings_file(tmp_path / "..", PUBLIC_BASE_URL="https://named.example")
+    listed = run_cli(["--json", "team", "list", "--settings", str(named)], env, tmp_path)
+    assert listed.code == 0, listed.err
+    assert listed.json()[0]["url"].startswith("https://named.example/")
+    missing = run_cli(["team", "list", "--settings", str(tmp_path / "nope.json")], env, tmp_path)
+    assert missing.code == 1 and "nope.json" in missing.err
