@@ -534,7 +534,7 @@ def sub_add(args: argparse.Namespace) -> None:
     from shared.digest import feeds
     from shared.digest.fetch import feed_url
     from shared.digest.schedule import next_run
-    from shared.store.models import Subscription
+    from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Subscription
 
     kind, sep, target = args.source.partition(":")
     if not sep or kind not in feeds.REGISTRY or not target.strip():
@@ -550,6 +550,11 @@ def sub_add(args: argparse.Namespace) -> None:
     schedule = build_schedule(args)
     if store().channels.find(args.channel) is None:
         raise Failure(f"no channel named {args.channel!r}: add it first with `channel add`")
+    if len(store().subscriptions.list(channel=args.channel)) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+        raise Failure(
+            f"channel {args.channel!r} has {MAX_SUBSCRIPTIONS_PER_CHANNEL} subscriptions, the most it "
+            "may have; remove one first (`subscription list --channel`, `subscription remove ID`)"
+        )
     if wants == "route" and store().routes.find(target) is None:
         raise Failure(f"no route named {target!r}: add it first with `route add {target} --mode digest ...`")
     now = datetime.now(UTC)

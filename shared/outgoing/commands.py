@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -404,8 +406,14 @@ def cmd_subscribe(ctx: Context) -> Answer:
     except ValueError as exc:
         raise CommandError(md_escape(exc)) from None
     channel = ctx.linked_channel()
+    from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Schedule, Subscription
+
+    if len(ctx.store.subscriptions.list(channel=channel.name)) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+        raise CommandError(
+            f"this channel has {MAX_SUBSCRIPTIONS_PER_CHANNEL} subscriptions, the most it may have",
+            hint="Remove one first: **subscriptions** lists them, **unsubscribe ID** removes one.",
+        )
     target, note = _check_target(ctx, source, target, channel.name)
-    from shared.store.models import Schedule, Subscription
 
     schedule = Schedule(times=times, days=days, tz=tz, cron=None)
     sub = Subscription(
@@ -539,15 +547,78 @@ def cmd_resume(ctx: Context) -> Answer:
     return _set_paused(ctx, False)
 
 
+#: `digest ID now` fetches and posts, which may take minutes: it runs in a pool of its own, not in
+#: the one that answers every team's commands, and at most this many at a time per process.
+SLOW_WORKERS = 2
+_slow_slots = threading.BoundedSemaphore(SLOW_WORKERS)
+_slow_pool: ThreadPoolExecutor | None = None
+_slow_lock = threading.Lock()
+BUSY_TEXT = "I'm already sending other digests right now. Please try again in a minute."
+
+
+def _slow() -> ThreadPoolExecutor:
+    global _slow_pool
+    with _slow_lock:
+        if _slow_pool is None:
+            _slow_pool = ThreadPoolExecutor(max_workers=SLOW_WORKERS, thread_name_prefix="outgoing-slow")
+        return _slow_pool
+
+
+def _slow_wait_seconds() -> float:
+    """How long the command waits for the digest before answering "on its way" (inside Teams' 5 s)."""
+    return max(0.5, settings.outgoing().deadline_seconds - 2.0)
+
+
+def _post_answer(store: Store, channel: str, done: Future[Answer]) -> None:
+    """The digest's answer, once it has one, posted in the channel (the reply went out already)."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    try:
+        from shared.delivery import deliver
+        from shared.outgoing.replies import render_card
+
+        deliver(store, channel, render_card(done.result()))
+    except Exception as exc:
+        from shared.web import log_failure
+
+        log_failure(log, f"outgoing: could not post the digest answer to channel {channel}", exc)
+
+
 @registry.command("digest", usage="digest ID now", summary="send a digest right away")
 def cmd_digest(ctx: Context) -> Answer:
     args = ctx.command.args
     if len(args) != 2 or args[1].casefold() != "now":
         raise CommandError("say **digest ID now**")
     sub = _own_subscription(ctx, "digest")
+    if not _slow_slots.acquire(blocking=False):
+        return Answer("Busy", status="warning").add(BUSY_TEXT)
+    store = ctx.store
+
+    def job() -> Answer:
+        try:
+            return _digest_now(store, sub)
+        finally:
+            _slow_slots.release()
+
+    try:
+        running = _slow().submit(carry(job))
+    except RuntimeError:  # the pool is shutting down
+        _slow_slots.release()
+        raise
+    try:
+        return running.result(timeout=_slow_wait_seconds())
+    except FutureTimeout:
+        running.add_done_callback(lambda done: _post_answer(store, sub.channel, done))
+        reply = Answer("Digest on its way", status="accent").add(_describe_sub(sub))
+        return reply.add("Fetching and posting it takes a while: I'll post the outcome in this channel.")
+
+
+def _digest_now(store: Store, sub: Subscription) -> Answer:
+    """Run the digest at once and say what happened (each outcome in its own words)."""
     from shared.digest.run import Outcome, send_now
 
-    result = send_now(ctx.store, sub.id)
+    result = send_now(store, sub.id)
     channel = f"**{md_escape(result.channel or sub.channel)}**"
     detail = md_escape(result.detail) if result.detail else None
     # Every outcome of the run gets its own answer: only "sent" may say sent.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared import settings
 from shared.invocation import carry
-from shared.outgoing.verify import SignatureVerifier
+from shared.outgoing.verify import SignatureVerifier, well_formed
 from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit
 
 if TYPE_CHECKING:
@@ -94,15 +94,52 @@ class Gate(Protocol):
     def release(self, key: str) -> None: ...
 
 
-class StoreGate:
-    """Gate backed by the Table Storage store (teams table and the dedupe table)."""
+_CACHE_MAX = 1000
 
-    def __init__(self, store_factory: Callable[[], Store]) -> None:
+
+class StoreGate:
+    """Gate backed by the Table Storage store (teams table and the dedupe table).
+
+    Registrations (and "no such team") are kept `OUTGOING_TEAM_CACHE_SECONDS` in this process,
+    so a flood of requests for a team, known or not, costs no table reads.
+    """
+
+    def __init__(
+        self,
+        store_factory: Callable[[], Store],
+        *,
+        cache_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store_factory = store_factory
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Registration | None]] = {}
+        self._lock = threading.Lock()
+
+    def _ttl(self) -> float:
+        if self._cache_seconds is not None:
+            return self._cache_seconds
+        return settings.outgoing().team_cache_seconds
+
+    def _keep(self, team: str, found: Registration | None) -> None:
+        ttl = self._ttl()
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[team] = (self._clock() + ttl, found)
 
     def registration(self, team: str) -> Registration | None:
-        found = self._store_factory().teams.find(team)
-        return None if found is None else _registration(found)
+        with self._lock:
+            hit = self._cache.get(team)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        record = self._store_factory().teams.find(team)
+        found = None if record is None else _registration(record)
+        self._keep(team, found)
+        return found
 
     def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> Registration | None:
         from shared.store.errors import Conflict
@@ -121,7 +158,9 @@ class StoreGate:
             except Conflict:
                 continue
             log.info("outgoing: team %r learned its Teams team and tenant", team[:64])
-            return _registration(saved)
+            learned = _registration(saved)
+            self._keep(team, learned)
+            return learned
         return None
 
     def _keys(self) -> Scope:
@@ -237,6 +276,9 @@ class OutgoingBot:
             return error(413, f"body too large: the limit is {MAX_BODY_BYTES} bytes")
         if not body.strip():
             return error(400, "empty body: expected a Teams activity (JSON)")
+        if not well_formed(authorization):
+            # Not `HMAC <signature>`: nothing genuine, so no thread, no table read (the same 401).
+            return UNAUTHORIZED
         exchange = _Exchange()
         self.executor().submit(carry(self._work), exchange, team, authorization, body)
         result = exchange.wait(self._deadline() - (time.monotonic() - received))

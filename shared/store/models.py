@@ -123,6 +123,9 @@ class Route(Record):
     created: UtcDatetime = Field(default_factory=utcnow)
 
 
+#: digests one channel may have: each costs a fetch and a post per run, and `status` lists them
+MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 

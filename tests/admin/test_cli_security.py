@@ -80,3 +80,21 @@ def test_a_settings_file_in_the_current_directory_is_not_loaded(
     assert listed.json()[0]["url"].startswith("https://named.example/")
     missing = run_cli(["team", "list", "--settings", str(tmp_path / "nope.json")], env, tmp_path)
     assert missing.code == 1 and "nope.json" in missing.err
+
+
+def test_subscriptions_per_channel_are_capped(cli: Cli, same_store: Store) -> None:
+    """Security #5: the CLI keeps the same caps as the bot (50 per channel, 24 times a day)."""
+    from shared.store.models import Schedule, Subscription
+
+    assert cli("channel", "add", "capped", "--url", WORKFLOW_URL).code == 0
+    times = ",".join(f"{h:02d}:15" for h in range(24)) + ",23:45"
+    run = cli("subscription", "add", "--channel", "capped", "--source", "weather:Berlin", "--at", times)
+    assert run.code == 2 and "at most 24 times a day" in run.err
+    for n in range(50):
+        same_store.subscriptions.add(
+            Subscription(
+                channel="capped", source="weather", target=f"P{n}", schedule=Schedule(times=["08:00"])
+            )
+        )
+    run = cli("subscription", "add", "--channel", "capped", "--source", "weather:Berlin", "--at", "08:00")
+    assert run.code == 1 and "50 subscriptions" in run.err
