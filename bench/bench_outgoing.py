@@ -21,7 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from shared.outgoing.handler import Registration
 
 
 def no_store() -> NoReturn:
@@ -74,8 +77,13 @@ class _MemoryGate:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def tokens(self, team: str) -> list[str] | None:
-        return [self._token]
+    def registration(self, team: str) -> Registration | None:
+        from shared.outgoing.handler import Registration
+
+        return Registration([self._token], "bench", "19:team@thread.tacv2", "tenant-1")
+
+    def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> Registration | None:
+        return self.registration(team)
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         return True
