@@ -485,27 +485,59 @@ def _own_subscription(ctx: Context, word: str) -> Subscription:
     return sub
 
 
+#: a target is shown this long in lists (a URL may be thousands of characters)
+_TARGET_SHOWN = 120
+#: subscriptions per page of `subscriptions`, and in `status`; lines are bounded, so a page fits
+#: a reply (`replies.MAX_REPLY_BYTES`) with room to spare
+PAGE_SIZE = 25
+STATUS_SUBSCRIPTIONS = 10
+
+
 def _describe_sub(sub: Subscription) -> str:
     from shared.digest.schedule import describe
 
     state = " (paused)" if sub.paused else ""
-    return f"**{sub.id}** {sub.source} {md_escape(sub.target)}: {md_escape(describe(sub.schedule))}{state}"
+    target = sub.target if len(sub.target) <= _TARGET_SHOWN else sub.target[: _TARGET_SHOWN - 1] + "…"
+    return f"**{sub.id}** {sub.source} {md_escape(target)}: {md_escape(describe(sub.schedule))}{state}"
+
+
+def _page_number(args: list[str]) -> int:
+    if not args:
+        return 1
+    if len(args) == 2 and args[0].casefold() == "page" and args[1].isdigit() and 0 < int(args[1]) < 10_000:
+        return int(args[1])
+    raise CommandError("say **subscriptions** or **subscriptions page N**")
 
 
 @registry.command(
-    "subscriptions", usage="subscriptions", summary="the digests of this channel", aliases=("list",)
+    "subscriptions",
+    usage="subscriptions [page N]",
+    summary="the digests of this channel",
+    details=f"{PAGE_SIZE} a page: **subscriptions page 2** shows the next ones.",
+    aliases=("list",),
 )
 def cmd_subscriptions(ctx: Context) -> Answer:
+    page = _page_number(ctx.command.args)
     channel = ctx.linked_channel()
     subs = ctx.store.subscriptions.list(channel=channel.name)
     if not subs:
         return Answer("No subscriptions yet", status="default").add(
             "Start one with " + _either([f"subscribe {offer}" for offer in _offered()]) + "."
         )
+    pages = (len(subs) + PAGE_SIZE - 1) // PAGE_SIZE
+    if page > pages:
+        raise CommandError(f"there {'is' if pages == 1 else 'are'} only {pages} page(s) of subscriptions")
+    shown = subs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     reply = Answer(f"{len(subs)} subscription(s)", status="accent")
-    section = reply.section("Subscriptions")
-    for sub in subs:
+    title = "Subscriptions" if pages == 1 else f"Subscriptions, page {page} of {pages}"
+    section = reply.section(title)
+    for sub in shown:
         section.lines.append(_describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}")
+    if page < pages:
+        rest = len(subs) - page * PAGE_SIZE
+        reply.add(
+            f"… and {rest} more: **subscriptions page {page + 1}** shows the next {min(rest, PAGE_SIZE)}."
+        )
     return reply
 
 
@@ -702,11 +734,17 @@ def cmd_status(ctx: Context) -> Answer:
     reply.facts.append(("Outbox backlog", str(count)))
 
     section = reply.section(f"Subscriptions ({len(subs)})")
-    for sub in subs:
+    # The ones with an error first: that is what a status is asked for.
+    ordered = sorted(subs, key=lambda sub: not sub.last_error)
+    for sub in ordered[:STATUS_SUBSCRIPTIONS]:
         line = _describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}"
         if sub.last_error:
             line += f", last error: {md_escape(str(sub.last_error)[:200])}"
         section.lines.append(line)
+    if len(subs) > STATUS_SUBSCRIPTIONS:
+        section.lines.append(
+            f"… and {len(subs) - STATUS_SUBSCRIPTIONS} more: **subscriptions** lists them all"
+        )
     if not subs:
         section.lines.append("none")
 
