@@ -262,6 +262,7 @@ def channel_row(channel: Channel) -> dict[str, Any]:
         "url": mask_url(channel.url),
         "teams_channel_id": channel.teams_channel_id,
         "team": channel.team_key,
+        "locked": channel.locked,
         "created": iso(channel.created),
     }
 
@@ -326,12 +327,36 @@ def channel_add(args: argparse.Namespace) -> None:
 
 def channel_list(args: argparse.Namespace) -> None:
     rows = [channel_row(c) for c in store().channels.list()]
-    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "created"]))
+    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "locked", "created"]))
 
 
 def channel_remove(args: argparse.Namespace) -> None:
     store().channels.remove(args.name)
     emit(args, {"removed": args.name}, f"removed channel {args.name!r}")
+
+
+def _set_locked(args: argparse.Namespace, locked: bool) -> None:
+    repo = store().channels
+    channel = repo.get(args.name)
+    channel.locked = locked
+    try:
+        saved = repo.save(channel)
+    except Conflict:
+        raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
+    state = (
+        "locked: the bot's connect cannot relink it"
+        if locked
+        else "unlocked: the bot's connect may relink it"
+    )
+    emit(args, channel_row(saved), f"channel {saved.name!r} {state}")
+
+
+def channel_lock(args: argparse.Namespace) -> None:
+    _set_locked(args, True)
+
+
+def channel_unlock(args: argparse.Namespace) -> None:
+    _set_locked(args, False)
 
 
 def channel_relink(args: argparse.Namespace) -> None:
@@ -749,6 +774,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--team", help="team key the channel belongs to")
     p.add_argument("--replace", action="store_true", help="overwrite an existing channel")
     command(channel, "list", channel_list, "list channels (URLs masked)")
+    p = command(channel, "lock", channel_lock, "keep the bot's connect from relinking a channel")
+    p.add_argument("name")
+    p = command(channel, "unlock", channel_unlock, "let the bot's connect relink a channel again")
+    p.add_argument("name")
     p = command(channel, "remove", channel_remove, "remove a channel")
     p.add_argument("name")
     command(

@@ -244,21 +244,54 @@ def channel_name_for(team: str, teams_channel_id: str) -> str:
     return f"{team}-{digest}"
 
 
+#: the words that mean `--replace` (Teams may turn a typed `--` into a dash)
+_REPLACE_FLAGS = frozenset({"--replace", "\u2014replace", "\u2013replace", "-replace", "replace"})
+
+
+def _notify_replaced(ctx: Context, name: str) -> None:
+    """Tell the channel, through the link that is being replaced (the one known to reach it),
+    who replaced it; a new URL may post anywhere. Best effort: the reply says it too."""
+    from shared.cards.builders import CardBuilder, Status
+    from shared.delivery import deliver
+
+    who = md_escape(ctx.activity.sender_name)
+    card = (
+        CardBuilder("Workflows link replaced", status=Status.WARNING)
+        .text(f"{who} replaced this channel's Workflows link with the bot's **connect --replace**.")
+        .text("If that was not meant, an admin can restore it and lock it: **admin channel lock**.")
+        .build()
+    )
+    try:
+        deliver(ctx.store, name, card, budget_seconds=1.5)
+    except Exception as exc:  # the store is down: the replacement goes on, the reply says who
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(
+            logging.getLogger(__name__), f"outgoing: could not tell channel {name} of its new link", exc
+        )
+
+
 @registry.command(
     "connect",
-    usage="connect WORKFLOWS-URL",
+    usage="connect [--replace] WORKFLOWS-URL",
     summary="link this channel to its Workflows webhook (needed for digests and late answers)",
     details=(
         "In the channel choose ••• > Workflows > *Post to a channel when a webhook request is received*, "
-        "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards."
+        "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards. "
+        "A channel that has a link already needs **connect --replace URL**, and the channel is told who "
+        "replaced it."
     ),
 )
 def cmd_connect(ctx: Context) -> Answer:
     from shared.delivery.allowlist import DestinationNotAllowed, check_destination, mask
 
-    if len(ctx.command.args) != 1:
+    args = [a for a in ctx.command.args if a.casefold() not in _REPLACE_FLAGS]
+    replace = len(args) < len(ctx.command.args)
+    if len(args) != 1:
         raise CommandError("give exactly one Workflows URL")
-    url = ctx.command.args[0].strip("<>")
+    url = args[0].strip("<>")
     try:
         check_destination(url)
     except DestinationNotAllowed as exc:
@@ -273,7 +306,21 @@ def cmd_connect(ctx: Context) -> Answer:
             hint="An admin can give it to this team with **python -m shared.admin channel add NAME "
             "--replace --team KEY**.",
         )
+    if existing is not None and existing.locked:
+        raise CommandError(
+            "an admin has locked this channel's link, so it cannot be changed from here",
+            hint="Ask an admin (**python -m shared.admin channel unlock NAME**).",
+        )
+    if existing is not None and existing.url and existing.url != url and not replace:
+        raise CommandError(
+            f"this channel is connected already (webhook {mask(existing.url)})",
+            hint="To link it to another Workflows webhook, send **connect --replace WORKFLOWS-URL**; "
+            "the channel is told who replaced it.",
+        )
     name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
+    replaced = existing is not None and bool(existing.url) and existing.url != url
+    if replaced:
+        _notify_replaced(ctx, name)
     record = Channel(
         name=name,
         url=url,
@@ -288,6 +335,8 @@ def cmd_connect(ctx: Context) -> Answer:
     reply = Answer("Channel connected", status="good")
     reply.facts.append(("Channel", f"**{name}**"))
     reply.facts.append(("Webhook", mask(url)))
+    if replaced:
+        reply.facts.append(("Replaced by", md_escape(ctx.activity.sender_name)))
     reply.add("**Please delete your message with the URL now**: anyone who has it can post to this channel.")
     return reply
 

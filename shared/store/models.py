@@ -97,6 +97,8 @@ class Channel(Record):
     team_key: str | None = None
     #: the `Team.registration` of `team_key` when the channel was given to it (see `owned_by`)
     team_registration: str | None = None
+    #: set by `admin channel lock`: the bot's `connect` cannot relink the channel
+    locked: bool = False
     created: UtcDatetime = Field(default_factory=utcnow)
 
     # The Teams channel id the stored link row has for this version, so save() can move the link.

@@ -98,3 +98,18 @@ def test_subscriptions_per_channel_are_capped(cli: Cli, same_store: Store) -> No
         )
     run = cli("subscription", "add", "--channel", "capped", "--source", "weather:Berlin", "--at", "08:00")
     assert run.code == 1 and "50 subscriptions" in run.err
+
+
+def test_channel_lock_and_unlock(cli: Cli, same_store: Store) -> None:
+    """Security #8: an admin locks a channel's link against the bot's connect."""
+    assert cli("channel", "add", "locky", "--url", WORKFLOW_URL).code == 0
+    run = cli("channel", "lock", "locky")
+    assert run.code == 0 and "locked" in run.out
+    assert same_store.channels.get("locky").locked
+    # A new URL from the CLI keeps the lock.
+    assert cli("channel", "add", "locky", "--replace", "--url", WORKFLOW_URL + "2").code == 0
+    assert same_store.channels.get("locky").locked
+    assert cli("--json", "channel", "list").json()[0]["locked"] is True
+    assert cli("channel", "unlock", "locky").code == 0
+    assert not same_store.channels.get("locky").locked
+    assert cli("channel", "lock", "nosuch").code == 1
