@@ -21,7 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from shared.outgoing.handler import Registration
 
 
 def no_store() -> NoReturn:
@@ -74,8 +77,13 @@ class _MemoryGate:
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def tokens(self, team: str) -> list[str] | None:
-        return [self._token]
+    def registration(self, team: str) -> Registration | None:
+        from shared.outgoing.handler import Registration
+
+        return Registration([self._token], "bench", "19:team@thread.tacv2", "tenant-1")
+
+    def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> Registration | None:
+        return self.registration(team)
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         return True
@@ -129,7 +137,7 @@ def store_backed(runs: int) -> None:
     with stack.Azurite() as azurite:
         store = open_store(connection=azurite.connection_string, prefix="bench" + str(int(time.time())))
         token = new_token()
-        store.teams.add(Team(key="bench", name="Bench", tokens=[token]))
+        team = store.teams.add(Team(key="bench", name="Bench", tokens=[token]))
         channel_id = "19:bench@thread.tacv2"
         store.channels.save(
             Channel(
@@ -137,6 +145,7 @@ def store_backed(runs: int) -> None:
                 url="https://prod-01.westeurope.logic.azure.com/x",
                 teams_channel_id=channel_id,
                 team_key="bench",
+                team_registration=team.registration,
             )
         )
         store.routes.add(Route(name="benchroute", source="generic", channels=["bench-ch"], mode="digest"))

@@ -45,6 +45,8 @@ var deploymentContainerName = 'app-package'
 var appSettings = {
   TABLE_PREFIX: tablePrefix
   STORE_TIMEOUT_SECONDS: '3'
+  // The host buffers bodies up to this before Python sees them: just above our 1 MiB limit.
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1114112'
   PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
   DELIVERY_EXTRA_ALLOWED_URLS: deliveryExtraAllowedUrls
   DELIVERY_TIMEOUT_SECONDS: '10'
@@ -58,6 +60,7 @@ var appSettings = {
   DELIVERY_RATE_LEGACY: '4/1,60/30,100/3600,150/7200,1800/86400'
   OUTGOING_REPLAY_WINDOW_SECONDS: '300'
   OUTGOING_DEADLINE_SECONDS: '4'
+  OUTGOING_TEAM_CACHE_SECONDS: '30'
   DIGEST_SCHEDULE: digestSchedule
   DIGEST_BUDGET_SECONDS: '120'
   DIGEST_CONCURRENCY: '8'

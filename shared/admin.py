@@ -1,7 +1,8 @@
 """Operators' CLI over the same tables and settings as the functions: `python -m shared.admin`.
 
-Settings come from the environment, after the Values of `local.settings.json` (current directory
-first, then the repository root) are loaded into it; the process environment wins. Output is a
+Settings come from the environment, after the Values of the project's own `local.settings.json`
+(at the repository root, never the current directory's: a planted file could point the store or
+proxies elsewhere) or of `--settings FILE` are loaded into it; the process environment wins. Output is a
 table for people or JSON with `--json`. Exit codes: 0 done, 2 usage error (bad flags or values),
 1 failure (missing record, store unreachable, ...), always with a message that says what to do.
 Secrets (team tokens, webhook URLs, route secrets) are read from files or standard input, never
@@ -45,19 +46,19 @@ class Failure(Exception):
 # --- plumbing ------------------------------------------------------------------------------------
 
 
-def load_settings() -> Path | None:
-    """Load `local.settings.json` Values (cwd first, then the repo root); the environment wins."""
-    for folder in (Path.cwd(), ROOT):
-        path = folder / "local.settings.json"
-        if path.is_file():
-            try:
-                settings.load_local_settings(path)
-            except ValueError as exc:  # names the file and the problem, never a value
-                raise Failure(f"{exc}; fix or remove it") from None
-            except OSError as exc:
-                raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix or remove it") from None
-            return path
-    return None
+def load_settings(named: str | None = None) -> Path | None:
+    """Load the Values of `named` (`--settings`), else of the repository's own
+    `local.settings.json` when there is one; the environment wins. Never the current directory's."""
+    path = Path(named) if named else ROOT / "local.settings.json"
+    if not named and not path.is_file():
+        return None
+    try:
+        settings.load_local_settings(path)
+    except ValueError as exc:  # names the file and the problem, never a value
+        raise Failure(f"{exc}; fix or remove it") from None
+    except OSError as exc:
+        raise Failure(f"{path} cannot be read ({type(exc).__name__}); fix it or name another") from None
+    return path
 
 
 _store: Store | None = None
@@ -147,6 +148,8 @@ def team_row(team: Team) -> dict[str, Any]:
         "key": team.key,
         "name": team.name,
         "tokens": len(team.tokens),
+        "teams_team_id": team.teams_team_id,
+        "tenant_id": team.tenant_id,
         "url": settings.public_url("outgoing", team.key),
         "created": iso(team.created),
     }
@@ -169,14 +172,42 @@ def team_add(args: argparse.Namespace) -> None:
     if not ROUTE_NAME.match(args.key):
         raise UsageError(f"a team key is {NAME_RULE} (it becomes part of a URL)")
     token = read_token(args.token_file)
+    record = Team(
+        key=args.key,
+        name=args.name or args.key,
+        tokens=[token],
+        teams_team_id=args.teams_team_id or None,
+        tenant_id=args.tenant_id or None,
+    )
     try:
-        team = store().teams.add(Team(key=args.key, name=args.name or args.key, tokens=[token]))
+        team = store().teams.add(record)
     except Conflict:
         raise Failure(f"team {args.key!r} exists; use `team rotate {args.key}` to add a token") from None
     row = team_row(team)
-    emit(
-        args, row, f"added team {team.key!r} ({team.name}) with 1 token; callback URL for Teams: {row['url']}"
+    bound = (
+        "bound to the given Teams team and tenant"
+        if team.teams_team_id and team.tenant_id
+        else "it learns its Teams team and tenant from its first message"
     )
+    emit(
+        args,
+        row,
+        f"added team {team.key!r} ({team.name}) with 1 token, {bound}; callback URL for Teams: {row['url']}",
+    )
+
+
+def team_rebind(args: argparse.Namespace) -> None:
+    """Set (or forget, to learn again from the next message) the Teams team and tenant of a team."""
+    team = store().teams.get(args.key)
+    team.teams_team_id = args.teams_team_id or None
+    team.tenant_id = args.tenant_id or None
+    team = store().teams.save(team)
+    shown = (
+        f"bound to Teams team {team.teams_team_id!r}, tenant {team.tenant_id!r}"
+        if team.teams_team_id or team.tenant_id
+        else "unbound: it learns its Teams team and tenant from its next message"
+    )
+    emit(args, team_row(team), f"team {team.key!r} {shown}")
 
 
 def team_list(args: argparse.Namespace) -> None:
@@ -214,7 +245,12 @@ def team_retire_token(args: argparse.Namespace) -> None:
 
 def team_remove(args: argparse.Namespace) -> None:
     store().teams.remove(args.key)
-    emit(args, {"removed": args.key}, f"removed team {args.key!r}")
+    emit(
+        args,
+        {"removed": args.key},
+        f"removed team {args.key!r}; its channels stay, and a team added again under this key does "
+        "not own them (give them to it with `channel add NAME --replace --team KEY`)",
+    )
 
 
 # --- channels ------------------------------------------------------------------------------------
@@ -226,6 +262,7 @@ def channel_row(channel: Channel) -> dict[str, Any]:
         "url": mask_url(channel.url),
         "teams_channel_id": channel.teams_channel_id,
         "team": channel.team_key,
+        "locked": channel.locked,
         "created": iso(channel.created),
     }
 
@@ -239,18 +276,33 @@ def channel_add(args: argparse.Namespace) -> None:
         raise UsageError("give --url or --url-file, not both")
     url = args.url or read_secret(args.url_file, "url")
     check_url(url)
-    channel = Channel(name=args.name, url=url, teams_channel_id=args.teams_channel_id, team_key=args.team)
+    registration = None
+    if args.team:
+        # The channel belongs to this registration of the key, not to a later one.
+        owner = store().teams.find(args.team)
+        if owner is None:
+            raise UsageError(f"no team {args.team!r}: add it first with `team add {args.team}`")
+        registration = owner.registration or None
+    channel = Channel(
+        name=args.name,
+        url=url,
+        teams_channel_id=args.teams_channel_id,
+        team_key=args.team,
+        team_registration=registration,
+    )
     repo = store().channels
     try:
         if args.replace:
             # A new URL keeps the link the bot made (and the team) unless new ones are given.
             current = repo.find(args.name)
             if current is not None:
+                keep = not args.team
                 channel = current.model_copy(
                     update={
                         "url": url,
                         "teams_channel_id": args.teams_channel_id or current.teams_channel_id,
-                        "team_key": args.team or current.team_key,
+                        "team_key": current.team_key if keep else args.team,
+                        "team_registration": current.team_registration if keep else registration,
                     }
                 )
             saved = repo.save(channel)
@@ -260,21 +312,51 @@ def channel_add(args: argparse.Namespace) -> None:
         if args.replace:
             raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
         raise Failure(f"channel {args.name!r} exists; add --replace to give it a new URL") from None
+    note = ""
+    if saved.teams_channel_id and not saved.team_key:
+        note = (
+            "; it has no team, so the bot does not serve it (no team's token may take it over): "
+            "add --replace --team KEY to give it to the team whose webhook is in that channel"
+        )
     emit(
         args,
         channel_row(saved),
-        f"{'saved' if args.replace else 'added'} channel {saved.name!r} -> {mask_url(url)}",
+        f"{'saved' if args.replace else 'added'} channel {saved.name!r} -> {mask_url(url)}{note}",
     )
 
 
 def channel_list(args: argparse.Namespace) -> None:
     rows = [channel_row(c) for c in store().channels.list()]
-    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "created"]))
+    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "locked", "created"]))
 
 
 def channel_remove(args: argparse.Namespace) -> None:
     store().channels.remove(args.name)
     emit(args, {"removed": args.name}, f"removed channel {args.name!r}")
+
+
+def _set_locked(args: argparse.Namespace, locked: bool) -> None:
+    repo = store().channels
+    channel = repo.get(args.name)
+    channel.locked = locked
+    try:
+        saved = repo.save(channel)
+    except Conflict:
+        raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
+    state = (
+        "locked: the bot's connect cannot relink it"
+        if locked
+        else "unlocked: the bot's connect may relink it"
+    )
+    emit(args, channel_row(saved), f"channel {saved.name!r} {state}")
+
+
+def channel_lock(args: argparse.Namespace) -> None:
+    _set_locked(args, True)
+
+
+def channel_unlock(args: argparse.Namespace) -> None:
+    _set_locked(args, False)
 
 
 def channel_relink(args: argparse.Namespace) -> None:
@@ -477,7 +559,7 @@ def sub_add(args: argparse.Namespace) -> None:
     from shared.digest import feeds
     from shared.digest.fetch import feed_url
     from shared.digest.schedule import next_run
-    from shared.store.models import Subscription
+    from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Subscription
 
     kind, sep, target = args.source.partition(":")
     if not sep or kind not in feeds.REGISTRY or not target.strip():
@@ -493,6 +575,11 @@ def sub_add(args: argparse.Namespace) -> None:
     schedule = build_schedule(args)
     if store().channels.find(args.channel) is None:
         raise Failure(f"no channel named {args.channel!r}: add it first with `channel add`")
+    if len(store().subscriptions.list(channel=args.channel)) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+        raise Failure(
+            f"channel {args.channel!r} has {MAX_SUBSCRIPTIONS_PER_CHANNEL} subscriptions, the most it "
+            "may have; remove one first (`subscription list --channel`, `subscription remove ID`)"
+        )
     if wants == "route" and store().routes.find(target) is None:
         raise Failure(f"no route named {target!r}: add it first with `route add {target} --mode digest ...`")
     now = datetime.now(UTC)
@@ -706,6 +793,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
     )
+    common.add_argument(
+        "--settings",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="a local.settings.json to load (default: the project's own, never the current directory's)",
+    )
 
     # `--json` is accepted before the command and after it.
     parser = argparse.ArgumentParser(
@@ -734,7 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
     p.add_argument("--name", help="display name")
     p.add_argument("--token-file", help="file holding the security token (else read from standard input)")
+    p.add_argument("--teams-team-id", help="Teams team id (19:...@thread.tacv2); else learned on first use")
+    p.add_argument("--tenant-id", help="the Microsoft Entra tenant id; else learned on first use")
     command(team, "list", team_list, "list teams (tokens are only counted)")
+    p = command(team, "rebind", team_rebind, "set the Teams team and tenant, or forget them to learn again")
+    p.add_argument("key")
+    p.add_argument("--teams-team-id")
+    p.add_argument("--tenant-id")
     p = command(team, "rotate", team_rotate, "add a new token; the old one stays valid until retire-token")
     p.add_argument("key")
     p.add_argument("--token-file")
@@ -754,6 +853,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--team", help="team key the channel belongs to")
     p.add_argument("--replace", action="store_true", help="overwrite an existing channel")
     command(channel, "list", channel_list, "list channels (URLs masked)")
+    p = command(channel, "lock", channel_lock, "keep the bot's connect from relinking a channel")
+    p.add_argument("name")
+    p = command(channel, "unlock", channel_unlock, "let the bot's connect relink a channel again")
+    p.add_argument("name")
     p = command(channel, "remove", channel_remove, "remove a channel")
     p.add_argument("name")
     command(
@@ -860,7 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "json"):
         args.json = False
     try:
-        load_settings()
+        load_settings(getattr(args, "settings", None))
         args.func(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -160,12 +160,16 @@ class Outgoing:
 
     deadline_seconds: float
     replay_window_seconds: float
+    #: how long a process keeps a team registration it read (also "no such team"): floods cost
+    #: no table reads; a token rotated or retired with the CLI counts after at most this long
+    team_cache_seconds: float
 
     @classmethod
     def read(cls) -> Outgoing:
         return cls(
             deadline_seconds=get_float("OUTGOING_DEADLINE_SECONDS", 4.0),
             replay_window_seconds=get_float("OUTGOING_REPLAY_WINDOW_SECONDS", 300.0),
+            team_cache_seconds=min(max(get_float("OUTGOING_TEAM_CACHE_SECONDS", 30.0), 0.0), 300.0),
         )
 
 

@@ -33,6 +33,10 @@ __all__ = [
 
 #: the largest request body either function reads (the host's own limit is far higher)
 MAX_BODY_BYTES = 1024 * 1024
+#: The Functions host's own cap on request bodies (default 100 MB, read before Python sees the
+#: request): set just above ours in the app settings, so a huge body is refused by the host.
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+HOST_BODY_LIMIT_BYTES = MAX_BODY_BYTES + 64 * 1024
 #: how long a sender should wait after a 503 by default
 RETRY_AFTER_SECONDS = 30
 JSON_MIMETYPE = "application/json"

@@ -132,6 +132,9 @@ def devhost_settings(azurite: str, sink: Any, devhost_port: int) -> dict[str, st
         "DELIVERY_EXTRA_ALLOWED_URLS": sink.url + "/",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{devhost_port}",
         "FEEDS_ALLOW_LOOPBACK": "true",
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1114112",  # as the example settings and the Bicep
+        # Tests change tokens and teams with the store and expect the next request to see it.
+        "OUTGOING_TEAM_CACHE_SECONDS": "0",
         # The timer is run on demand by the tests (POST /admin/functions/...), never on its own.
         "DIGEST_SCHEDULE": "0 0 0 1 1 *",
     }

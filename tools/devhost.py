@@ -94,7 +94,49 @@ from tools import stack
 LOG = logging.getLogger("devhost")
 
 DEFAULT_PORT = 7071
-MAX_BODY_BYTES = 100 * 1024 * 1024  # the host's request size limit
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the host's request size limit when the setting is unset
+
+
+def body_limit(environ: Mapping[str, str] | None = None) -> int:
+    """The host's request body cap: `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` (bytes), as the host reads it."""
+    from shared.web import BODY_LIMIT_SETTING
+
+    raw = (os.environ if environ is None else environ).get(BODY_LIMIT_SETTING, "").strip()
+    try:
+        value = int(raw) if raw else MAX_BODY_BYTES
+    except ValueError:
+        raise SystemExit(f"{BODY_LIMIT_SETTING} must be a number of bytes, got {raw!r}") from None
+    return value if value > 0 else MAX_BODY_BYTES
+
+
+def _json_error_channel() -> type:
+    """waitress's channel whose "too large" answer is JSON like every other error of ours.
+
+    waitress refuses a body over `max_request_body_size` itself: a declared Content-Length at
+    once, a chunked body as soon as it passes the cap, so no more than the cap is ever read.
+    """
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self) -> None:
+            error = self.request.error
+            if getattr(error, "code", None) != 413:
+                super().execute()
+                return
+            body = json.dumps(
+                {"error": "body too large", "detail": f"the limit is {body_limit()} bytes"}
+            ).encode("utf-8")
+            self.status = "413 Request Entity Too Large"
+            self.response_headers.append(("Content-Type", "application/json; charset=utf-8"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 AUTH_LEVELS = {"anonymous": "anonymous", "function": "function", "admin": "admin", "system": "admin"}
 REASONS = {s.value: s.phrase for s in http.HTTPStatus}
@@ -1297,9 +1339,10 @@ class DevHost:
 
         self._server = create_server(
             self.wsgi, host=host, port=port, threads=self.threads, ident="devhost",
-            max_request_body_size=MAX_BODY_BYTES, clear_untrusted_proxy_headers=True,
+            max_request_body_size=body_limit(), clear_untrusted_proxy_headers=True,
             channel_timeout=30,
         )
+        self._server.channel_class = _json_error_channel()
         self.host = host
         self.port = int(self._server.effective_port)
         self._stopping.clear()

@@ -72,6 +72,7 @@ class FeedStub:
         self.places: dict[str, dict[str, Any]] = {}
         self.forecasts: dict[tuple[float, float], dict[str, Any]] = {}
         self.hits: Counter[str] = Counter()
+        self.hosts: list[str] = []  # the Host header of every request, in order
         self.not_modified: Counter[str] = Counter()
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -261,6 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         with self.owner.lock:
             self.owner.hits[path] += 1
+            self.owner.hosts.append(self.headers.get("Host", ""))
         if path == "/v1/search":
             return self._search(query)
         if path == "/v1/forecast":

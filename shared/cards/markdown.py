@@ -46,7 +46,8 @@ _BLOCK_START_RE = re.compile(
     r")",
     re.MULTILINE,
 )
-_TABLE_SEP_RE = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+# No two `[ \t]*` meet without a required `|` between them: linear on runs of blanks.
+_TABLE_SEP_RE = re.compile(r"^[ \t]*(?:\|[ \t]*)?:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*(?:\|[ \t]*)?$")
 _UNESCAPED_PIPE_RE = re.compile(r"(?<!\\)\|")
 
 

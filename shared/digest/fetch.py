@@ -7,8 +7,13 @@
   FEEDS_ALLOW_LOOPBACK=true (tests and the demo);
 - a connect/read timeout (FEEDS_TIMEOUT_SECONDS) that also bounds each whole response (a server
   dripping bytes is cut off), and a size cap (FEEDS_MAX_BYTES) on bodies.
-Known limit: the address check resolves the name before requests connects, so a DNS answer that
-changes between the two (rebinding) is not caught.
+- each hop resolves its host once, checks every address, and connects only to those addresses
+  (`_PinnedAdapter`: the Host header, TLS SNI and certificate check still use the name), so a DNS
+  answer that changes between the check and the connection (rebinding) is never used;
+- IPv4 carried in IPv6 (IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) is
+  checked as the IPv4 it carries;
+- errors for a target that is not public (loopback, allowed for tests) all read the same, so the
+  fetcher cannot be used to tell closed ports from open ones (`detail` keeps the reason for logs).
 """
 
 from __future__ import annotations
@@ -35,8 +40,20 @@ _BLOCKED_EXTRA = (
 )
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
 class FetchError(Exception):
-    """A feed could not be fetched; the message is safe to show (no query strings, no secrets)."""
+    """A feed could not be fetched; the message is safe to show (no query strings, no secrets).
+
+    `detail` is the precise reason, for logs; for a target that is not public the message is one
+    neutral text, so it says nothing about what listens there.
+    """
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 @dataclass
@@ -75,11 +92,25 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def unwrap(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 one carries (IPv4-mapped, NAT64 64:ff9b::/96, 6to4), else itself."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped
+        if addr in _NAT64:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if addr.sixtofour is not None:
+            return addr.sixtofour
+    return addr
+
+
 def check_address(ip: str, *, allow_loopback: bool) -> None:
     """Refuse addresses a feed has no business on; FetchError names the rule."""
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    addr = unwrap(ipaddress.ip_address(ip.split("%", 1)[0]))
+    if isinstance(addr, ipaddress.IPv6Address) and addr in _NAT64_LOCAL:
+        raise FetchError("private or reserved addresses are not allowed for feeds")
     if addr.is_loopback:
         if allow_loopback:
             return
@@ -92,8 +123,9 @@ def check_address(ip: str, *, allow_loopback: bool) -> None:
         raise FetchError("private or reserved addresses are not allowed for feeds")
 
 
-def check_url(url: str, *, allow_loopback: bool | None = None) -> None:
-    """Scheme and resolved addresses of `url` must be acceptable (raises FetchError)."""
+def check_url(url: str, *, allow_loopback: bool | None = None) -> list[tuple[str, int]]:
+    """Scheme and resolved addresses of `url` must be acceptable (raises FetchError); returns the
+    checked socket addresses, the only ones `fetch` then connects to."""
     if allow_loopback is None:
         allow_loopback = settings.feeds().allow_loopback
     try:
@@ -110,11 +142,88 @@ def check_url(url: str, *, allow_loopback: bool | None = None) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise FetchError(f"cannot resolve host {host!r}") from None
+    checked: list[tuple[str, int]] = []
     for info in infos:
-        check_address(str(info[4][0]), allow_loopback=allow_loopback)
+        address = str(info[4][0])
+        check_address(address, allow_loopback=allow_loopback)
+        if (address, port) not in checked:
+            checked.append((address, port))
+    if not checked:
+        raise FetchError(f"cannot resolve host {host!r}")
+    return checked
+
+
+def is_public(addresses: list[tuple[str, int]]) -> bool:
+    """Whether every address is a public one (not the loopback that tests allow)."""
+    return all(unwrap(ipaddress.ip_address(a.split("%", 1)[0])).is_global for a, _ in addresses)
+
+
+def _open_socket(address: tuple[str, int], timeout: float | None) -> socket.socket:
+    """Connect to one checked address (its own function so tests can see where we connect)."""
+    return socket.create_connection(address, timeout)
+
+
+def _connect_checked(host: str, port: int, timeout: float | None) -> socket.socket:
+    """A socket to one of the addresses `fetch` checked for this host and port; never a new lookup."""
+    pinned: dict[tuple[str, int], list[tuple[str, int]]] = getattr(_local, "pinned", {})
+    addresses = pinned.get((host.strip("[]").lower(), port))
+    if not addresses:
+        raise OSError(f"no checked address for {host}:{port}")
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            return _open_socket(address, timeout)
+        except OSError as exc:
+            last = exc
+    assert last is not None
+    raise last
 
 
 _local = threading.local()
+
+
+def _pinned_adapter() -> requests.adapters.HTTPAdapter:
+    """An adapter whose connections go to the checked addresses only (`_connect_checked`).
+
+    Only where the socket connects changes: urllib3 still sends the name as Host, as TLS SNI and
+    checks the certificate against it.
+    """
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    def new_conn(conn: HTTPConnection) -> socket.socket:
+        try:
+            sock = _connect_checked(conn.host, conn.port or 0, conn.timeout)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(conn, f"connection to {conn.host} timed out") from exc
+        except OSError as exc:
+            raise NewConnectionError(conn, f"failed to connect: {type(exc).__name__}") from exc
+        for option in conn.socket_options or ():
+            sock.setsockopt(*option)
+        return sock
+
+    class CheckedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self)
+
+    class CheckedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self)
+
+    class CheckedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = CheckedHTTPConnection
+
+    class CheckedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = CheckedHTTPSConnection
+
+    class PinnedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+            super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+            self.poolmanager.pool_classes_by_scheme = {"http": CheckedHTTPPool, "https": CheckedHTTPSPool}
+
+    return PinnedAdapter()
 
 
 def _session() -> requests.Session:
@@ -125,8 +234,19 @@ def _session() -> requests.Session:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or .netrc from the environment
+        adapter = _pinned_adapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         _local.session = session
     return session
+
+
+_NEUTRAL = "could not be read"
+
+
+def _failed(url: str, detail: str, public: bool) -> FetchError:
+    """The error for a failed hop: its reason for a public target, one neutral text otherwise."""
+    return FetchError(detail if public else f"{safe_url(url)} {_NEUTRAL}", detail)
 
 
 def fetch(
@@ -148,7 +268,11 @@ def fetch(
     request_headers = {"Accept": accept, **(headers or {})}
     current = url
     for _hop in range(max_redirects + 1):
-        check_url(current, allow_loopback=allow_loopback)
+        addresses = check_url(current, allow_loopback=allow_loopback)
+        parts = urlsplit(current)
+        host = (parts.hostname or "").lower()
+        _local.pinned = {(host, parts.port or (443 if parts.scheme == "https" else 80)): addresses}
+        public = is_public(addresses)
         try:
             response = _session().get(
                 current,
@@ -159,17 +283,22 @@ def fetch(
                 stream=True,
             )
         except requests.Timeout:
-            raise FetchError(f"{safe_url(current)} timed out") from None
+            raise _failed(current, f"{safe_url(current)} timed out", public) from None
         except requests.RequestException as exc:
-            raise FetchError(f"{safe_url(current)} unreachable ({type(exc).__name__})") from None
+            raise _failed(
+                current, f"{safe_url(current)} unreachable ({type(exc).__name__})", public
+            ) from None
         with response:
             if response.is_redirect:
                 current = urljoin(current, response.headers.get("location", ""))
                 params = None  # already part of the URL we were redirected from
                 continue
             if response.status_code != 304 and not 200 <= response.status_code < 300:
-                raise FetchError(f"{safe_url(current)} answered HTTP {response.status_code}")
-            body = b"" if response.status_code == 304 else _body(response, current, max_bytes, timeout)
+                raise _failed(current, f"{safe_url(current)} answered HTTP {response.status_code}", public)
+            try:
+                body = b"" if response.status_code == 304 else _body(response, current, max_bytes, timeout)
+            except FetchError as exc:
+                raise _failed(current, str(exc), public) from None
             return Fetched(
                 status=response.status_code,
                 url=current,

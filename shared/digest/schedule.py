@@ -61,6 +61,8 @@ _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 # Enough to find a slot for any valid schedule (weekly at worst, plus DST slack).
 _SEARCH_DAYS = 16
 _CRON_MAX_STEPS = 100_000
+#: times of day one subscription may have (one an hour): more is a flood, not a digest
+MAX_TIMES = 24
 
 
 class ScheduleLike(Protocol):
@@ -86,6 +88,8 @@ def parse_times(text: str) -> list[str]:
         if hour > 23 or minute > 59:
             raise ValueError(f"invalid time {part!r}; hours 00-23, minutes 00-59")
         out.add(f"{hour:02d}:{minute:02d}")
+        if len(out) > MAX_TIMES:
+            raise ValueError(f"at most {MAX_TIMES} times a day per subscription")
     return sorted(out)
 
 

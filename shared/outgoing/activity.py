@@ -149,10 +149,73 @@ class Activity(_Loose):
         return split_command(clean_text(text, self.bot_mentions()))
 
 
+#: The longest id the bot accepts (activity, channel, team, tenant, conversation, sender):
+#: Teams' are under 100 characters, and they become table keys (at most 512 characters escaped).
+MAX_ID_CHARS = 256
+#: The longest display name kept (Entra ID allows 256).
+MAX_NAME_CHARS = 256
+_IDS = (
+    ("id",),
+    ("conversation", "id"),
+    ("from", "id"),
+    ("from", "aadObjectId"),
+    ("channelData", "team", "id"),
+    ("channelData", "channel", "id"),
+    ("channelData", "tenant", "id"),
+    ("channelData", "teamsTeamId"),
+    ("channelData", "teamsChannelId"),
+)
+_NAMES = (("from", "name"), ("channelData", "team", "name"), ("channelData", "channel", "name"))
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, which no UTF-8 can carry:
+    JSON may write one (`"\\ud800"`), Teams never does, and it would fail far from here."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and _lone_surrogate(key) is not None:
+                    return where
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}", item) for i, item in enumerate(value))
+    return None
+
+
+def _too_long(data: dict[str, Any]) -> str | None:
+    """The first id or name over its bound, as `path: limit`."""
+    for paths, limit in ((_IDS, MAX_ID_CHARS), (_NAMES, MAX_NAME_CHARS)):
+        for path in paths:
+            value: Any = data
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, str) and len(value) > limit:
+                return f"{'.'.join(path)}: longer than {limit} characters"
+    return None
+
+
 def parse_activity(data: Any) -> Activity:
-    """Validate decoded JSON as an activity; ActivityError with a readable reason otherwise."""
+    """Validate decoded JSON as an activity; ActivityError with a readable reason otherwise.
+
+    Ids and names are bounded and every string must be valid Unicode, so what cannot be stored
+    or shown is refused here (a 400 naming the field), not half way through a command.
+    """
     if not isinstance(data, dict):
         raise ActivityError("the body must be a JSON object (a Bot Framework activity)")
+    bad = _lone_surrogate(data)
+    if bad is not None:
+        raise ActivityError(f"invalid activity field {bad}: not valid Unicode (a lone surrogate)")
+    long = _too_long(data)
+    if long is not None:
+        raise ActivityError(f"invalid activity field {long}")
     try:
         return Activity.model_validate(data)
     except ValidationError as exc:
@@ -163,11 +226,14 @@ def parse_activity(data: Any) -> Activity:
 
 # --- text cleaning -------------------------------------------------------------------------------
 
-# Tags stop at the next `<` and quoted values at their quote, so that a message full of unclosed
-# tags costs at most quadratic, never cubic, time (Teams escapes `<` inside attributes anyway).
-_AT_RE = re.compile(r"<at\b[^<>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# Every pattern is linear in the text: tags stop at the next `<`, and what a match may span after
+# its start is bounded (a mention's name, a link's text), so a message full of unclosed `<at>` or
+# `<a href>` costs one bounded scan per tag, not a scan to the end of the text per tag.
+_AT_RE = re.compile(r"<at\b[^<>]{0,256}>(.{0,512}?)</at>", re.IGNORECASE | re.DOTALL)
 _LINK_RE = re.compile(
-    r"""<a\b[^<>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^<>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL
+    r"""<a\b[^<>]{0,256}?\bhref[ \t]{0,8}=[ \t]{0,8}(?:"([^"<>]{0,2048})"|'([^'<>]{0,2048})')[^<>]{0,256}>"""
+    r"""(.{0,2048}?)</a>""",
+    re.IGNORECASE | re.DOTALL,
 )
 _BREAK_RE = re.compile(r"<\s*(?:br|/p|/div|/li|p|div|li)\b[^<>]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^<>]*>")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,8 @@ class Context:
     command: Command
     team: str
     store_factory: Callable[[], Store]
+    #: the team's `Team.registration`: channels given to an earlier registration are not its
+    registration: str = ""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     on_channel: Callable[[str | None], None] = lambda name: None
     _store: Store | None = None
@@ -68,15 +72,18 @@ class Context:
     def channel(self) -> Channel | None:
         """This Teams channel's link (a store Channel) or None; looked up once per message.
 
-        A link made through another team's registration does not count: whoever holds that
-        team's token can sign any channel id, and must not reach this team's channels.
+        A link that is not this registration's does not count (another team's, an earlier
+        registration of the same key, or one without a team, as `admin channel add` without
+        `--team` makes): whoever holds a token can sign any channel id.
         """
         if not self._channel_loaded:
             if self._prefetch is not None:
                 found, self._prefetch = self._prefetch.result(), None
             else:
                 found = self.store.channels.find_by_teams_channel(self.teams_channel_id)
-            if found is not None and found.team_key not in (None, self.team):
+            from shared.store.models import owned_by
+
+            if found is not None and not owned_by(found, self.team, self.registration):
                 self.foreign_link, found = True, None
             self._channel = found
             self._channel_loaded = True
@@ -237,21 +244,54 @@ def channel_name_for(team: str, teams_channel_id: str) -> str:
     return f"{team}-{digest}"
 
 
+#: the words that mean `--replace` (Teams may turn a typed `--` into a dash)
+_REPLACE_FLAGS = frozenset({"--replace", "\u2014replace", "\u2013replace", "-replace", "replace"})
+
+
+def _notify_replaced(ctx: Context, name: str) -> None:
+    """Tell the channel, through the link that is being replaced (the one known to reach it),
+    who replaced it; a new URL may post anywhere. Best effort: the reply says it too."""
+    from shared.cards.builders import CardBuilder, Status
+    from shared.delivery import deliver
+
+    who = md_escape(ctx.activity.sender_name)
+    card = (
+        CardBuilder("Workflows link replaced", status=Status.WARNING)
+        .text(f"{who} replaced this channel's Workflows link with the bot's **connect --replace**.")
+        .text("If that was not meant, an admin can restore it and lock it: **admin channel lock**.")
+        .build()
+    )
+    try:
+        deliver(ctx.store, name, card, budget_seconds=1.5)
+    except Exception as exc:  # the store is down: the replacement goes on, the reply says who
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(
+            logging.getLogger(__name__), f"outgoing: could not tell channel {name} of its new link", exc
+        )
+
+
 @registry.command(
     "connect",
-    usage="connect WORKFLOWS-URL",
+    usage="connect [--replace] WORKFLOWS-URL",
     summary="link this channel to its Workflows webhook (needed for digests and late answers)",
     details=(
         "In the channel choose ••• > Workflows > *Post to a channel when a webhook request is received*, "
-        "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards."
+        "copy the URL it shows and send it here. The URL is a secret: delete your message afterwards. "
+        "A channel that has a link already needs **connect --replace URL**, and the channel is told who "
+        "replaced it."
     ),
 )
 def cmd_connect(ctx: Context) -> Answer:
     from shared.delivery.allowlist import DestinationNotAllowed, check_destination, mask
 
-    if len(ctx.command.args) != 1:
+    args = [a for a in ctx.command.args if a.casefold() not in _REPLACE_FLAGS]
+    replace = len(args) < len(ctx.command.args)
+    if len(args) != 1:
         raise CommandError("give exactly one Workflows URL")
-    url = ctx.command.args[0].strip("<>")
+    url = args[0].strip("<>")
     try:
         check_destination(url)
     except DestinationNotAllowed as exc:
@@ -261,9 +301,33 @@ def cmd_connect(ctx: Context) -> Answer:
     teams_channel_id = ctx.teams_channel_id
     existing = ctx.channel()
     if ctx.foreign_link:
-        raise CommandError("this channel is already linked through another team's webhook registration")
+        raise CommandError(
+            "this channel belongs to another team's webhook registration, or to none",
+            hint="An admin can give it to this team with **python -m shared.admin channel add NAME "
+            "--replace --team KEY**.",
+        )
+    if existing is not None and existing.locked:
+        raise CommandError(
+            "an admin has locked this channel's link, so it cannot be changed from here",
+            hint="Ask an admin (**python -m shared.admin channel unlock NAME**).",
+        )
+    if existing is not None and existing.url and existing.url != url and not replace:
+        raise CommandError(
+            f"this channel is connected already (webhook {mask(existing.url)})",
+            hint="To link it to another Workflows webhook, send **connect --replace WORKFLOWS-URL**; "
+            "the channel is told who replaced it.",
+        )
     name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
-    record = Channel(name=name, url=url, teams_channel_id=teams_channel_id, team_key=ctx.team)
+    replaced = existing is not None and bool(existing.url) and existing.url != url
+    if replaced:
+        _notify_replaced(ctx, name)
+    record = Channel(
+        name=name,
+        url=url,
+        teams_channel_id=teams_channel_id,
+        team_key=ctx.team,
+        team_registration=ctx.registration or None,
+    )
     if existing is not None and getattr(existing, "created", None) is not None:
         record.created = existing.created
     ctx.store.channels.save(record)
@@ -271,6 +335,8 @@ def cmd_connect(ctx: Context) -> Answer:
     reply = Answer("Channel connected", status="good")
     reply.facts.append(("Channel", f"**{name}**"))
     reply.facts.append(("Webhook", mask(url)))
+    if replaced:
+        reply.facts.append(("Replaced by", md_escape(ctx.activity.sender_name)))
     reply.add("**Please delete your message with the URL now**: anyone who has it can post to this channel.")
     return reply
 
@@ -389,8 +455,14 @@ def cmd_subscribe(ctx: Context) -> Answer:
     except ValueError as exc:
         raise CommandError(md_escape(exc)) from None
     channel = ctx.linked_channel()
+    from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Schedule, Subscription
+
+    if len(ctx.store.subscriptions.list(channel=channel.name)) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+        raise CommandError(
+            f"this channel has {MAX_SUBSCRIPTIONS_PER_CHANNEL} subscriptions, the most it may have",
+            hint="Remove one first: **subscriptions** lists them, **unsubscribe ID** removes one.",
+        )
     target, note = _check_target(ctx, source, target, channel.name)
-    from shared.store.models import Schedule, Subscription
 
     schedule = Schedule(times=times, days=days, tz=tz, cron=None)
     sub = Subscription(
@@ -462,27 +534,59 @@ def _own_subscription(ctx: Context, word: str) -> Subscription:
     return sub
 
 
+#: a target is shown this long in lists (a URL may be thousands of characters)
+_TARGET_SHOWN = 120
+#: subscriptions per page of `subscriptions`, and in `status`; lines are bounded, so a page fits
+#: a reply (`replies.MAX_REPLY_BYTES`) with room to spare
+PAGE_SIZE = 25
+STATUS_SUBSCRIPTIONS = 10
+
+
 def _describe_sub(sub: Subscription) -> str:
     from shared.digest.schedule import describe
 
     state = " (paused)" if sub.paused else ""
-    return f"**{sub.id}** {sub.source} {md_escape(sub.target)}: {md_escape(describe(sub.schedule))}{state}"
+    target = sub.target if len(sub.target) <= _TARGET_SHOWN else sub.target[: _TARGET_SHOWN - 1] + "…"
+    return f"**{sub.id}** {sub.source} {md_escape(target)}: {md_escape(describe(sub.schedule))}{state}"
+
+
+def _page_number(args: list[str]) -> int:
+    if not args:
+        return 1
+    if len(args) == 2 and args[0].casefold() == "page" and args[1].isdigit() and 0 < int(args[1]) < 10_000:
+        return int(args[1])
+    raise CommandError("say **subscriptions** or **subscriptions page N**")
 
 
 @registry.command(
-    "subscriptions", usage="subscriptions", summary="the digests of this channel", aliases=("list",)
+    "subscriptions",
+    usage="subscriptions [page N]",
+    summary="the digests of this channel",
+    details=f"{PAGE_SIZE} a page: **subscriptions page 2** shows the next ones.",
+    aliases=("list",),
 )
 def cmd_subscriptions(ctx: Context) -> Answer:
+    page = _page_number(ctx.command.args)
     channel = ctx.linked_channel()
     subs = ctx.store.subscriptions.list(channel=channel.name)
     if not subs:
         return Answer("No subscriptions yet", status="default").add(
             "Start one with " + _either([f"subscribe {offer}" for offer in _offered()]) + "."
         )
+    pages = (len(subs) + PAGE_SIZE - 1) // PAGE_SIZE
+    if page > pages:
+        raise CommandError(f"there {'is' if pages == 1 else 'are'} only {pages} page(s) of subscriptions")
+    shown = subs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     reply = Answer(f"{len(subs)} subscription(s)", status="accent")
-    section = reply.section("Subscriptions")
-    for sub in subs:
+    title = "Subscriptions" if pages == 1 else f"Subscriptions, page {page} of {pages}"
+    section = reply.section(title)
+    for sub in shown:
         section.lines.append(_describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}")
+    if page < pages:
+        rest = len(subs) - page * PAGE_SIZE
+        reply.add(
+            f"… and {rest} more: **subscriptions page {page + 1}** shows the next {min(rest, PAGE_SIZE)}."
+        )
     return reply
 
 
@@ -524,15 +628,78 @@ def cmd_resume(ctx: Context) -> Answer:
     return _set_paused(ctx, False)
 
 
+#: `digest ID now` fetches and posts, which may take minutes: it runs in a pool of its own, not in
+#: the one that answers every team's commands, and at most this many at a time per process.
+SLOW_WORKERS = 2
+_slow_slots = threading.BoundedSemaphore(SLOW_WORKERS)
+_slow_pool: ThreadPoolExecutor | None = None
+_slow_lock = threading.Lock()
+BUSY_TEXT = "I'm already sending other digests right now. Please try again in a minute."
+
+
+def _slow() -> ThreadPoolExecutor:
+    global _slow_pool
+    with _slow_lock:
+        if _slow_pool is None:
+            _slow_pool = ThreadPoolExecutor(max_workers=SLOW_WORKERS, thread_name_prefix="outgoing-slow")
+        return _slow_pool
+
+
+def _slow_wait_seconds() -> float:
+    """How long the command waits for the digest before answering "on its way" (inside Teams' 5 s)."""
+    return max(0.5, settings.outgoing().deadline_seconds - 2.0)
+
+
+def _post_answer(store: Store, channel: str, done: Future[Answer]) -> None:
+    """The digest's answer, once it has one, posted in the channel (the reply went out already)."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    try:
+        from shared.delivery import deliver
+        from shared.outgoing.replies import render_card
+
+        deliver(store, channel, render_card(done.result()))
+    except Exception as exc:
+        from shared.web import log_failure
+
+        log_failure(log, f"outgoing: could not post the digest answer to channel {channel}", exc)
+
+
 @registry.command("digest", usage="digest ID now", summary="send a digest right away")
 def cmd_digest(ctx: Context) -> Answer:
     args = ctx.command.args
     if len(args) != 2 or args[1].casefold() != "now":
         raise CommandError("say **digest ID now**")
     sub = _own_subscription(ctx, "digest")
+    if not _slow_slots.acquire(blocking=False):
+        return Answer("Busy", status="warning").add(BUSY_TEXT)
+    store = ctx.store
+
+    def job() -> Answer:
+        try:
+            return _digest_now(store, sub)
+        finally:
+            _slow_slots.release()
+
+    try:
+        running = _slow().submit(carry(job))
+    except RuntimeError:  # the pool is shutting down
+        _slow_slots.release()
+        raise
+    try:
+        return running.result(timeout=_slow_wait_seconds())
+    except FutureTimeout:
+        running.add_done_callback(lambda done: _post_answer(store, sub.channel, done))
+        reply = Answer("Digest on its way", status="accent").add(_describe_sub(sub))
+        return reply.add("Fetching and posting it takes a while: I'll post the outcome in this channel.")
+
+
+def _digest_now(store: Store, sub: Subscription) -> Answer:
+    """Run the digest at once and say what happened (each outcome in its own words)."""
     from shared.digest.run import Outcome, send_now
 
-    result = send_now(ctx.store, sub.id)
+    result = send_now(store, sub.id)
     channel = f"**{md_escape(result.channel or sub.channel)}**"
     detail = md_escape(result.detail) if result.detail else None
     # Every outcome of the run gets its own answer: only "sent" may say sent.
@@ -616,11 +783,17 @@ def cmd_status(ctx: Context) -> Answer:
     reply.facts.append(("Outbox backlog", str(count)))
 
     section = reply.section(f"Subscriptions ({len(subs)})")
-    for sub in subs:
+    # The ones with an error first: that is what a status is asked for.
+    ordered = sorted(subs, key=lambda sub: not sub.last_error)
+    for sub in ordered[:STATUS_SUBSCRIPTIONS]:
         line = _describe_sub(sub) + f", next {_when(sub.next_run, sub.schedule.tz)}"
         if sub.last_error:
             line += f", last error: {md_escape(str(sub.last_error)[:200])}"
         section.lines.append(line)
+    if len(subs) > STATUS_SUBSCRIPTIONS:
+        section.lines.append(
+            f"… and {len(subs) - STATUS_SUBSCRIPTIONS} more: **subscriptions** lists them all"
+        )
     if not subs:
         section.lines.append("none")
 
@@ -639,4 +812,3 @@ def cmd_status(ctx: Context) -> Answer:
     if not deliveries.lines:
         deliveries.lines.append("none yet")
     return reply
-

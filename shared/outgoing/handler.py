@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared import settings
 from shared.invocation import carry
-from shared.outgoing.verify import SignatureVerifier
+from shared.outgoing.verify import SignatureVerifier, well_formed
 from shared.web import MAX_BODY_BYTES, Reply, error, json_reply, log_failure, over_limit
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from shared.outgoing.replies import Answer
     from shared.store import Store
 
-__all__ = ["OutgoingBot", "StoreGate", "handle_request"]
+__all__ = ["OutgoingBot", "Registration", "StoreGate", "handle_request"]
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,34 @@ FAILED_TEXT = (
 )
 
 
-class Gate(Protocol):
-    """The store-facing checks of the pipeline: team tokens and activity de-duplication."""
+FOREIGN_TEXT = (
+    "This webhook is registered for another team, so I did not do that. "
+    "If this is a new team, an admin can fix the registration with `python -m shared.admin team rebind`."
+)
 
-    def tokens(self, team: str) -> list[str] | None: ...
+
+@dataclass(frozen=True)
+class Registration:
+    """What the pipeline needs of a team registration (`shared.store.models.Team`)."""
+
+    tokens: list[str]
+    registration: str = ""
+    teams_team_id: str | None = None
+    tenant_id: str | None = None
+
+    def serves(self, teams_team_id: str | None, tenant_id: str | None) -> bool:
+        """Whether an activity of this Teams team and tenant is this registration's."""
+        return bool(teams_team_id) and (teams_team_id, tenant_id) == (self.teams_team_id, self.tenant_id)
+
+
+class Gate(Protocol):
+    """The store-facing checks of the pipeline: team registrations and activity de-duplication."""
+
+    def registration(self, team: str) -> Registration | None: ...
+
+    def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> Registration | None:
+        """Fill in the Teams team and tenant a registration does not know yet; the stored result."""
+        ...
 
     def claim(self, key: str, ttl_seconds: int) -> bool: ...
 
@@ -70,20 +94,74 @@ class Gate(Protocol):
     def release(self, key: str) -> None: ...
 
 
+_CACHE_MAX = 1000
+
+
 class StoreGate:
-    """Gate backed by the Table Storage store (teams table and the dedupe table)."""
+    """Gate backed by the Table Storage store (teams table and the dedupe table).
 
-    def __init__(self, store_factory: Callable[[], Store]) -> None:
+    Registrations (and "no such team") are kept `OUTGOING_TEAM_CACHE_SECONDS` in this process,
+    so a flood of requests for a team, known or not, costs no table reads.
+    """
+
+    def __init__(
+        self,
+        store_factory: Callable[[], Store],
+        *,
+        cache_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store_factory = store_factory
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Registration | None]] = {}
+        self._lock = threading.Lock()
 
-    def tokens(self, team: str) -> list[str] | None:
-        from shared.store.errors import NotFound
+    def _ttl(self) -> float:
+        if self._cache_seconds is not None:
+            return self._cache_seconds
+        return settings.outgoing().team_cache_seconds
 
-        try:
-            found = self._store_factory().teams.get(team)
-        except NotFound:
-            return None
-        return None if found is None else list(found.tokens)
+    def _keep(self, team: str, found: Registration | None) -> None:
+        ttl = self._ttl()
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[team] = (self._clock() + ttl, found)
+
+    def registration(self, team: str) -> Registration | None:
+        with self._lock:
+            hit = self._cache.get(team)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        record = self._store_factory().teams.find(team)
+        found = None if record is None else _registration(record)
+        self._keep(team, found)
+        return found
+
+    def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> Registration | None:
+        from shared.store.errors import Conflict
+
+        teams = self._store_factory().teams
+        for _attempt in range(3):
+            found = teams.find(team)
+            if found is None:
+                return None
+            if found.teams_team_id is not None and found.tenant_id is not None:
+                return _registration(found)
+            found.teams_team_id = found.teams_team_id or teams_team_id
+            found.tenant_id = found.tenant_id or tenant_id
+            try:
+                saved = teams.save(found)  # ETag-guarded: the first activity to land decides
+            except Conflict:
+                continue
+            log.info("outgoing: team %r learned its Teams team and tenant", team[:64])
+            learned = _registration(saved)
+            self._keep(team, learned)
+            return learned
+        return None
 
     def _keys(self) -> Scope:
         """The bot's idempotency keys (`shared.idempotency.Scope`), imported with the store."""
@@ -101,6 +179,15 @@ class StoreGate:
     def release(self, key: str) -> None:
         """The command failed: a retry must not be blocked, and starts fresh."""
         self._keys().release(key)
+
+
+def _registration(team: object) -> Registration:
+    return Registration(
+        tokens=list(getattr(team, "tokens", [])),
+        registration=str(getattr(team, "registration", "") or ""),
+        teams_team_id=getattr(team, "teams_team_id", None),
+        tenant_id=getattr(team, "tenant_id", None),
+    )
 
 
 def _is_store_unavailable(exc: BaseException) -> bool:
@@ -189,6 +276,9 @@ class OutgoingBot:
             return error(413, f"body too large: the limit is {MAX_BODY_BYTES} bytes")
         if not body.strip():
             return error(400, "empty body: expected a Teams activity (JSON)")
+        if not well_formed(authorization):
+            # Not `HMAC <signature>`: nothing genuine, so no thread, no table read (the same 401).
+            return UNAUTHORIZED
         exchange = _Exchange()
         self.executor().submit(carry(self._work), exchange, team, authorization, body)
         result = exchange.wait(self._deadline() - (time.monotonic() - received))
@@ -229,8 +319,9 @@ class OutgoingBot:
     def _process(
         self, exchange: _Exchange, team: str, authorization: str | None, body: bytes
     ) -> _WorkerResult:
-        tokens = self.gate.tokens(team) if _plausible_team(team) else None
-        verifier = SignatureVerifier(tokens or [], window_seconds=self._window(), clock=self.clock)
+        found = self.gate.registration(team) if _plausible_team(team) else None
+        tokens = found.tokens if found is not None else []
+        verifier = SignatureVerifier(tokens, window_seconds=self._window(), clock=self.clock)
         if not verifier.is_valid(body, authorization):
             log.info("outgoing: rejected an unauthenticated request for team %r", team[:64])
             return _WorkerResult(UNAUTHORIZED)
@@ -257,8 +348,15 @@ class OutgoingBot:
             return _WorkerResult(
                 error(401, "the activity timestamp is missing or outside the accepted window")
             )
+        assert found is not None  # a valid signature needs a token
+        bound = self._bound(team, found, activity)
+        if bound is None:
+            # Signed with this team's token, but for another Teams team or tenant (or none):
+            # not processed at all. Said in words, since Teams shows only a 200's text.
+            log.warning("outgoing: team %r signed an activity of another Teams team or tenant", team[:64])
+            return _WorkerResult(_text_reply(FOREIGN_TEXT))
         try:
-            ctx = self._context(exchange, team, activity)
+            ctx = self._context(exchange, team, activity, bound.registration)
         except TextTooLong as exc:  # a real message from Teams: answer it, in words
             return _WorkerResult(_text_reply(str(exc)))
         key = f"{team}/{activity.id}"
@@ -275,7 +373,18 @@ class OutgoingBot:
             raise
         return _WorkerResult(reply, answer, key)
 
-    def _context(self, exchange: _Exchange, team: str, activity: Activity) -> Context:
+    def _bound(self, team: str, found: Registration, activity: Activity) -> Registration | None:
+        """The registration when the activity comes from its Teams team and tenant (learned on the
+        first signed activity when not given at `team add`), else None."""
+        teams_team_id, tenant_id = activity.team_id, activity.tenant_id
+        if not teams_team_id:
+            return None
+        if found.teams_team_id is None or found.tenant_id is None:
+            learned = self.gate.bind(team, teams_team_id, tenant_id)
+            found = learned if learned is not None else found
+        return found if found.serves(teams_team_id, tenant_id) else None
+
+    def _context(self, exchange: _Exchange, team: str, activity: Activity, registration: str = "") -> Context:
         """The listener's context; the channel lookup starts now, overlapping the dedupe claim."""
         from shared.outgoing.commands import Context, registry
 
@@ -289,6 +398,7 @@ class OutgoingBot:
             activity=activity,
             command=command,
             team=team,
+            registration=registration,
             store_factory=self.store_factory,
             on_channel=on_channel,
         )

@@ -11,7 +11,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "Section", "md_escape", "render_card", "render_reply", "render_text"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "Answer",
+    "Section",
+    "fit_answer",
+    "md_escape",
+    "render_card",
+    "render_reply",
+    "render_text",
+]
+
+#: Teams takes about 40 KB in a bot message (platform doc §2.3); a reply stays under this, with a
+#: margin for what Teams adds around it. A late answer posted through Workflows is split by delivery.
+MAX_REPLY_BYTES = 36 * 1024
 
 # Markdown escapes (`\*`) read as noise in plain text.
 _PLAIN_RE = re.compile(r"\\([\\`*_\[\]~|#>+-])")
@@ -89,13 +102,41 @@ def render_card(answer: Answer) -> dict[str, Any]:
     return card
 
 
+def _serialise(answer: Answer) -> bytes:
+    from shared.cards import envelopes
+
+    return envelopes.dumps(envelopes.reply(text=answer.title, card=render_card(answer)))
+
+
+def fit_answer(answer: Answer, max_bytes: int = MAX_REPLY_BYTES) -> tuple[Answer, bytes]:
+    """The answer cut to fit `max_bytes` when serialised, and its bytes: lines go from the end of
+    the longest section, which then says how many are not shown. Listeners page long lists
+    themselves (`subscriptions page 2`); this is the guard that every reply fits."""
+    body = _serialise(answer)
+    hidden: dict[int, int] = {}
+    while len(body) > max_bytes:
+        cuttable = [i for i, s in enumerate(answer.sections) if len(s.lines) > (1 if hidden.get(i) else 0)]
+        if not cuttable:
+            break  # nothing left to cut: what is left is bounded by the listeners
+        index = max(cuttable, key=lambda i: sum(len(line) for line in answer.sections[i].lines))
+        lines = answer.sections[index].lines
+        if hidden.get(index):
+            lines.pop()  # the "and N more" line of the last round
+        average = max(1, sum(len(line.encode("utf-8")) for line in lines) // len(lines))
+        # Each line shows twice (card and fallback text), and JSON escapes some characters.
+        drop = min(len(lines), (len(body) - max_bytes) // (2 * average) + 1)
+        del lines[len(lines) - drop :]
+        hidden[index] = hidden.get(index, 0) + drop
+        lines.append(f"… and {hidden[index]} more not shown here")
+        body = _serialise(answer)
+    return answer, body
+
+
 def render_reply(answer: Answer) -> bytes:
-    """The serialised outgoing-webhook reply (one serialiser for the whole project).
+    """The serialised outgoing-webhook reply (one serialiser for the whole project), under
+    MAX_REPLY_BYTES.
 
     Teams shows a reply's `text` above its card, so `text` is the one-line summary (what
     notifications and card-less clients show) and the full plain text is the card's fallbackText.
     """
-    from shared.cards import envelopes
-
-    envelope = envelopes.reply(text=answer.title, card=render_card(answer))
-    return envelopes.dumps(envelope)
+    return fit_answer(answer)[1]

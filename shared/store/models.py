@@ -74,6 +74,13 @@ class Team(Record):
     name: str = ""
     tokens: list[str] = Field(default_factory=list, repr=False)
     created: UtcDatetime = Field(default_factory=utcnow)
+    #: the Teams team (`channelData.team.id`) and tenant its activities must come from: given at
+    #: `team add` or learned from the first signed activity; a token holder cannot pick them
+    teams_team_id: str | None = None
+    tenant_id: str | None = None
+    #: new for every registration (`TeamRepository.add`), so a key removed and added again does
+    #: not own the channels of the old one; "" for teams registered before it existed
+    registration: str = ""
 
     @field_validator("tokens")
     @classmethod
@@ -88,10 +95,20 @@ class Channel(Record):
     url: str = Field(repr=False)
     teams_channel_id: str | None = None
     team_key: str | None = None
+    #: the `Team.registration` of `team_key` when the channel was given to it (see `owned_by`)
+    team_registration: str | None = None
+    #: set by `admin channel lock`: the bot's `connect` cannot relink the channel
+    locked: bool = False
     created: UtcDatetime = Field(default_factory=utcnow)
 
     # The Teams channel id the stored link row has for this version, so save() can move the link.
     _linked: str | None = PrivateAttr(default=None)
+
+
+def owned_by(channel: Channel, team_key: str, registration: str) -> bool:
+    """Whether the bot may serve `channel` to this team registration: a channel without an owner,
+    or owned by another key or by an earlier registration of the same key, is foreign."""
+    return channel.team_key == team_key and (channel.team_registration or "") == registration
 
 
 class Route(Record):
@@ -107,6 +124,9 @@ class Route(Record):
     settings: dict[str, Any] = Field(default_factory=dict)
     created: UtcDatetime = Field(default_factory=utcnow)
 
+
+#: digests one channel may have: each costs a fetch and a post per run, and `status` lists them
+MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

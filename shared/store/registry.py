@@ -129,6 +129,14 @@ class TeamRepository(NamedRepository[Team]):
     partition = "team"
     key_field = "key"
 
+    def add(self, record: Team) -> Team:
+        """Insert a new registration, with a registration id of its own (see `Team.registration`)."""
+        import secrets
+
+        if not record.registration:
+            record = record.model_copy(update={"registration": secrets.token_hex(8)})
+        return super().add(record)
+
 
 class ChannelRepository(NamedRepository[Channel]):
     """Channels by name, plus a link row per Teams channel id so the bot finds its channel in one read.

@@ -101,6 +101,7 @@ def connected(bot: Bot, app_store: Any, sink: Any) -> Bot:
             url=sink.workflow_url(bot.team),
             teams_channel_id=bot.channel_id,
             team_key=bot.team,
+            team_registration=app_store.teams.get(bot.team).registration,
         )
     )
     return bot

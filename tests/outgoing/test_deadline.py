@@ -68,7 +68,11 @@ def _connected_bot(base_url: str, app_store: Any, sink: Any) -> Bot:
     bot = Bot(base_url, team, token, f"19:{unique('ch')}@thread.tacv2")
     app_store.channels.save(
         Channel(
-            name=team + "-ch", url=sink.workflow_url(team), teams_channel_id=bot.channel_id, team_key=team
+            name=team + "-ch",
+            url=sink.workflow_url(team),
+            teams_channel_id=bot.channel_id,
+            team_key=team,
+            team_registration=app_store.teams.get(team).registration,
         )
     )
     return bot

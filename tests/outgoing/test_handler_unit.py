@@ -34,12 +34,17 @@ class MemoryGate:
         self.released: list[str] = []
         self.lookups = 0
 
-    def tokens(self, team: str) -> list[str] | None:
+    def registration(self, team: str) -> handler.Registration | None:
         self.lookups += 1
         if self.down:
             raise StoreUnavailable("table service unreachable")
         time.sleep(self.delay)
-        return [self.token] if team == "team" else None
+        if team != "team":
+            return None
+        return handler.Registration([self.token], "r1", "19:team@thread.tacv2", "tenant-1")
+
+    def bind(self, team: str, teams_team_id: str, tenant_id: str | None) -> handler.Registration | None:
+        return self.registration(team)
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         if key in self.claimed:

@@ -119,7 +119,8 @@ def short_text(value: Any, limit: int) -> str | None:
     """Plain one-line text for a card: whitespace collapsed, cut at `limit`; None for non-scalars."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = " ".join(str(value).split())
+    # Cut first (a few times the limit, for collapsed whitespace): the text may be megabytes.
+    text = " ".join(str(value)[: limit * 8].split())
     return text[: limit - 1] + "…" if len(text) > limit else text or None
 
 

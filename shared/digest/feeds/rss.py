@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,14 +28,32 @@ from shared.digest.fetch import FetchError, fetch, safe_url
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 
 
+#: Ids and links longer than this are remembered by their hash: the cursor keeps up to
+#: SEEN_LIMIT of them and a table entity holds 1 MB.
+MAX_ID_CHARS = 200
+#: How much of a title or summary is looked at: a few times what is shown, since markup and
+#: entities shrink. Cut before any regex, so a 2 MB title costs what a short one does.
+SCAN_FACTOR = 8
+# Linear patterns: a tag stops at the next `<` (no scan to the end of the text per `<`), and no
+# two unbounded runs of the same characters meet.
+_BLOCK_TAG_RE = re.compile(r"<\s*(?:/\s*)?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote|hr)\b[^<>]*>", re.I)
+_ANY_TAG_RE = re.compile(r"<[^<>]*>")
+
+
+def _bounded_id(value: str) -> str:
+    if len(value) <= MAX_ID_CHARS:
+        return value
+    return "sha1:" + hashlib.sha1(value.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
+
+
 def _entry_id(raw: Any) -> str:
     for key in ("id", "guid", "link"):
         value = raw.get(key)
         if value:
-            return str(value)
+            return _bounded_id(str(value))
     # No id and no link: fall back to the content, so the same entry is still recognised.
     basis = f"{raw.get('title', '')}|{raw.get('published', '')}|{raw.get('summary', '')}"
-    return "sha1:" + hashlib.sha1(basis.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return "sha1:" + hashlib.sha1(basis.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
 
 
 def _published(raw: Any) -> datetime | None:
@@ -50,13 +69,11 @@ def _plain(text: str | None, limit: int = 280) -> str | None:
     if not text:
         return None
     import html
-    import re
 
+    text = str(text)[: limit * SCAN_FACTOR]
     # Block tags separate words; inline ones (<b>, <a>) sit inside them ("<b>2.4</b>." -> "2.4.").
-    spaced = re.sub(
-        r"<\s*/?\s*(?:p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote|hr)\b[^>]*>", " ", text, flags=re.I
-    )
-    return short_text(html.unescape(re.sub(r"<[^>]*>", "", spaced)), limit)
+    spaced = _BLOCK_TAG_RE.sub(" ", text)
+    return short_text(html.unescape(_ANY_TAG_RE.sub("", spaced)), limit)
 
 
 class RssFeed(Feed):
@@ -91,7 +108,7 @@ class RssFeed(Feed):
             entry_id = _entry_id(raw)
             current_ids.append(entry_id)
             link = raw.get("link")
-            if entry_id in seen_set or (link and link in seen_set):
+            if entry_id in seen_set or (link and _bounded_id(str(link)) in seen_set):
                 continue
             entries.append(
                 Entry(
