@@ -83,10 +83,10 @@ def parse_times(text: str) -> list[str]:
     for part in parts:
         m = _TIME_RE.match(part)
         if not m:
-            raise ValueError(f"invalid time {part!r}; expected HH:MM (24-hour)")
+            raise ValueError(f"invalid time {part[:40]!r}; expected HH:MM (24-hour)")
         hour, minute = int(m.group(1)), int(m.group(2))
         if hour > 23 or minute > 59:
-            raise ValueError(f"invalid time {part!r}; hours 00-23, minutes 00-59")
+            raise ValueError(f"invalid time {part[:40]!r}; hours 00-23, minutes 00-59")
         out.add(f"{hour:02d}:{minute:02d}")
         if len(out) > MAX_TIMES:
             raise ValueError(f"at most {MAX_TIMES} times a day per subscription")
@@ -122,7 +122,7 @@ def _day(token: str) -> int:
     token = token.strip().lower()
     if token in _DAY_ALIASES:
         return _DAY_ALIASES[token]
-    raise ValueError(f"unknown day {token!r}; use mon, tue, wed, thu, fri, sat, sun")
+    raise ValueError(f"unknown day {token[:40]!r}; use mon, tue, wed, thu, fri, sat, sun")
 
 
 @lru_cache(maxsize=512)
@@ -137,7 +137,8 @@ def check_tz(name: str) -> str:
     try:
         _zone(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name like Europe/Berlin or UTC") from None
+        shown = name[:60]
+        raise ValueError(f"unknown time zone {shown!r}; use an IANA name like Europe/Berlin or UTC") from None
     return name
 
 

@@ -182,7 +182,8 @@ class Commands:
         try:
             return entry.listener(ctx)
         except CommandError as exc:
-            reply = Answer(f"{entry.name}: {exc}", status="warning")
+            shown = str(exc) if len(str(exc)) <= 300 else str(exc)[:299] + "…"  # may quote the user
+            reply = Answer(f"{entry.name}: {shown}", status="warning")
             if exc.hint:
                 reply.add(exc.hint)
             reply.add(f"Usage: **{entry.usage}**")

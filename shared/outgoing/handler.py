@@ -149,10 +149,10 @@ class StoreGate:
             found = teams.find(team)
             if found is None:
                 return None
-            if found.teams_team_id is not None and found.tenant_id is not None:
-                return _registration(found)
-            found.teams_team_id = found.teams_team_id or teams_team_id
-            found.tenant_id = found.tenant_id or tenant_id
+            binding = (found.teams_team_id or teams_team_id, found.tenant_id or tenant_id)
+            if binding == (found.teams_team_id, found.tenant_id):
+                return _registration(found)  # nothing to learn: no write
+            found.teams_team_id, found.tenant_id = binding
             try:
                 saved = teams.save(found)  # ETag-guarded: the first activity to land decides
             except Conflict:
@@ -379,7 +379,7 @@ class OutgoingBot:
         teams_team_id, tenant_id = activity.team_id, activity.tenant_id
         if not teams_team_id:
             return None
-        if found.teams_team_id is None or found.tenant_id is None:
+        if found.teams_team_id is None or (found.tenant_id is None and tenant_id is not None):
             learned = self.gate.bind(team, teams_team_id, tenant_id)
             found = learned if learned is not None else found
         return found if found.serves(teams_team_id, tenant_id) else None
@@ -389,7 +389,7 @@ class OutgoingBot:
         from shared.outgoing.commands import Context, registry
 
         command = activity.command()
-        exchange.command = command.name
+        exchange.command = command.name[:40]  # logged: a "word" may be 16,000 characters
 
         def on_channel(name: str | None) -> None:
             exchange.channel = name

@@ -129,7 +129,20 @@ def fit_answer(answer: Answer, max_bytes: int = MAX_REPLY_BYTES) -> tuple[Answer
         hidden[index] = hidden.get(index, 0) + drop
         lines.append(f"… and {hidden[index]} more not shown here")
         body = _serialise(answer)
+    if len(body) > max_bytes:
+        # Still too long: the title, paragraphs or facts echo something huge. Cut them too.
+        answer.title = _cut(answer.title, 200)
+        answer.paragraphs = [_cut(p, 2_000) for p in answer.paragraphs[:8]]
+        answer.facts = [(_cut(k, 100), _cut(v, 500)) for k, v in answer.facts[:20]]
+        body = _serialise(answer)
+    if len(body) > max_bytes:
+        answer = Answer("That answer is too long to show here", status="warning")
+        body = _serialise(answer)
     return answer, body
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_reply(answer: Answer) -> bytes:

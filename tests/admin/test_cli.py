@@ -333,7 +333,7 @@ def test_settings_come_from_local_settings_json(azurite: str, tmp_path: Path) ->
     values = {"TEAMS_STORAGE": azurite, "TABLE_PREFIX": prefix}
     (tmp_path / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     env = base_env()
-    # Named with --settings (a file in the current directory alone is not read: security #9).
+    # Named with --settings (a file in the current directory alone is not read: issue 13 item 11).
     named = ["--settings", str(tmp_path / "local.settings.json")]
     assert run_cli(["team", "add", "fromfile", *named], env, tmp_path, stdin=token()).code == 0
     assert [t.key for t in open_store(connection=azurite, prefix=prefix).teams.list()] == ["fromfile"]

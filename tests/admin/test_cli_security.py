@@ -65,7 +65,7 @@ def _settings_file(folder: Path, **values: str) -> Path:
 def test_a_settings_file_in_the_current_directory_is_not_loaded(
     azurite: str, prefix: str, tmp_path: Path
 ) -> None:
-    """Security #9: a planted ./local.settings.json must not point the CLI elsewhere."""
+    """Issue 13 item 11: a planted ./local.settings.json must not point the CLI elsewhere."""
     env = base_env(TEAMS_STORAGE=azurite, TABLE_PREFIX=prefix)
     env.pop("PUBLIC_BASE_URL")
     _settings_file(tmp_path, PUBLIC_BASE_URL="https://planted.example", HTTPS_PROXY="http://127.0.0.1:9")
@@ -83,7 +83,7 @@ def test_a_settings_file_in_the_current_directory_is_not_loaded(
 
 
 def test_subscriptions_per_channel_are_capped(cli: Cli, same_store: Store) -> None:
-    """Security #5: the CLI keeps the same caps as the bot (50 per channel, 24 times a day)."""
+    """Issue 13 item 6: the CLI keeps the same caps as the bot (50 per channel, 24 times a day)."""
     from shared.store.models import Schedule, Subscription
 
     assert cli("channel", "add", "capped", "--url", WORKFLOW_URL).code == 0
@@ -101,7 +101,7 @@ def test_subscriptions_per_channel_are_capped(cli: Cli, same_store: Store) -> No
 
 
 def test_channel_lock_and_unlock(cli: Cli, same_store: Store) -> None:
-    """Security #8: an admin locks a channel's link against the bot's connect."""
+    """Issue 13 item 13: an admin locks a channel's link against the bot's connect."""
     assert cli("channel", "add", "locky", "--url", WORKFLOW_URL).code == 0
     run = cli("channel", "lock", "locky")
     assert run.code == 0 and "locked" in run.out

@@ -1,4 +1,4 @@
-"""Security #4: the host refuses a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT before reading it,
+"""Issue 13 item 4: the host refuses a body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT before reading it,
 and the dev host does the same, answering a JSON 413 like the functions' own errors."""
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Security #3: the fetcher connects only to the addresses it checked (no DNS rebinding), reads
+"""Issue 13 item 3: the fetcher connects only to the addresses it checked (no DNS rebinding), reads
 IPv4 inside IPv6 as that IPv4, and words every failure on a non-public target the same."""
 
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,113 @@ def test_failures_on_a_non_public_target_read_the_same(digest_env: FeedStub, kin
         fetch(url)
     assert str(caught.value).endswith(" could not be read")
     assert "refused" not in str(caught.value) and "HTTP" not in str(caught.value)
+
+
+def _tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for `name` it signed: (ca, cert, key) PEM files."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+class _TlsFeed:
+    """An HTTPS server on 127.0.0.1 that serves one RSS document and notes the SNI it was sent."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.sni: list[str | None] = []
+        self.hosts: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                owner.hosts.append(self.headers.get("Host", ""))
+                body = feed_stub.rss("Over TLS", []).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.sni_callback = lambda sock, name, ctx: owner.sni.append(name)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("certified", ["right", "wrong"])
+def test_https_keeps_the_name_for_sni_and_the_certificate_check(
+    digest_env: FeedStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, certified: str
+) -> None:
+    """Pinned to 127.0.0.1, the TLS handshake still names the host and checks its certificate."""
+    host = unique("tls") + ".test"
+    ca, cert, key = _tls_files(tmp_path, host if certified == "right" else "someone-else.test")
+    server = _TlsFeed(cert, key)
+    try:
+        calls = _resolver(monkeypatch, host, ["127.0.0.1", "127.0.0.2"])
+        monkeypatch.setattr(fetching._session(), "verify", str(ca))
+        url = f"https://{host}:{server.port}/feed.xml"
+        if certified == "right":
+            got = fetch(url)
+            assert got.status == 200 and b"Over TLS" in got.body
+            assert server.hosts == [f"{host}:{server.port}"]
+        else:
+            with pytest.raises(FetchError) as caught:
+                fetch(url)
+            assert "SSLError" in caught.value.detail and server.hosts == []
+        assert server.sni and set(server.sni) == {host} and calls == ["127.0.0.1"]
+    finally:
+        server.close()

@@ -209,7 +209,7 @@ def test_dead_feed_next_to_healthy_ones(store: Any, sink: Any, digest_env: FeedS
     assert len(sink.messages(ch1)) == 1 and sink.messages(ch2) == []
     err = store.subscriptions.get(bad_sub.id).last_error or ""
     assert "could not be read" in err and "s3cret" not in err
-    # Loopback is not public: an answer, a refusal and a timeout all read the same (security #3).
+    # Loopback is not public: an answer, a refusal and a timeout all read the same (issue 13 item 3).
     assert (store.subscriptions.get(gone.id).last_error or "").endswith("/nothing-listens could not be read")
     assert "HTTP 500" not in err and "unreachable" not in err
     assert "link-local" in (store.subscriptions.get(meta.id).last_error or "")

@@ -1,4 +1,4 @@
-"""Security #6 (issue item 17): activities the bot cannot serve get a 400 naming the field,
+"""Issue 13 item 17: activities the bot cannot serve get a 400 naming the field,
 not a 200 "Something went wrong" with a traceback in the log. Over HTTP, signed."""
 
 from __future__ import annotations

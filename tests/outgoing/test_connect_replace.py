@@ -1,4 +1,4 @@
-"""Security #8 (issue item 13): a channel's Workflows link is not replaced silently.
+"""Issue 13 item 13: a channel's Workflows link is not replaced silently.
 
 `connect` on a connected channel needs `--replace`, the channel is told through its old link who
 replaced it, and an admin can lock the link. Through the dev host, the sink and the real store.

@@ -68,7 +68,7 @@ def test_connect_links_the_channel_and_masks_the_url(bot: Bot, app_store: Any, s
     assert "delete your message" in text
     linked = app_store.channels.find_by_teams_channel(bot.channel_id)
     assert linked is not None and linked.url == url and linked.team_key == bot.team
-    # Connecting again replaces the link of the same channel (with --replace: security #8).
+    # Connecting again replaces the link of the same channel (with --replace: issue 13 item 13).
     url2 = sink.workflow_url(unique("wf"))
     card_of(bot.say(f"connect --replace {url2}"))
     again = app_store.channels.find_by_teams_channel(bot.channel_id)

@@ -1,4 +1,4 @@
-"""Security #7 (issue item 18): every reply fits a bot message (about 40 KB), however much the
+"""Issue 13 item 18: every reply fits a bot message (about 40 KB), however much the
 channel has. `subscriptions` pages, `status` shows the first ones, and a last guard cuts."""
 
 from __future__ import annotations
@@ -64,3 +64,18 @@ def test_545_subscriptions_page_and_status_fit(crowded: tuple[Bot, list[str]]) -
     status = bot.say("status")
     assert status.status == 200 and len(status.body) <= TEAMS_BOT_MESSAGE_BYTES
     assert "Subscriptions (545)" in status.everything and "and 535 more" in status.everything
+
+
+@pytest.mark.unit
+def test_the_last_guard_also_cuts_titles_paragraphs_and_facts() -> None:
+    answer = replies.Answer("t" * 50_000)
+    answer.add("p" * 50_000)
+    answer.facts.append(("k", "v" * 50_000))
+    fitted, body = replies.fit_answer(answer)
+    assert len(body) <= replies.MAX_REPLY_BYTES and fitted.title.endswith("…")
+
+
+def test_an_error_quoting_a_huge_argument_fits(connected: Bot) -> None:
+    answer = connected.say("subscribe weather Berlin tz " + "x" * 15_000)
+    assert answer.status == 200 and len(answer.body) <= TEAMS_BOT_MESSAGE_BYTES
+    assert "unknown time zone" in answer.everything

@@ -1,4 +1,4 @@
-"""Security #5 (issue item 6): one member cannot starve the bot for everyone.
+"""Issue 13 item 6: one member cannot starve the bot for everyone.
 
 Slow work (`digest ID now`) runs in a small pool of its own; subscriptions per channel and times
 per subscription are capped; a malformed `Authorization` costs no table read, and registrations

@@ -1,4 +1,4 @@
-"""Security #2: a team registration serves only its own Teams team, tenant and channels.
+"""Issue 13 item 2: a team registration serves only its own Teams team, tenant and channels.
 
 Whoever holds one team's outgoing-webhook token can sign any activity; the channel id, team id
 and tenant id in it are theirs to choose. Through the dev host and the real store.
@@ -89,3 +89,16 @@ def test_a_reused_team_key_does_not_inherit_the_old_channels(devhost: str, app_s
     refused = second.say(f"connect {sink.workflow_url(unique('new'))}")
     assert "Channel connected" not in refused.everything
     assert app_store.channels.find_by_teams_channel(first.channel_id).url == url
+
+
+def test_a_team_first_seen_without_a_tenant_learns_it_later_and_writes_only_then(
+    bot: Bot, app_store: Any
+) -> None:
+    assert bot.say("help", team_id=TEAM_A, legacy=True).json["text"] == "What I can do"
+    first = _team(app_store, bot.team)
+    assert (first.teams_team_id, first.tenant_id) == (TEAM_A, None)
+    assert bot.say("help", team_id=TEAM_A, legacy=True).json["text"] == "What I can do"
+    assert _team(app_store, bot.team).etag == first.etag  # nothing new: no write per message
+    assert bot.say("help", team_id=TEAM_A).json["text"] == "What I can do"
+    assert _team(app_store, bot.team).tenant_id == "tenant-1"
+    assert "registered for another team" in bot.say("help", team_id=TEAM_A, legacy=True).json["text"]
