@@ -62,3 +62,16 @@ def test_no_secret_in_logs_or_replies(
         assert sink_path not in text
     LIMITER.reset()
     sink.reset()
+
+
+def test_a_route_name_from_the_url_cannot_forge_or_flood_log_lines(
+    store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shared.incoming.pipeline")
+    name = "alerts\n2026-12-01 INFO incoming admin: 202 in 1.0 ms" + "x" * 10_000
+    reply = pipeline.handle(name, {"content-type": "application/json"}, b"{}", store=store)
+    assert reply.status == 404
+    lines = [record.getMessage() for record in caplog.records if record.name == "shared.incoming.pipeline"]
+    assert lines, "the request was logged"
+    for line in lines:
+        assert "\n" not in line and len(line) < 200, line
