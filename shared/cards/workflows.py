@@ -289,7 +289,8 @@ class _Converter:
 
     def _selectable(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         if "selectAction" in node:
-            select = self.select_action(node["selectAction"], f"{path}.selectAction")
+            where = f"{path}.selectAction" if path else "selectAction"  # "" is the card itself
+            select = self.select_action(node["selectAction"], where)
             if select is None:
                 del node["selectAction"]
             else:
@@ -451,15 +452,7 @@ class _Converter:
             out["actions"] = buttons
         else:
             out.pop("actions", None)
-        if "selectAction" in out:
-            select = self.select_action(out["selectAction"], "selectAction")
-            if select is None:
-                del out["selectAction"]
-            else:
-                out["selectAction"] = select
-        if isinstance(out.get("backgroundImage"), Mapping):
-            out["backgroundImage"] = _clean(out["backgroundImage"])
-        return out
+        return self._selectable(out, "")
 
 
 def _width(value: Any) -> int | float | str:

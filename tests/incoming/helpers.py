@@ -62,3 +62,15 @@ def alertmanager_notification(alerts: int, status: str = "firing") -> dict[str, 
     base["status"] = status
     out: dict[str, Any] = base
     return out
+
+
+#: Grafana's legacy (pre-unified-alerting) webhook body
+GRAFANA_LEGACY: dict[str, Any] = {
+    "title": "[Alerting] CPU",
+    "ruleName": "CPU",
+    "ruleUrl": "https://grafana.example.org/d/x",
+    "state": "alerting",
+    "message": "CPU high",
+    "evalMatches": [{"value": 97.25, "metric": "cpu", "tags": None}],
+    "orgId": 1,
+}

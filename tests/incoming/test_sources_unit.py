@@ -18,6 +18,7 @@ from shared.incoming import pipeline
 from shared.store.models import Route
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
+    GRAFANA_LEGACY,
     alertmanager_notification,
     payload,
     payload_json,
@@ -187,16 +188,7 @@ def test_grafana_third_party_examples() -> None:
 
 
 def test_grafana_legacy_webhook() -> None:
-    body = {
-        "title": "[Alerting] CPU",
-        "ruleName": "CPU",
-        "ruleUrl": "https://grafana.example.org/d/x",
-        "state": "alerting",
-        "message": "CPU high",
-        "evalMatches": [{"value": 97.25, "metric": "cpu", "tags": None}],
-        "orgId": 1,
-    }
-    card = valid(prepare("grafana", body))
+    card = valid(prepare("grafana", GRAFANA_LEGACY))
     assert "97.25" in texts(card) and card["actions"][0]["title"] == "Rule"
 
 

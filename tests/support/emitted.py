@@ -23,6 +23,7 @@ from shared.digest.card import build_digest_card
 from shared.digest.feeds.base import Entry, Gathered
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
+    GRAFANA_LEGACY,
     SHARED_FIXTURES,
     alertmanager_notification,
     payload,
@@ -83,15 +84,6 @@ def own_cases() -> list[Case]:
     """Each source on the project's own payloads, with the route settings that change a card."""
     from tests.cards.samples import EDGE_CARDS, KITCHEN_SINK
 
-    grafana_legacy = {
-        "title": "[Alerting] CPU",
-        "ruleName": "CPU",
-        "ruleUrl": "https://grafana.example.org/d/x",
-        "state": "alerting",
-        "message": "CPU high",
-        "evalMatches": [{"value": 97.25, "metric": "cpu", "tags": None}],
-        "orgId": 1,
-    }
     cases = [
         Case("alertmanager/firing", "alertmanager", payload("alertmanager_firing.json")),
         Case("alertmanager/resolved", "alertmanager", payload("alertmanager_resolved.json")),
@@ -107,7 +99,7 @@ def own_cases() -> list[Case]:
             settings=MENTIONS,
         ),
         Case("grafana/firing", "grafana", payload("grafana_firing.json")),
-        Case("grafana/legacy alerting", "grafana", json.dumps(grafana_legacy).encode()),
+        Case("grafana/legacy alerting", "grafana", json.dumps(GRAFANA_LEGACY).encode()),
         Case("github/push", "github", payload("github_push.json"), {"x-github-event": "push"}),
         Case(
             "github/workflow_run failure",
