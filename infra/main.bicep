@@ -40,6 +40,11 @@ param tags object = {
 }
 
 var deploymentContainerName = 'app-package'
+// The Functions host's blob containers (AzureWebJobsStorage): locks and timer state, and function keys.
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
 
 // Our own settings: the same names as local.settings.example.json (a test checks that they agree).
 var appSettings = {
@@ -89,6 +94,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     name: storageAccountName
     deploymentContainerName: deploymentContainerName
+    hostContainerNames: hostContainerNames
     skuName: storageSku
     tags: tags
   }
@@ -101,6 +107,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appName: appName
     storageAccountName: storage.outputs.name
     deploymentContainerName: deploymentContainerName
+    hostContainerNames: hostContainerNames
     appInsightsName: monitoring.outputs.appInsightsName
     appInsightsConnectionString: monitoring.outputs.connectionString
     appSettings: appSettings

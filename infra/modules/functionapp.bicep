@@ -12,6 +12,9 @@ param storageAccountName string
 @description('Blob container of the deployment package.')
 param deploymentContainerName string
 
+@description('Blob containers the Functions host keeps its state in (made by storage.bicep).')
+param hostContainerNames array
+
 @description('Name of the Application Insights component created by monitoring.bicep.')
 param appInsightsName string
 
@@ -40,6 +43,7 @@ param instanceMemoryMB int = 2048
 param tags object = {}
 
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -51,6 +55,21 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
   parent: storage
   name: 'default'
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [for name in hostContainerNames: {
+  parent: blobService
+  name: name
+}]
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: deploymentContainerName
 }
 
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
@@ -145,14 +164,27 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// The host keeps leases, keys and the deployment package in blobs: it needs the owner role on the account.
-resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, site.id, storageBlobDataOwner)
-  scope: storage
+// The host keeps its locks, timer state and keys in two containers of its own: the owner role on
+// those only, not on the account (which would let the app rewrite any blob, its package included).
+resource hostBlobRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (name, i) in hostContainerNames: {
+  name: guid(hostContainers[i].id, site.id, storageBlobDataOwner)
+  scope: hostContainers[i]
   properties: {
     principalId: site.identity.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+  }
+}]
+
+// Flex Consumption reads the package with the app's identity and one-deploy writes it with the same
+// identity, so this container needs read and write (contributor, not owner); nothing else does.
+resource packageBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, site.id, storageBlobDataContributor)
+  scope: deploymentContainer
+  properties: {
+    principalId: site.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
   }
 }
 

@@ -11,6 +11,9 @@ param name string
 @description('Name of the blob container that holds the deployment package (Flex Consumption).')
 param deploymentContainerName string
 
+@description('Blob containers the Functions host keeps its state in (azure-webjobs-hosts, azure-webjobs-secrets).')
+param hostContainerNames array
+
 @description('Replication: LRS is the cheap default; choose ZRS or GRS for resilience.')
 @allowed([
   'Standard_LRS'
@@ -75,6 +78,16 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
     publicAccess: 'None'
   }
 }
+
+// The Functions host's own containers (locks and timer state; function keys), made here so that the
+// app's blob role can be scoped to them instead of the account (functionapp.bicep).
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for name in hostContainerNames: {
+  parent: blobService
+  name: name
+  properties: {
+    publicAccess: 'None'
+  }
+}]
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: account

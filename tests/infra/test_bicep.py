@@ -215,6 +215,7 @@ def test_identity_not_keys() -> None:
 # Azure built-in role definition ids (the same in every tenant).
 BUILT_IN_ROLES = {
     "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "storageBlobDataContributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "storageTableDataContributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
@@ -225,17 +226,24 @@ def test_roles_are_scoped_narrowly() -> None:
     parsed = parse(INFRA / "modules" / "functionapp.bicep")
     assert {name: parsed["variables"][name]["value"] for name in BUILT_IN_ROLES} == BUILT_IN_ROLES
     resources = parsed["resources"]
-    scopes = {
-        name: res["config"]["scope"]
-        for name, res in resources.items()
-        if res["type"].endswith("roleAssignments")
-    }
+    def scope(res: dict[str, Any]) -> object:
+        config = res["config"]
+        if "loop_type" in config:  # a loop: `[for (name, i) in ...: {scope: things[i]}]` -> "things[]"
+            operands = config["config"]["scope"]["operator"]["operands"]
+            return f"{operands['operand_1']}[]"
+        return config["scope"]
+
+    scopes = {name: scope(res) for name, res in resources.items() if res["type"].endswith("roleAssignments")}
+    # No blob role on the whole account: that would let the app rewrite any blob, its package included.
     assert scopes == {
-        "blobRole": "storage",
+        "hostBlobRoles": "hostContainers[]",
+        "packageBlobRole": "deploymentContainer",
         "queueRole": "queueService",
         "tableRole": "tableService",
         "telemetryRole": "appInsights",
     }
+    hosts = parse(INFRA / "main.bicep")["variables"]["hostContainerNames"]["value"]
+    assert hosts == ["azure-webjobs-hosts", "azure-webjobs-secrets"]  # what the Functions host writes
 
 
 def test_settings_agree_between_code_bicep_and_local_example() -> None:
