@@ -94,14 +94,11 @@ class SlidingLog:
             longest = budget[-1].seconds
             while self.times and self.times[0] <= now - longest:
                 self.times.popleft()
-        full: list[Window] = []
-        ordered = list(self.times) if budget else []
-        for window in budget:
-            # posts in (now - seconds, now]: one that is exactly `seconds` old no longer counts
-            inside = len(ordered) - bisect_right(ordered, now - window.seconds)
-            if inside >= window.count:
-                full.append(window)
-        return full
+        # posts in (now - seconds, now]: one that is exactly `seconds` old no longer counts
+        return [window for window in budget if self._inside(window, now) >= window.count]
+
+    def _inside(self, window: Window, now: float) -> int:
+        return len(self.times) - bisect_right(self.times, now - window.seconds)
 
     def take(self, budget: Budget, now: float) -> list[Window]:
         """Spend one post when every window has room; else the full windows (nothing spent)."""
@@ -112,5 +109,4 @@ class SlidingLog:
 
     def used(self, budget: Budget, now: float) -> dict[str, int]:
         """Posts counted in each window at `now`, by the window's text."""
-        ordered = list(self.times)
-        return {str(w): len(ordered) - bisect_right(ordered, now - w.seconds) for w in budget}
+        return {str(window): self._inside(window, now) for window in budget}
