@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -320,3 +326,41 @@ def test_make_serve_gives_the_sink_the_apps_budget(monkeypatch: pytest.MonkeyPat
     assert serve.sink_budget({"DELIVERY_BUDGET_WORKFLOWS": "9/90"}) == "9/90"
     monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "8/80")
     assert serve.sink_budget({"DELIVERY_BUDGET_WORKFLOWS": "9/90"}) == "8/80"  # as the app reads it
+
+
+@pytest.mark.slow
+def test_make_serve_starts_the_sink_with_the_budget_of_local_settings(tmp_path: Path) -> None:
+    ports = {name: stack.free_port() for name in ("blob", "queue", "table", "sink", "app")}
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TZ") if key in os.environ}
+    env.update({
+        "PYTHONPATH": str(stack.ROOT),
+        "AZURITE_BLOB_PORT": str(ports["blob"]), "AZURITE_QUEUE_PORT": str(ports["queue"]),
+        "AZURITE_TABLE_PORT": str(ports["table"]), "TEAMS_SINK_PORT": str(ports["sink"]),
+        "FUNCTIONS_PORT": str(ports["app"]),
+    })
+    example = json.loads((stack.ROOT / "local.settings.example.json").read_text(encoding="utf-8"))
+    example["Values"]["DELIVERY_BUDGET_WORKFLOWS"] = "3/60,10/600"
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps(example), encoding="utf-8")
+    out = tmp_path / "serve.log"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [stack.python_exe(), "-m", "tools.serve", "--devhost", "--settings", str(settings),
+             "--azurite-location", str(tmp_path / "azurite")],
+            env=env, cwd=str(stack.ROOT), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C" not in out.read_text(errors="replace"):
+            assert proc.poll() is None, out.read_text(errors="replace")
+            assert time.monotonic() < deadline, out.read_text(errors="replace")
+            time.sleep(0.1)
+        sink_url = f"http://127.0.0.1:{ports['sink']}"
+        assert requests.get(sink_url + "/control/budget", timeout=5).json()["budget"] == "3/60,10/600"
+        assert "Flow bot budget 3/60,10/600 per connection" in out.read_text(errors="replace")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0, out.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
