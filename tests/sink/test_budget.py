@@ -247,6 +247,19 @@ def test_reset_clears_lost_posts_connections_and_use_but_marks_survive(
     assert burst(http, sink.workflow_url("c"), 3) == [202] * 3 and len(sink.displayed("c")) == 3
 
 
+def test_connections_own_budgets_at_start_come_back_on_reset(
+    make_sink: Callable[..., TeamsSink], http: requests.Session
+) -> None:
+    sink = make_sink(budget="1/300", budgets={"busy": "3/300"})
+    assert burst(http, sink.workflow_url("b", connection="busy"), 4) == [202] * 4
+    assert len(sink.displayed("b")) == 3
+    sink.set_budget("1/300", connection="busy")
+    sink.reset()
+    assert sink.budget()["connections"]["busy"]["budget"] == "3/300"
+    with pytest.raises(ValueError, match="connection must be a non-empty string"):
+        TeamsSink(budgets={"": "1/1"})
+
+
 def test_the_default_budget_is_the_apps_setting_or_25_per_300(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DELIVERY_BUDGET_WORKFLOWS", raising=False)
     assert TeamsSink().budget()["budget"] == "25/300"
@@ -300,6 +313,12 @@ def test_cli_budget_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert _parse(["--budget", "off"]).budget == "off"
     monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "7/70")
     assert _parse([]).budget == "7/70"
+    assert _parse(["--connection-budget", "busy=5/60", "--connection-budget", "b=off"]).connection_budget == [
+        ("busy", "5/60"), ("b", "off"),
+    ]
+    for argv in (["--connection-budget", "busy"], ["--connection-budget", "=5/60"], ["--connection-budget", "b=x"]):
+        with pytest.raises(SystemExit):
+            _parse(argv)
     for argv in (["--budget", "fast"], []):
         if not argv:
             monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "fast")
@@ -310,9 +329,10 @@ def test_cli_budget_flag_and_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_sink_process_keeps_the_budget_it_is_given(http: requests.Session) -> None:
     port = stack.free_port()
-    with stack.sink_process(port, budget="1/300"):
+    with stack.sink_process(port, budget="1/300", extra_args=["--connection-budget", "big=5/60"]):
         base = f"http://127.0.0.1:{port}"
-        assert http.get(base + "/control/budget", timeout=5).json()["budget"] == "1/300"
+        view = http.get(base + "/control/budget", timeout=5).json()
+        assert view["budget"] == "1/300" and view["connections"]["big"]["budget"] == "5/60"
         codes = [http.post(base + "/workflows/p", json=envelope(), timeout=5).status_code for _ in range(2)]
         assert codes == [202, 202]
         [lost] = http.get(base + "/lost", timeout=5).json()

@@ -44,6 +44,15 @@ def budget(text: str) -> str:
     return text
 
 
+def connection_budget(text: str) -> tuple[str, str]:
+    """NAME=COUNT/SECONDS,...; argparse turns the ValueError into a usage error."""
+    name, sep, spec = text.partition("=")
+    if not sep or not name:
+        raise ValueError(text)
+    parse_budget(spec)
+    return name, spec
+
+
 def _default_version() -> tuple[int, int] | str:
     try:
         return workflow_max_version()
@@ -62,6 +71,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--budget", type=budget, default=os.environ.get(BUDGET_ENV, "").strip() or DEFAULT_BUDGET,
         help=f"the Flow bot's posts per connection, COUNT/SECONDS,... or off (default: ${BUDGET_ENV} or "
         f"{DEFAULT_BUDGET})",
+    )
+    parser.add_argument(
+        "--connection-budget", type=connection_budget, action="append", default=[], metavar="NAME=BUDGET",
+        help="one connection's own budget, e.g. busy=25/300 (repeatable)",
     )
     parser.add_argument(
         "--no-throttle", action="store_true", help="no per-URL 429 windows (the budget is --budget)"
@@ -101,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         schemas=args.schemas,
         check_schema=not args.no_schema,
         budget=args.budget,
+        budgets=dict(args.connection_budget),
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -601,7 +601,8 @@ class TeamsSink:
 
     Like the real Flow bot, Workflows posts spend a budget per connection (`budget`, default
     $DELIVERY_BUDGET_WORKFLOWS or 25/300, a sliding window): a post past it is answered 202 all the same and
-    then lost (`lost()`, with the reason), never shown. `windows` are the per-URL 429 windows, another rule.
+    then lost (`lost()`, with the reason), never shown; `budgets` gives connections their own ({name:
+    "5/60"}). `windows` are the per-URL 429 windows, another rule.
     """
 
     def __init__(
@@ -620,6 +621,7 @@ class TeamsSink:
         schemas: Path | None = None,
         check_schema: bool = True,
         budget: str | None = None,
+        budgets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
@@ -640,6 +642,7 @@ class TeamsSink:
             max_channels=max_channels,
             max_stored_bytes=max_stored_bytes,
             budget=budget_text(budget_from_env()) if budget is None else budget,
+            budgets=budgets,
             clock=clock,
         )
         self._server: _Server | None = None

@@ -137,6 +137,7 @@ class SinkState:
         max_channels: int = 100,
         max_stored_bytes: int = MAX_STORED_BYTES,
         budget: str = OFF,
+        budgets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if keep < 1 or max_channels < 1 or max_bytes < 1 or max_stored_bytes < 1:
@@ -158,7 +159,10 @@ class SinkState:
         self._clock = clock
         self._initial_budget = parse_budget(budget)
         self.budget: Budget = self._initial_budget
-        self._budgets: dict[str, Budget] = {}
+        self._initial_budgets = {
+            _connection_name(name): parse_budget(text) for name, text in (budgets or {}).items()
+        }
+        self._budgets: dict[str, Budget] = dict(self._initial_budgets)
         self._connections: dict[str, str] = {}
         self._logs: dict[str, SlidingLog] = {}
         self._lost_journal: deque[tuple[int, dict[str, Any]]] = deque(maxlen=JOURNAL_SIZE)
@@ -346,15 +350,15 @@ class SinkState:
             self._stored = 0
             self.limits = Limits(self._initial.windows, self._initial.delay)
             self.budget = self._initial_budget
-            self._budgets.clear()
+            self._budgets = dict(self._initial_budgets)
             self._connections.clear()
             self._logs.clear()
 
     def set_budget(self, budget: Any, connection: Any = None) -> dict[str, Any]:
         """`budget` for one connection (None drops its own), or for every connection without one
         ("default": the start value); a change restarts the counting of the connections it touches."""
-        if connection is not None and (not isinstance(connection, str) or not connection):
-            raise ValueError("connection must be a non-empty string")
+        if connection is not None:
+            connection = _connection_name(connection)
         if budget is None and connection is None:
             raise ValueError('budget must be COUNT/SECONDS pairs such as "25/300", "off" or "default"')
         with self._lock:
@@ -503,6 +507,12 @@ class SinkState:
                 if held >= count or remaining <= 0:
                     return [_copy(record) for record in channel.messages] if channel else []
                 self._arrived.wait(remaining)
+
+
+def _connection_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError("connection must be a non-empty string")
+    return name
 
 
 def _copy(record: dict[str, Any]) -> dict[str, Any]:
