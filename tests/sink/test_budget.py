@@ -384,3 +384,13 @@ def test_make_serve_starts_the_sink_with_the_budget_of_local_settings(tmp_path: 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+def test_connections_named_by_urls_are_bounded(
+    make_sink: Callable[..., TeamsSink], http: requests.Session
+) -> None:
+    sink = make_sink(budget="1/300", max_channels=3)
+    for number in range(6):
+        post(http, sink.workflow_url("c", connection=f"owner{number}"), envelope())
+    assert len(sink.state._logs) == 3 and list(sink.state._logs) == ["owner3", "owner4", "owner5"]
+    assert sink.lost() == []

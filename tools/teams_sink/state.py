@@ -164,7 +164,8 @@ class SinkState:
         }
         self._budgets: dict[str, Budget] = dict(self._initial_budgets)
         self._connections: dict[str, str] = {}
-        self._logs: dict[str, SlidingLog] = {}
+        # at most `max_channels` logs (the least recently used go): URLs may name any number of connections
+        self._logs: OrderedDict[str, SlidingLog] = OrderedDict()
         self._lost_journal: deque[tuple[int, dict[str, Any]]] = deque(maxlen=JOURNAL_SIZE)
         self._lost_total = 0  # lost posts ever recorded: the marks of `lost_since`
 
@@ -288,6 +289,9 @@ class SinkState:
         (lock held). A run that fails before its loop (no attachments) calls the connector for nothing."""
         budget = self._budgets.get(connection, self.budget)
         log = self._logs.setdefault(connection, SlidingLog())
+        self._logs.move_to_end(connection)
+        while len(self._logs) > self.max_channels:
+            self._logs.popitem(last=False)
         shown: list[dict[str, Any]] = []
         lost: list[dict[str, Any]] = []
         for post in posts:
