@@ -4,7 +4,9 @@ One command gives a developer the whole local stack, the same one the tests and 
 
 - Azurite (blob/queue/table on 10000/10001/10002, or `AZURITE_BLOB_PORT`, `AZURITE_QUEUE_PORT`,
   `AZURITE_TABLE_PORT`) keeping its data under `.azurite/` (git-ignored) so it survives restarts;
-- the Teams sink on `TEAMS_SINK_PORT` (7072), which local Workflows URLs point at;
+- the Teams sink on `TEAMS_SINK_PORT` (7072), which local Workflows URLs point at, keeping the same
+  Flow bot budget per connection as the app (`DELIVERY_BUDGET_WORKFLOWS` from the environment or
+  local.settings.json, default 25/300), so lifting it for a test lifts both;
 - the function app on `FUNCTIONS_PORT` (7071): `func start` when Core Tools is on PATH, the dev
   host (tools/devhost.py) otherwise, with timer status kept under `.azurite/devhost/`.
 
@@ -81,6 +83,13 @@ def app_environment(
     return env
 
 
+def sink_budget(values: dict[str, str]) -> str:
+    """The budget the app runs with (environment first, as for the app), for the sink."""
+    from tools.teams_sink.budget import BUDGET_ENV, DEFAULT_BUDGET
+
+    return (os.environ.get(BUDGET_ENV) or values.get(BUDGET_ENV) or "").strip() or DEFAULT_BUDGET
+
+
 def _check_free(ports: dict[str, int]) -> None:
     busy = [f"{name} port {port}" for name, port in ports.items() if stack.port_open("127.0.0.1", port)]
     if busy:
@@ -138,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     azurite = stack.Azurite(
         table_port=table_port, queue_port=queue_port, blob_port=blob_port, location=location
     )
-    sink = stack.sink_process(sink_port, quiet=False)
+    budget = sink_budget(values)
+    sink = stack.sink_process(sink_port, quiet=False, budget=budget)
     env = dict(os.environ)
     env.update(app_environment(values, azurite.connection_string, sink_port, app_port))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stack.ROOT), env.get("PYTHONPATH")]))
@@ -175,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  Function app   {app_url}   ({kind})",
         *[f"                 {app_url}{r}" for r in routes],
         f"  Teams sink     http://127.0.0.1:{sink_port}   "
-        f"(Workflows URLs: http://127.0.0.1:{sink_port}/workflows/<channel>)",
+        f"(Workflows URLs: http://127.0.0.1:{sink_port}/workflows/[<connection>/]<channel>; "
+        f"Flow bot budget {budget} per connection)",
         f"  Azurite        tables http://127.0.0.1:{table_port}/devstoreaccount1, "
         f"queues :{queue_port}, blobs :{blob_port}   (data in {location})",
         "Press Ctrl-C to stop.",

@@ -275,8 +275,15 @@ def devhost_process(
     return ManagedProcess(argv, env=full_env, cwd=str(ROOT), ready_port=port, name="devhost", quiet=quiet)
 
 
-def sink_process(port: int, quiet: bool = True, extra_args: Sequence[str] = ()) -> ManagedProcess:
-    argv = [python_exe(), "-m", "tools.teams_sink", "--host", "127.0.0.1", "--port", str(port), *extra_args]
+def sink_process(
+    port: int, quiet: bool = True, extra_args: Sequence[str] = (), budget: str | None = None
+) -> ManagedProcess:
+    """The Teams sink as a process; `budget` (e.g. the app's DELIVERY_BUDGET_WORKFLOWS) is its Flow bot
+    budget per connection, else the sink reads $DELIVERY_BUDGET_WORKFLOWS itself (default 25/300)."""
+    argv = [python_exe(), "-m", "tools.teams_sink", "--host", "127.0.0.1", "--port", str(port)]
+    if budget is not None:
+        argv += ["--budget", budget]
+    argv += list(extra_args)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT)
     return ManagedProcess(argv, env=env, cwd=str(ROOT), ready_port=port, name="teams-sink", quiet=quiet)

@@ -52,12 +52,13 @@ def shared_json(*parts: str) -> Any:
 
 @pytest.fixture
 def make_sink() -> Iterator[Callable[..., TeamsSink]]:
-    """Start sinks with the given options; all are stopped after the test. The version rule is Teams'
-    (1.4) unless asked otherwise, whatever $TEAMS_SINK_MAX_VERSION says (`max_version=None` reads it)."""
+    """Start sinks with the given options; all are stopped after the test. No per-URL windows and no
+    Flow bot budget unless asked for. The version rule is Teams' (1.4) unless asked otherwise, whatever $TEAMS_SINK_MAX_VERSION says (`max_version=None` reads it)."""
     started: list[TeamsSink] = []
 
     def make(**options: Any) -> TeamsSink:
         options.setdefault("windows", [])
+        options.setdefault("budget", "off")
         options.setdefault("max_version", (1, 4))
         sink = TeamsSink(**options).start()
         started.append(sink)

@@ -1,4 +1,7 @@
-"""`python -m tools.teams_sink [--host 127.0.0.1] [--port 7072] [--no-throttle] [--delay 0.05]`.
+"""`python -m tools.teams_sink [--host H] [--port 7072] [--budget 25/300] [--no-throttle] [--delay s]`.
+
+`--budget` (default: $DELIVERY_BUDGET_WORKFLOWS, the app's setting, or 25/300; `off` for none) is the Flow
+bot's budget per connection: Workflows posts past it are answered 202 and then lost, as with Teams.
 
 `--max-version 1.5` (or $TEAMS_SINK_MAX_VERSION) lets Workflows channels display 1.5 cards, as senders
 assumed before the Flow bot's 1.4 limit was known.
@@ -14,6 +17,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from tools.teams_sink.budget import BUDGET_ENV, DEFAULT_BUDGET, parse_budget
 from tools.teams_sink.rules import MAX_BYTES, MAX_VERSION_ENV, parse_version, workflow_max_version
 from tools.teams_sink.server import TeamsSink
 
@@ -34,6 +38,21 @@ def version(text: str) -> tuple[int, int]:
     return parsed
 
 
+def budget(text: str) -> str:
+    """A budget such as 25/300,100/3600 or off; argparse turns the ValueError into a usage error."""
+    parse_budget(text)
+    return text
+
+
+def connection_budget(text: str) -> tuple[str, str]:
+    """NAME=COUNT/SECONDS,...; argparse turns the ValueError into a usage error."""
+    name, sep, spec = text.partition("=")
+    if not sep or not name:
+        raise ValueError(text)
+    parse_budget(spec)
+    return name, spec
+
+
 def _default_version() -> tuple[int, int] | str:
     try:
         return workflow_max_version()
@@ -48,7 +67,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--port", type=port, default=os.environ.get("TEAMS_SINK_PORT") or "7072",
         help="default: $TEAMS_SINK_PORT or 7072",
     )
-    parser.add_argument("--no-throttle", action="store_true", help="no rate windows at all")
+    parser.add_argument(
+        "--budget", type=budget, default=os.environ.get(BUDGET_ENV, "").strip() or DEFAULT_BUDGET,
+        help=f"the Flow bot's posts per connection, COUNT/SECONDS,... or off (default: ${BUDGET_ENV} or "
+        f"{DEFAULT_BUDGET})",
+    )
+    parser.add_argument(
+        "--connection-budget", type=connection_budget, action="append", default=[], metavar="NAME=BUDGET",
+        help="one connection's own budget, e.g. busy=25/300 (repeatable)",
+    )
+    parser.add_argument(
+        "--no-throttle", action="store_true", help="no per-URL 429 windows (the budget is --budget)"
+    )
     parser.add_argument(
         "--delay", type=float, default=0.0, help="seconds to wait before every webhook answer"
     )
@@ -83,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         max_version=args.max_version,
         schemas=args.schemas,
         check_schema=not args.no_schema,
+        budget=args.budget,
+        budgets=dict(args.connection_budget),
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -1,7 +1,9 @@
 """The sink's HTML overview: what each channel shows, escaped, since bodies are untrusted text.
 
 One `<section class="channel">` per channel, one `<article class="post">` per post (newest first) with
-its status, reasons and card JSON in `<pre class="card-json">`. The page's script (`page.js`) draws each
+its status, reasons and card JSON in `<pre class="card-json">`; the posts the Flow bot budget lost after
+its 202 follow as `<article class="lost">` with the reason (never drawn: the channel never showed them),
+and the budget of each connection is summed up at the top. The page's script (`page.js`) draws each
 card there with the official Adaptive Cards renderer (Teams light theme). Scripts come from
 node_modules through the sink itself (no CDN).
 """
@@ -22,6 +24,8 @@ _STYLE = (
     ".meta{color:#555;font-size:.9rem}"
     ".post{border-left:4px solid #3a7d44;padding-left:.75rem;margin:1rem 0}"
     ".post.not-displayed{border-color:#b3261e}"
+    ".lost{border-left:4px dashed #8a5a00;padding-left:.75rem;margin:1rem 0;color:#5c3d00}"
+    ".lost-count{color:#8a5a00}"
     ".status{font-weight:600}.not-displayed .status{color:#b3261e}"
     ".card{width:560px;max-width:100%;margin:.3rem 0;border:1px solid #e0e0e0;border-radius:6px;"
     "overflow:hidden;background:#fff}"
@@ -48,9 +52,15 @@ def asset(name: str) -> tuple[bytes, str] | None:
 
 
 def render(
-    channels: Mapping[str, Sequence[Mapping[str, Any]]], rules: Mapping[str, Any] | None = None
+    channels: Mapping[str, Sequence[Mapping[str, Any]]],
+    rules: Mapping[str, Any] | None = None,
+    *,
+    lost: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> str:
-    """One section per channel, newest post first; every piece of text goes through escape()."""
+    """One section per channel, newest post first, then its lost posts; every piece of text goes through
+    escape()."""
+    lost = lost or {}
     parts = [
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Teams sink</title>',
         f"<style>{_STYLE}</style>",
@@ -61,18 +71,24 @@ def render(
     ]
     if rules is not None:
         parts.append(f'<p class="rules">{escape(_describe_rules(rules))}</p>')
+    if budget is not None:
+        parts.append(_budget(budget))
     if not channels:
         parts.append("<p>No messages yet.</p>")
     for channel, records in channels.items():
         posts = [(record, post) for record in records for post in record.get("posts", ())]
+        gone = lost.get(channel, ())
         hidden = sum(1 for _, post in posts if not post.get("displayed"))
         count = f"{len(posts)} posts" + (f", {hidden} not displayed" if hidden else "")
+        marker = f' <small class="lost-count">{len(gone)} lost</small>' if gone else ""
         parts.append(
             f'<section class="channel" data-channel="{escape(channel)}">'
-            f"<h2>{escape(channel)} <small>({escape(count)})</small></h2>"
+            f"<h2>{escape(channel)} <small>({escape(count)})</small>{marker}</h2>"
         )
         for record, post in reversed(posts):
             parts.append(_post(post, record.get("body")))
+        for item in reversed(gone):
+            parts.append(_lost(item))
         parts.append("</section>")
     parts.append(
         '<script src="/assets/markdown-it.min.js"></script>'
@@ -102,6 +118,48 @@ def _post(post: Mapping[str, Any], body: Any) -> str:
         + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
         + '<div class="cards"></div>'
         + f'<details><summary>JSON</summary><pre class="{kind}">{escape(text)}</pre></details></article>'
+    )
+
+
+def _lost(post: Mapping[str, Any]) -> str:
+    """A post the budget lost: what was sent and why the channel never showed it."""
+    where = post.get("attachment")
+    items = (post.get("time", ""), f"connection {post.get('connection', '')}", f"attachment {where}")
+    meta = " · ".join(str(item) for item in items if item)
+    return (
+        f'<article class="lost" data-connection="{escape(str(post.get("connection", "")))}">'
+        f'<div class="meta">{escape(meta)}</div>'
+        f'<div class="status">lost after 202: {escape(str(post.get("reason", "")))}</div>'
+        f'<details><summary>JSON</summary><pre class="lost-json">{escape(_pretty(post.get("card")))}</pre>'
+        "</details></article>"
+    )
+
+
+def _budget(view: Mapping[str, Any]) -> str:
+    """The Flow bot budget and each connection's use, channels and losses."""
+    lines = [
+        f"{name}: budget {info.get('budget')}"
+        + ("" if not info.get("own_budget") else " (its own)")
+        + ", used "
+        + (", ".join(f"{used} of {window}" for window, used in info.get("used", {}).items()) or "nothing")
+        + f"; channels {', '.join(info.get('channels', ())) or '-'}; {info.get('lost', 0)} lost"
+        for name, info in view.get("connections", {}).items()
+    ]
+    items = "".join(f'<li class="connection">{escape(line)}</li>' for line in lines)
+    return (
+        f'<div class="budget"><p class="rules">{escape(_describe_budget(view))}</p>'
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
+
+
+def _describe_budget(view: Mapping[str, Any]) -> str:
+    budget = view.get("budget")
+    if budget == "off":
+        return "The Flow bot budget is off: every Workflows post is shown."
+    return (
+        f"The Flow bot posts at most {budget} (posts/seconds, sliding) per connection; past it a post is "
+        f"answered 202 and then lost. URLs without a connection use {view.get('default_connection')!r}."
     )
 
 

@@ -14,13 +14,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from tools.teams_sink import page, rules
+from tools.teams_sink.budget import budget_from_env, budget_text
 from tools.teams_sink.rules import FlowRules, Rejection
 from tools.teams_sink.schema import DEFAULT_FOLDER as DEFAULT_SCHEMAS
 from tools.teams_sink.schema import CardSchema, schema_file, warn_once
@@ -31,11 +33,16 @@ log = logging.getLogger("tools.teams_sink")
 
 # Bodies past this are not read into memory at all: the connection is answered 413 and closed.
 READ_CAP = 4 * 1024 * 1024
+# Workflows: /workflows/<channel>, the real /workflows/<flow id>/triggers/manual/paths/invoke (the flow id
+# names the channel), and /workflows/<connection>/<channel>(/anything, e.g. /triggers/...), each also under
+# the newer /powerautomate/automations/direct prefix. Legacy: /webhookb2/<channel>(/anything).
 _WEBHOOK = re.compile(
-    r"^(?:/powerautomate/automations/direct)?/(?P<kind>workflows|webhookb2)/(?P<channel>[^/]+)(?:/.*)?$"
+    r"^(?:/powerautomate/automations/direct)?/(?P<kind>workflows|webhookb2)/(?P<first>[^/]+)"
+    r"(?:/(?P<second>[^/]+))?(?:/.*)?$"
 )
+_TRIGGERS = "triggers"
 _CHANNEL_VIEW = re.compile(
-    r"^/channels/(?P<channel>[^/]+)/(?P<what>messages|requests|posts|displayed|not_displayed)/?$"
+    r"^/channels/(?P<channel>[^/]+)/(?P<what>messages|requests|posts|displayed|not_displayed|lost)/?$"
 )
 _LEGACY_ERROR = (
     "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error {status} "
@@ -181,9 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
         if seconds > 0:
             self.server.stopping.wait(seconds)
 
-    def _route(self) -> tuple[str, re.Match[str] | None]:
+    def _route(self) -> tuple[str, _Hook | None]:
         path = urlsplit(self.path).path
-        return path, _WEBHOOK.match(path)
+        return path, _hook(path)
 
     # -- verbs --
 
@@ -198,13 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, hook = self._route()
         if hook is not None:
-            mode = WORKFLOW if hook.group("kind") == "workflows" else LEGACY
-            self._webhook(mode, unquote(hook.group("channel")), body, size)
+            self._webhook(hook.mode, hook.channel, body, size, hook.connection)
         elif path.startswith("/control/"):
             self._control(path, body)
         else:
             self._error(
-                404, "NotFound", "No such endpoint: POST /workflows/<channel> or /webhookb2/<channel>."
+                404,
+                "NotFound",
+                "No such endpoint: POST /workflows/<channel>, /workflows/<connection>/<channel> or "
+                "/webhookb2/<channel>.",
             )
 
     def do_GET(self) -> None:
@@ -217,7 +226,12 @@ class _Handler(BaseHTTPRequestHandler):
         if hook is not None:
             self._method_not_allowed()
         elif path == "/":
-            html = page.render(state.snapshot(), _rules_view(self.server.flow)).encode("utf-8")
+            html = page.render(
+                state.snapshot(),
+                _rules_view(self.server.flow),
+                lost=state.lost_snapshot(),
+                budget=state.budget_view(),
+            ).encode("utf-8")
             self._send(200, html, "text/html; charset=utf-8", Cache_Control="no-store")
         elif path.startswith("/assets/") and (found := page.asset(path.removeprefix("/assets/"))):
             self._send(200, found[0], found[1], Cache_Control="no-cache")
@@ -225,6 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, state.channel_names())
         elif path == "/control/limits":
             self._json(200, state.limits.to_dict())
+        elif path in ("/control/budget", "/connections", "/connections/"):
+            self._json(200, state.budget_view())
+        elif path == "/control/connections":
+            self._json(200, state.connection_map())
+        elif path in ("/lost", "/lost/"):
+            self._json(200, state.lost())
         elif path == "/healthz":
             self._json(200, {"ok": True})
         elif path == "/rules":
@@ -238,6 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, state.records(channel))
             elif what == "requests":
                 self._json(200, state.requests(channel))
+            elif what == "lost":
+                self._json(200, state.lost(channel))
             else:
                 posts = state.posts(channel)
                 if what != "posts":
@@ -272,7 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the webhook --
 
-    def _webhook(self, mode: str, channel: str, body: bytes | None, size: int) -> None:
+    def _webhook(
+        self, mode: str, channel: str, body: bytes | None, size: int, connection: str | None = None
+    ) -> None:
         state = self.server.state
         self._sleep(state.limits.delay)
         fault = state.take_fault(channel)
@@ -323,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             posts = _legacy_posts(parsed, size)
         status = 202 if mode == WORKFLOW else 200
-        state.log_request(
+        lost = state.log_request(
             mode,
             channel,
             status=status,
@@ -332,11 +356,19 @@ class _Handler(BaseHTTPRequestHandler):
             body=parsed,
             accepted=True,
             posts=posts,
+            connection=connection,
         )
-        codes = sorted({code for post in posts for code in post["codes"]})
+        lost_at = {post["attachment"] for post in lost}
+        shown = [post for post in posts if post["attachment"] not in lost_at]
+        codes = sorted({code for post in shown for code in post["codes"]})
+        if lost:
+            log.info(
+                "%s %s -> %d, %d lost (over the budget of connection %s)",
+                mode, _shown(channel), status, len(lost), _shown(lost[0]["connection"]),
+            )
         if codes:
             log.info("%s %s -> %d, not displayed (%s)", mode, _shown(channel), status, ", ".join(codes))
-        else:
+        elif not lost:
             log.info("%s %s -> %d", mode, _shown(channel), status)
         if mode == WORKFLOW:
             self._send(202, x_ms_workflow_run_id=secrets.token_hex(12).upper())
@@ -424,12 +456,47 @@ class _Handler(BaseHTTPRequestHandler):
                     raise BadControl(f"unknown fields: {', '.join(sorted(unknown))}")
                 limits = state.set_limits(windows=data.get("windows"), delay=data.get("delay"))
                 self._json(200, limits.to_dict())
+            elif path == "/control/budget":
+                unknown = set(data) - {"budget", "connection"}
+                if unknown:
+                    raise BadControl(f"unknown fields: {', '.join(sorted(unknown))}")
+                if "budget" not in data:
+                    raise BadControl('budget is required: COUNT/SECONDS pairs such as "25/300", "off", '
+                                     '"default", or null with a connection to drop its own')
+                self._json(200, state.set_budget(data["budget"], data.get("connection")))
+            elif path == "/control/connections":
+                self._json(200, state.set_connections(data))
             else:
                 self._error(
-                    404, "NotFound", "Control endpoints: /control/reset, /control/faults, /control/limits."
+                    404,
+                    "NotFound",
+                    "Control endpoints: /control/reset, /control/faults, /control/limits, /control/budget, "
+                    "/control/connections.",
                 )
         except ValueError as exc:  # BadControl and the validators' ValueErrors
             self._error(400, "BadControlRequest", str(exc))
+
+
+@dataclass(frozen=True)
+class _Hook:
+    """A webhook URL's meaning: the kind of URL, its channel and the connection it names (if any)."""
+
+    mode: str
+    channel: str
+    connection: str | None = None
+
+
+def _hook(path: str) -> _Hook | None:
+    """The webhook a path names, or None; see `_WEBHOOK` for the shapes."""
+    match = _WEBHOOK.match(path)
+    if match is None:
+        return None
+    first, second = unquote(match.group("first")), match.group("second")
+    if match.group("kind") == "webhookb2":
+        return _Hook(LEGACY, first)
+    if second is None or second == _TRIGGERS:
+        return _Hook(WORKFLOW, first)
+    return _Hook(WORKFLOW, unquote(second), first)
 
 
 def _control_json(body: bytes | None) -> dict[str, Any]:
@@ -531,6 +598,11 @@ class TeamsSink:
     it (`displayed`, `not_displayed`): cards up to `max_version` (default 1.4, or $TEAMS_SINK_MAX_VERSION),
     only Action.OpenUrl, at most `max_bytes` per card message, 20 user and 20 tag mentions, and the official
     schema of that version from `schemas` (default ../shared/schemas; skipped, with one warning, when absent).
+
+    Like the real Flow bot, Workflows posts spend a budget per connection (`budget`, default
+    $DELIVERY_BUDGET_WORKFLOWS or 25/300, a sliding window): a post past it is answered 202 all the same and
+    then lost (`lost()`, with the reason), never shown; `budgets` gives connections their own ({name:
+    "5/60"}). `windows` are the per-URL 429 windows, another rule.
     """
 
     def __init__(
@@ -548,6 +620,9 @@ class TeamsSink:
         max_stored_bytes: int = MAX_STORED_BYTES,
         schemas: Path | None = None,
         check_schema: bool = True,
+        budget: str | None = None,
+        budgets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self._port = port
@@ -566,6 +641,9 @@ class TeamsSink:
             delay=delay,
             max_channels=max_channels,
             max_stored_bytes=max_stored_bytes,
+            budget=budget_text(budget_from_env()) if budget is None else budget,
+            budgets=budgets,
+            clock=clock,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -627,8 +705,12 @@ class TeamsSink:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def workflow_url(self, channel: str) -> str:
-        return f"{self.url}/workflows/{quote(channel, safe='')}"
+    def workflow_url(self, channel: str, connection: str | None = None) -> str:
+        """/workflows/<channel> (the default connection, or the one `set_connections` names), or
+        /workflows/<connection>/<channel>."""
+        if connection is None:
+            return f"{self.url}/workflows/{quote(channel, safe='')}"
+        return f"{self.url}/workflows/{quote(connection, safe='')}/{quote(channel, safe='')}"
 
     def legacy_url(self, channel: str) -> str:
         return f"{self.url}/webhookb2/{quote(channel, safe='')}"
@@ -669,6 +751,25 @@ class TeamsSink:
         500 at most: `mark() - mark` is how many there were."""
         return self.state.not_displayed_since(mark)[0]
 
+    def lost(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """The posts the Flow bot budget lost after answering 202 (channel, connection, attachment, card,
+        size, reason, time, mode), of one channel or all (None), oldest first; `reset` clears them."""
+        return self.state.lost(channel)
+
+    def lost_mark(self) -> int:
+        """A point in the lost record, for `lost_since`; `reset` does not move it."""
+        return self.state.lost_mark()
+
+    def lost_since(self, mark: int) -> list[dict[str, Any]]:
+        """Posts lost after `mark`, across resets (without their cards); the newest 500 at most:
+        `lost_mark() - mark` is how many there were."""
+        return self.state.lost_since(mark)[0]
+
+    def budget(self) -> dict[str, Any]:
+        """The default budget, connections' own, and each connection's use, channels and losses
+        (as GET /control/budget)."""
+        return self.state.budget_view()
+
     def channels(self) -> list[str]:
         return self.state.channel_names()
 
@@ -686,8 +787,9 @@ class TeamsSink:
     # -- control --
 
     def reset(self) -> None:
-        """Forget messages, posts, requests, faults and throttle counters; limits go back to the start
-        values. The marks of `not_displayed_since` stay valid."""
+        """Forget messages, posts, lost posts, requests, faults, throttle counters, connections named by
+        control and budget use; limits and the budget go back to the start values. The marks of
+        `not_displayed_since` and `lost_since` stay valid."""
         self.state.reset()
 
     def fault(
@@ -715,3 +817,13 @@ class TeamsSink:
         if windows is not None and not isinstance(windows, str):
             windows = list(windows)
         self.state.set_limits(windows=windows, delay=delay)
+
+    def set_budget(self, budget: str | None, connection: str | None = None) -> None:
+        """The Flow bot budget ("25/300,...", "off", "default" = the start value) of every connection
+        without its own, or of `connection` (None there drops its own); counting restarts."""
+        self.state.set_budget(budget, connection)
+
+    def set_connections(self, mapping: Mapping[str, str | None]) -> None:
+        """Name the connection of channels posted to without one in the URL ({channel: connection};
+        None goes back to the default connection)."""
+        self.state.set_connections(mapping)
