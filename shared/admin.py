@@ -649,7 +649,9 @@ def sub_resume(args: argparse.Namespace) -> None:
 
 
 def sub_remove(args: argparse.Namespace) -> None:
-    store().subscriptions.remove(args.id)
+    from shared.store.purge import remove_subscription
+
+    remove_subscription(store(), args.id)  # its buffered events go with it
     emit(args, {"removed": args.id}, f"removed subscription {args.id}")
 
 

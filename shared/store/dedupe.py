@@ -94,6 +94,27 @@ class DedupeRepository:
         """`write` for several records: transactions per scope, 100 records each."""
         self.table.batch(("upsert", self._entity(record)) for record in records)
 
+    def purge_expired(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` records whose expiry is before `before` (the purge's cut-off, well
+        after expiry). Each delete is conditional on the ETag read, so a record taken over since
+        is kept. Returns how many went."""
+        from shared.invocation import run_parallel
+
+        rows = self.table.query(
+            "expires lt @before", {"before": before}, limit=limit, select=["PartitionKey", "RowKey"]
+        )
+
+        def delete(entity: Mapping[str, Any]) -> bool:
+            metadata = getattr(entity, "metadata", None)
+            etag = metadata.get("etag") if isinstance(metadata, Mapping) else None
+            try:
+                self.table.delete(str(entity["PartitionKey"]), str(entity["RowKey"]), etag=etag)
+            except (Conflict, NotFound):
+                return False
+            return True
+
+        return sum(run_parallel(rows, delete, name="purge-dedupe"))
+
     def write_later(self, record: DedupeRecord) -> None:
         """`write`, behind the caller (`shared.store.behind`); inline when that queue is full."""
         from shared.store.behind import BEHIND

@@ -6,6 +6,8 @@ trip before the sender's answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.store.entities import from_entity, to_entity
@@ -41,7 +43,32 @@ class DeliveryLog:
         entry = DeliveryRecord(channel=channel, ok=ok, detail=detail[:_MAX_DETAIL])
         return to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"}))
 
+    def purge_before(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` rows written before `before`, in every channel (also channels
+        removed since). Rows are never changed once written, so no ETag is needed."""
+        # RowKeys are `ordering.descending()`: 10**20 - nanoseconds, so older rows sort after this.
+        bound = f"{10**20 - int(before.timestamp() * 1_000_000_000):020d}"
+        keys = ["PartitionKey", "RowKey"]
+        rows = self.table.query("RowKey gt @rk", {"rk": bound}, limit=limit, select=keys)
+        return _delete_rows(self.table, rows)
+
     def recent(self, channel: str, limit: int = 20) -> list[DeliveryRecord]:
         """The newest `limit` outcomes, newest first."""
         rows = self.table.partition(escape(channel), limit=limit)
         return [from_entity(DeliveryRecord, e, channel=channel) for e in rows]
+
+
+def _delete_rows(table: Table, rows: list[Mapping[str, object]]) -> int:
+    """Delete rows (by keys) in transactions per partition; a chunk that fails because a row went
+    meanwhile is done row by row."""
+    from shared.store.errors import StoreError, StoreUnavailable
+
+    ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
+    try:
+        table.batch(ops)
+    except StoreUnavailable:
+        raise
+    except StoreError:
+        for _, entity in ops:
+            table.delete(str(entity["PartitionKey"]), str(entity["RowKey"]))
+    return len(ops)
