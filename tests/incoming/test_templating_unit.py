@@ -91,3 +91,15 @@ def test_lipsum_is_gone_and_ranges_are_bounded() -> None:
     with pytest.raises(SourceError):
         render("{{ lipsum(100000000) }}", {}, "text")
     assert render("{{ range(3)|list }}", {}, "text") == "[0, 1, 2\\]"
+
+
+def test_the_summary_of_a_templated_post_keeps_the_plain_words() -> None:
+    import json
+
+    from shared.incoming import pipeline
+    from shared.store.models import Route
+
+    route = Route(name="r1", source="generic", settings={"template": json.dumps({"text": "Deploy {{ s }}"})})
+    prepared = pipeline.prepare(route, {"content-type": "application/json"}, b'{"s": "[a](b) *x*"}')
+    assert prepared.notice.summary.text == "Deploy [a](b) *x*"  # a digest escapes it when it shows it
+    assert "\\\\]" in json.dumps(prepared.notice.cards[0])  # the card shows it literally

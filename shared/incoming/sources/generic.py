@@ -115,7 +115,7 @@ def status_from(value: Any) -> Status:
 MARKDOWN_FIELDS = ("text", "facts")
 
 
-def render(source: Any, context: Mapping[str, Any], where: str) -> str:
+def render(source: Any, context: Mapping[str, Any], where: str, *, markdown: bool | None = None) -> str:
     """One template string rendered to a value; errors name the template field, never the data.
 
     A Markdown field (`MARKDOWN_FIELDS`) comes back as `markdown.Markdown`, its data escaped."""
@@ -127,7 +127,8 @@ def render(source: Any, context: Mapping[str, Any], where: str) -> str:
 
     if not isinstance(source, str):
         raise SourceError("route template is invalid", [f"template.{where}: must be a string"])
-    markdown = where.split(".", 1)[0].split("[", 1)[0] in MARKDOWN_FIELDS
+    if markdown is None:
+        markdown = where.split(".", 1)[0].split("[", 1)[0] in MARKDOWN_FIELDS
     try:
         rendered = short(
             templating.render_value(templating.compiled(source, markdown), context, MAX_VALUE), MAX_VALUE
@@ -237,6 +238,8 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
             card.button(short(label, 60), url)
             first_url = first_url or url
     ident = render(template["id"], context, "id") if "id" in template else ""
+    # The summary keeps the plain words (digests and filters escape what they show themselves).
+    plain_text = short(render(template["text"], context, "text", markdown=False), 300) if text else ""
     return Notice(
         cards=[ctx.finish(card, status)],
         summary=Summary(
@@ -245,7 +248,7 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
             state=state_from(status_word),
             source="generic",
             url=first_url,
-            text=short(text, 300) or None,
+            text=plain_text or None,
         ),
         dedupe_id=f"gen:{content_hash(ident) if ident else content_hash(body)}",
     )
