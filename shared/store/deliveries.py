@@ -43,14 +43,31 @@ class DeliveryLog:
         entry = DeliveryRecord(channel=channel, ok=ok, detail=detail[:_MAX_DETAIL])
         return to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"}))
 
-    def purge_before(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` rows written before `before`, in every channel (also channels
-        removed since). Rows are never changed once written, so no ETag is needed."""
+    def channels_after(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` stored channel keys after `after` ("" from the start), also of channels
+        removed since: one one-row read each (a skip scan), whatever the rows per channel."""
+        found: list[str] = []
+        key = after
+        for _ in range(limit):
+            rows = self.table.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
+            if not rows:
+                break
+            key = str(rows[0]["PartitionKey"])
+            found.append(key)
+        return found
+
+    def purge_before(self, channel_key: str, before: datetime, limit: int) -> int:
+        """Delete up to `limit` rows of one stored channel key written before `before` (one range
+        read: the oldest rows sort last). Rows never change once written: no ETag needed."""
         # RowKeys are `ordering.descending()`: 10**20 - nanoseconds, so older rows sort after this.
         bound = f"{10**20 - int(before.timestamp() * 1_000_000_000):020d}"
-        keys = ["PartitionKey", "RowKey"]
-        rows = self.table.query("RowKey gt @rk", {"rk": bound}, limit=limit, select=keys)
-        return _delete_rows(self.table, rows)
+        rows = self.table.query(
+            "PartitionKey eq @pk and RowKey gt @rk",
+            {"pk": channel_key, "rk": bound},
+            limit=limit,
+            select=["PartitionKey", "RowKey"],
+        )
+        return _delete_rows(self.table, rows) if rows else 0
 
     def recent(self, channel: str, limit: int = 20) -> list[DeliveryRecord]:
         """The newest `limit` outcomes, newest first."""

@@ -2,16 +2,20 @@
 removal of a subscription with its buffered events.
 
 Each timer run (`scheduled_connector`) deletes at most `RETENTION_PURGE_PER_RUN` rows of each kind
-and stops at its time budget; what is left waits for the next run:
+and reads a bounded slice of each table (walking on from where the last run stopped: the cursors
+are the dedupe record `purge`/`cursors`), and stops at its time budget; what is left waits for
+the next run:
 
 - idempotency keys (`dedupe`: incoming dedupe, the bot's replay guard, delivery part records)
   expired longer than `RETENTION_EXPIRED_KEYS_HOURS` ago (an expired key is already free to be
-  taken over, so removing it later changes nothing; each delete is conditional on its ETag);
-- delivery log rows older than `RETENTION_DELIVERY_LOG_DAYS`, also of channels removed since;
+  taken over, so removing it later changes nothing; each delete is conditional on its ETag; the
+  table has no time order, so each run reads `RETENTION_PURGE_PER_RUN` records on from its cursor);
+- delivery log rows older than `RETENTION_DELIVERY_LOG_DAYS`, also of channels removed since (a
+  few channels a run, each one range read of its old rows);
 - buffered events: partitions whose subscription is gone (removed while a post was arriving,
   or more than a removal deletes inline), and events older than `RETENTION_EVENTS_DAYS` (a
   paused subscription that keeps receiving). Partitions are visited a few per run with a skip
-  scan from a cursor kept in the dedupe table, so the cost does not grow with the events stored.
+  scan from a cursor, so the cost does not grow with the events stored.
 
 Not purged, on purpose: outbox dead letters (an operator must see them: `admin dead-letters`),
 subscriptions, channels, routes and teams (operators' records).
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared import settings
 from shared.store.errors import StoreError, StoreUnavailable
+from shared.store.keys import escape, unescape
 
 if TYPE_CHECKING:
     from shared.store.models import Subscription
@@ -39,7 +45,7 @@ log = logging.getLogger(__name__)
 INLINE_EVENTS = 500
 #: event partitions (subscriptions) the purge looks at per run
 PARTITIONS_PER_RUN = 50
-_CURSOR_SCOPE, _CURSOR_KEY = "purge", "events-cursor"
+_CURSOR_SCOPE, _CURSOR_KEY = "purge", "cursors"
 
 
 @dataclass
@@ -74,15 +80,45 @@ def purge(store: Store, now: datetime | None = None, *, budget_seconds: float = 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     deadline = time.monotonic() + budget_seconds
     stats = PurgeStats()
+    try:
+        cursors = _read_cursors(store)
+    except StoreError as exc:
+        stats.failed = f"cursors: {type(exc).__name__}"
+        return stats
     keys_before = now - timedelta(hours=config.expired_keys_hours)
     log_before = now - timedelta(days=config.delivery_log_days)
     events_before = now - timedelta(days=config.events_days)
-    steps = (
-        ("keys", lambda: store.dedupe.purge_expired(keys_before, config.per_run)),
-        ("deliveries", lambda: store.deliveries.purge_before(log_before, config.per_run)),
-        ("events", lambda: _purge_events(store, now, events_before, config.per_run, deadline, stats)),
-    )
-    for name, step in steps:
+
+    def keys() -> int:
+        after = cursors.get("keys") or ["", ""]
+        deleted, last = store.dedupe.purge_expired(
+            keys_before, config.per_run, (str(after[0]), str(after[1]))
+        )
+        cursors["keys"] = list(last) if last else ["", ""]
+        return deleted
+
+    def deliveries() -> int:
+        def one(key: str, left: int) -> int:
+            return store.deliveries.purge_before(key, log_before, left)
+
+        return _partitions(
+            store.deliveries.channels_after, one, cursors, "deliveries", config.per_run, deadline
+        )
+
+    def events() -> int:
+        def one(key: str, left: int) -> int:
+            sub_id = unescape(key)
+            stats.partitions += 1
+            if store.subscriptions.find(sub_id) is None:
+                return store.events.remove_all(sub_id, limit=left)
+            return store.events.remove_before(sub_id, events_before, left)
+
+        def after(key: str, limit: int) -> list[str]:
+            return [escape(sub_id) for sub_id in store.events.subscriptions_after(key, limit)]
+
+        return _partitions(after, one, cursors, "events", config.per_run, deadline)
+
+    for name, step in (("keys", keys), ("deliveries", deliveries), ("events", events)):
         if time.monotonic() > deadline:
             break
         try:
@@ -92,7 +128,52 @@ def purge(store: Store, now: datetime | None = None, *, budget_seconds: float = 
             break
         except StoreError as exc:
             stats.failed = f"{name}: {type(exc).__name__}"
+    try:
+        _write_cursors(store, cursors, now)
+    except StoreError as exc:
+        stats.failed = stats.failed or f"cursors: {type(exc).__name__}"
     return stats
+
+
+def _partitions(
+    after: Callable[[str, int], list[str]],
+    one: Callable[[str, int], int],
+    cursors: dict[str, Any],
+    name: str,
+    limit: int,
+    deadline: float,
+) -> int:
+    """Visit up to `PARTITIONS_PER_RUN` partitions from the cursor `name`, deleting at most `limit`
+    rows in all; at the end of the table the cursor starts over."""
+    keys = after(str(cursors.get(name) or ""), PARTITIONS_PER_RUN)
+    removed = visited = 0
+    for key in keys:
+        if removed >= limit or time.monotonic() > deadline:
+            break
+        removed += one(key, limit - removed)
+        visited += 1
+        cursors[name] = key
+    if visited == len(keys) and len(keys) < PARTITIONS_PER_RUN:
+        cursors[name] = ""  # the end of the table: the next run starts over
+    return removed
+
+
+def _read_cursors(store: Store) -> dict[str, Any]:
+    record = store.dedupe.read(_CURSOR_SCOPE, _CURSOR_KEY)
+    return dict(record.data or {}) if record else {}
+
+
+def _write_cursors(store: Store, cursors: dict[str, Any], now: datetime) -> None:
+    from shared.store.models import DedupeRecord, KeyStatus
+
+    record = DedupeRecord(
+        scope=_CURSOR_SCOPE,
+        key=_CURSOR_KEY,
+        status=KeyStatus.COMPLETED,
+        expires=now + timedelta(days=3650),  # never expires: the purge keeps its own place
+        data=cursors,
+    )
+    store.dedupe.write(record)
 
 
 #: the most a timer run spends purging, and what it leaves of host.json's functionTimeout
@@ -114,37 +195,3 @@ def purge_default(after_seconds: float = 0.0) -> dict[str, object]:
         return purge(open_store(), budget_seconds=budget).as_dict()
     except Exception as exc:
         return {"failed": type(exc).__name__}
-
-
-def _purge_events(
-    store: Store, now: datetime, before: datetime, limit: int, deadline: float, stats: PurgeStats
-) -> int:
-    from shared.store.keys import escape
-    from shared.store.models import DedupeRecord, KeyStatus
-
-    record = store.dedupe.read(_CURSOR_SCOPE, _CURSOR_KEY)
-    after = str((record.data or {}).get("after", "")) if record else ""
-    ids = store.events.subscriptions_after(after, PARTITIONS_PER_RUN)
-    removed = 0
-    for sub_id in ids:
-        if removed >= limit or time.monotonic() > deadline:
-            break
-        stats.partitions += 1
-        left = limit - removed
-        if store.subscriptions.find(sub_id) is None:
-            removed += store.events.remove_all(sub_id, limit=left)
-        else:
-            removed += store.events.remove_before(sub_id, before, left)
-        after = escape(sub_id)
-    if len(ids) < PARTITIONS_PER_RUN and stats.partitions == len(ids):
-        after = ""  # the end of the table: the next run starts over
-    store.dedupe.write(
-        DedupeRecord(
-            scope=_CURSOR_SCOPE,
-            key=_CURSOR_KEY,
-            status=KeyStatus.COMPLETED,
-            expires=now + timedelta(days=3650),
-            data={"after": after},
-        )
-    )
-    return removed
