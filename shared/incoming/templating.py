@@ -1,20 +1,29 @@
 """The bounded Jinja2 sandbox of route templates (the generic source's ``template`` setting).
 
 Jinja2's sandbox stops attribute escapes but not work: ``'x' * 10**9``, ``2 ** 10**9``,
-``range`` in three nested loops or ``data.log|indent(99999)`` allocate gigabytes or spin for
-minutes, and ``render()`` builds the whole output before we cut it at the value limit. Here every
-operation that can make something big is checked before it runs (sizes, widths, powers), every
-loop iteration and call is counted against one budget per render (and a wall-clock deadline), and
-output is read from ``generate()`` only up to the value limit. A template over a bound raises
-``TemplateLimit`` (a ``SecurityError``) naming the bound, never the data.
+``range`` in three nested loops, a string or a nested list doubled in a loop, or
+``data.log|indent(99999)`` allocate gigabytes or spin for minutes, and ``render()`` builds the
+whole output before we cut it at the value limit. Here:
 
-Markdown fields (a card's text, facts) render with every ``{{ value }}`` escaped as a literal
-piece (``markdown.escape_piece``): the template's own text is Markdown, the sender's data is not.
-``md_escape`` (kept for templates written before) marks a value as escaped already.
+- every string, list or dict a template makes (operators, ``~``, literals, filters, method calls,
+  ``{% set %}`` blocks) counts against one allocation budget per render, ``MAX_MADE`` characters
+  or items, checked *before* the operation when its size can be told in advance (repetition,
+  padding, ``indent``, ``replace``, ``join``); containers count everything they hold, however
+  shared (``{'a': x, 'b': x}`` counts ``x`` twice), so nesting cannot double unseen;
+- whole numbers stay under ``MAX_INT_BITS``, ``range`` under ``MAX_RANGE``, format widths under
+  1,000; every loop iteration and call counts against ``MAX_STEPS``, and a render stops after
+  ``MAX_SECONDS``;
+- output is read from ``generate()`` only up to the value limit.
+
+A template over a bound raises ``TemplateLimit`` (a ``SecurityError``) naming the bound, never
+the data. Markdown fields (a card's text, facts) render with every ``{{ value }}`` escaped as a
+literal piece (``markdown.escape_piece``): the template's own text is Markdown, the sender's
+data is not. ``md_escape`` (kept for templates written before) marks a value as escaped already.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 import time
@@ -25,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import ChainableUndefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from shared.cards.markdown import Markdown, escape, escape_piece
 
@@ -33,16 +43,16 @@ if TYPE_CHECKING:
     from jinja2.runtime import Context
 
 __all__ = [
+    "MAX_MADE",
     "MAX_RANGE",
-    "MAX_SIZE",
     "MAX_STEPS",
     "TemplateLimit",
     "compiled",
     "render_value",
 ]
 
-#: characters (or items) a value made by one operation may have, unless an operand was larger
-MAX_SIZE = 100_000
+#: characters and items all the strings, lists and dicts one render makes may have together
+MAX_MADE = 4_000_000
 #: loop iterations plus calls (filters, methods, macros) in one render
 MAX_STEPS = 10_000
 #: the longest `range` a template may ask for
@@ -52,9 +62,11 @@ MAX_INT_BITS = 4_096
 #: wall-clock time one render may take
 MAX_SECONDS = 1.0
 
-_LOOP_FILTER = "bounded loop"  # not a name a template can write: only our own For nodes use it
+# Filter names a template cannot write: only the nodes we put in the tree use them.
+_LOOP, _CONCAT, _LITERAL, _BLOCK = "bounded loop", "bounded concat", "bounded literal", "bounded block"
 _WIDTH_RE = re.compile(r"%[-+ #0]*(?:\*|\d{4,})|%[-+ #0]*\d*\.(?:\*|\d{4,})")
 _FORMAT_FIELD_RE = re.compile(r"\{[^{}]{0,200}(?:\{|\d{4,})")
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 class TemplateLimit(SecurityError):
@@ -62,15 +74,22 @@ class TemplateLimit(SecurityError):
 
 
 class _Budget(threading.local):
-    steps: int | None = None
+    active: bool = False
+    steps: int = 0
+    made: int = 0
     deadline: float = 0.0
+    #: sizes of containers seen, by id; the object is kept so that its id cannot be reused
+    sizes: dict[int, tuple[Any, int]]
+
+    def __init__(self) -> None:
+        self.sizes = {}
 
 
 _BUDGET = _Budget()
 
 
 def _charge(count: int = 1) -> None:
-    if _BUDGET.steps is None:
+    if not _BUDGET.active:
         return  # compile-time constant folding: no render is running
     _BUDGET.steps += count
     if _BUDGET.steps > MAX_STEPS:
@@ -79,15 +98,50 @@ def _charge(count: int = 1) -> None:
         raise TemplateLimit(f"rendering took longer than {MAX_SECONDS:g} s")
 
 
-def _size(value: Any) -> int:
-    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)):
+def _room() -> int:
+    return MAX_MADE - _BUDGET.made if _BUDGET.active else MAX_MADE
+
+
+def _make(size: int, what: str) -> None:
+    """Count `size` characters or items about to be (or just) made against the render's budget."""
+    if size > _room():
+        raise TemplateLimit(f"{what} would make more than {MAX_MADE} characters or items in one render")
+    if _BUDGET.active:
+        _BUDGET.made += size
+
+
+def _size(value: Any, cap: int | None = None) -> int:
+    """Characters of a string; items of a container, counting what it holds as often as it holds
+    it (capped: the walk stops once past `cap`, answering `cap + 1`)."""
+    if isinstance(value, (str, bytes)):
         return len(value)
-    return 0
+    if isinstance(value, range):
+        return len(value)
+    if not isinstance(value, _CONTAINERS):
+        return 0
+    limit = _room() if cap is None else cap
+    known = _BUDGET.sizes.get(id(value))
+    if known is not None and known[0] is value:
+        return known[1]
+    total = len(value)
+    children: Iterable[Any] = (
+        (item for pair in value.items() for item in pair) if isinstance(value, dict) else value
+    )
+    for child in children:
+        if total > limit:
+            return limit + 1
+        total += _size(child, limit - total)
+    if _BUDGET.active and total <= limit:
+        _BUDGET.sizes[id(value)] = (value, total)
+    return total
 
 
-def _check_size(made: int, *operands: Any, what: str) -> None:
-    if made > max([MAX_SIZE, *(_size(o) for o in operands)]):
-        raise TemplateLimit(f"{what} would make more than {MAX_SIZE} characters or items")
+def _made(result: Any, inputs: Iterable[Any], what: str) -> Any:
+    """Count a result unless it is one of the inputs (a filter that returned its argument)."""
+    if isinstance(result, (str, bytes, *_CONTAINERS)) and not any(result is i for i in inputs):
+        _make(_size(result), what)
+    _check_int(result, what)
+    return result
 
 
 def _check_int(value: Any, what: str) -> None:
@@ -104,10 +158,11 @@ def _multiply(left: Any, right: Any) -> Any:
     if isinstance(left, int) and isinstance(right, int):
         if left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise TemplateLimit(f"a product over {MAX_INT_BITS} bits")
-    elif isinstance(right, int) and _size(left):
-        _check_size(_size(left) * right, what="repeating a string or list")
-    elif isinstance(left, int) and _size(right):
-        _check_size(_size(right) * left, what="repeating a string or list")
+        return left * right
+    count, sequence = (right, left) if isinstance(right, int) else (left, right)
+    if isinstance(count, int) and isinstance(sequence, (str, bytes, list, tuple)):
+        _make(_size(sequence) * max(count, 0), "repeating a string or list")
+        return left * right
     return left * right
 
 
@@ -119,17 +174,21 @@ def _power(left: Any, right: Any) -> Any:
 
 
 def _add(left: Any, right: Any) -> Any:
-    if _size(left) and _size(right):
-        _check_size(_size(left) + _size(right), left, right, what="joining two strings or lists")
+    if isinstance(left, (str, bytes, list, tuple)) and isinstance(right, (str, bytes, list, tuple)):
+        size = _size(left) + _size(right)
+        _make(size, "joining two strings or lists")
+        result: Any = operator.add(left, right)
+        if _BUDGET.active and isinstance(result, (list, tuple)):
+            _BUDGET.sizes[id(result)] = (result, size)  # known: no walk when it is added to again
+        return result
     return left + right
 
 
 def _modulo(left: Any, right: Any) -> Any:
     if isinstance(left, str):
         _check_format(left)
-    result = left % right
-    _check_size(_size(result), left, right, what="formatting")
-    return result
+        return _made(left % right, (), "formatting")
+    return left % right
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -146,26 +205,34 @@ def _int_arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name:
 
 
 def _precheck_text(name: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """What a string operation would make, before it makes it (methods and filters alike)."""
+    """What a string operation would make, counted before it makes it (methods and filters)."""
     if name in ("center", "ljust", "rjust", "zfill"):
-        _check_size(_int_arg(args, kwargs, 0, "width", 0), text, what=name)
+        _make(max(_int_arg(args, kwargs, 0, "width", 0), 0), name)
     elif name == "indent":
         width = _int_arg(args, kwargs, 0, "width", 4)
-        _check_size(len(text) + max(width, 0) * (text.count("\n") + 1), text, what="indent")
+        _make(len(text) + max(width, 0) * (text.count("\n") + 1), "indent")
     elif name == "expandtabs":
         size = _int_arg(args, kwargs, 0, "tabsize", 8)
-        _check_size(len(text) + max(size, 0) * text.count("\t"), text, what="expandtabs")
+        _make(len(text) + max(size, 0) * text.count("\t"), "expandtabs")
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         count = text.count(args[0]) if args[0] else len(text) + 1
         limit = _int_arg(args, kwargs, 2, "count", -1)
         if limit >= 0:
             count = min(count, limit)
-        _check_size(len(text) + count * len(args[1]), text, what="replace")
+        _make(len(text) + count * len(args[1]), "replace")
     elif name == "join" and args and isinstance(args[0], (list, tuple)):
         items = args[0]
-        _check_size(sum(_size(i) or 8 for i in items) + len(text) * len(items), text, items, what="join")
+        _make(sum(_size(i) or 8 for i in items) + len(text) * len(items), "join")
     elif name in ("format", "format_map"):
         _check_format(text)
+
+
+def _is_jinja_internal(value: Any) -> bool:
+    from jinja2 import Environment
+    from jinja2.nodes import EvalContext
+    from jinja2.runtime import Context
+
+    return isinstance(value, (Environment, EvalContext, Context))
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -177,29 +244,37 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if name == "join" and values and isinstance(values[0], (list, tuple)):
             separator = values[1] if len(values) > 1 and isinstance(values[1], str) else ""
             _precheck_text("join", separator, (values[0],), {})
-        result = func(*args, **kwargs)
-        _check_size(_size(result), *values, what=f"the {name} filter")
-        return result
+        return _made(func(*args, **kwargs), values, f"the {name} filter")
 
-    for attribute in ("jinja_pass_arg",):  # keep what Jinja reads off a filter (context, env)
-        if hasattr(func, attribute):
-            setattr(bounded, attribute, getattr(func, attribute))
+    if hasattr(func, "jinja_pass_arg"):  # what Jinja reads off a filter (context, environment)
+        bounded.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
 
 
-def _is_jinja_internal(value: Any) -> bool:
-    from jinja2 import Environment
-    from jinja2.nodes import EvalContext
-    from jinja2.runtime import Context
-
-    return isinstance(value, (Environment, EvalContext, Context))
-
-
 def _loop(iterable: Any) -> Iterator[Any]:
-    """Every loop iterates through here: each iteration counts against the render's budget."""
+    """Every loop iterates through here: each iteration counts against the render's steps."""
     for item in iterable:
         _charge()
         yield item
+
+
+def _concat(pieces: list[Any]) -> str:
+    """`a ~ b`: the pieces as text, counted."""
+    texts = [str(piece) for piece in pieces]
+    _make(sum(len(t) for t in texts), "joining text with ~")
+    return "".join(texts)
+
+
+def _literal(value: Any) -> Any:
+    """A list, tuple or dict written in the template, counted with everything it holds."""
+    _make(_size(value), "a list or dict")
+    return value
+
+
+def _block(text: Any) -> Any:
+    """The text a `{% set x %}...{% endset %}` block captured, counted."""
+    _make(_size(text), "a set block")
+    return text
 
 
 def _range(*args: int) -> range:
@@ -217,12 +292,39 @@ def _finalize_markdown(value: Any) -> Any:
     """Each `{{ value }}` of a Markdown field: the sender's data shows literally."""
     if isinstance(value, Markdown) or value is None or isinstance(value, ChainableUndefined):
         return value
-    text = str(value)
-    return escape_piece(text if len(text) <= 4 * MAX_SIZE else text[: 4 * MAX_SIZE])
+    return escape_piece(str(value))
+
+
+class _Bounds(NodeTransformer):
+    """Puts our counting filters into a parsed template: loops, `~`, literals, set blocks."""
+
+    @staticmethod
+    def _wrap(node: nodes.Node | None, name: str, lineno: int) -> nodes.Filter:
+        return nodes.Filter(node, name, [], [], None, None, lineno=lineno)
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = self._wrap(node.iter, _LOOP, node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(nodes.List(node.nodes, lineno=node.lineno), _CONCAT, node.lineno)
+
+    def _literal(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        return self._wrap(node, _LITERAL, node.lineno)
+
+    visit_List = visit_Tuple = visit_Dict = _literal
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.Node:
+        self.generic_visit(node)
+        node.filter = self._wrap(node.filter, _BLOCK, node.lineno)
+        return node
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox with bounded operators, calls, ranges and loops."""
+    """The immutable sandbox with bounded operators, calls, ranges, loops and allocations."""
 
     intercepted_binops = frozenset(_BINOPS)
 
@@ -236,7 +338,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.globals["range"] = _range
         self.filters["md_escape"] = _md_escape
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
-        self.filters[_LOOP_FILTER] = _loop
+        self.filters.update({_LOOP: _loop, _CONCAT: _concat, _LITERAL: _literal, _BLOCK: _block})
 
     def call_binop(self, context: Context, operator_name: str, left: Any, right: Any) -> Any:
         _charge()
@@ -253,9 +355,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         if isinstance(owner, str):
             _precheck_text(getattr(__obj, "__name__", ""), owner, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
-        _check_size(_size(result), owner, *args, what="a call")
-        _check_int(result, "a call")
-        return result
+        return _made(result, (owner, *args, *kwargs.values()), "a call")
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         owner = getattr(value, "__self__", None)
@@ -271,18 +371,18 @@ def _environment(markdown: bool) -> BoundedEnvironment:
 
 @lru_cache(maxsize=512)
 def compiled(source: str, markdown: bool = False) -> Template:
-    """The template, every `for` iterating through the budgeted loop (raises Jinja2's errors)."""
+    """The template with our counting filters in its tree (raises Jinja2's errors)."""
     env = _environment(markdown)
-    tree = env.parse(source)
-    for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+    tree = _Bounds().visit(env.parse(source))
     template: Template = env.from_string(tree)
     return template
 
 
 def render_value(template: Template, context: Mapping[str, Any], limit: int) -> str:
     """Render until `limit` characters (one over, so the caller can mark the cut), within budget."""
-    _BUDGET.steps, _BUDGET.deadline = 0, time.monotonic() + MAX_SECONDS
+    _BUDGET.active, _BUDGET.steps, _BUDGET.made = True, 0, 0
+    _BUDGET.deadline = time.monotonic() + MAX_SECONDS
+    _BUDGET.sizes = {}
     pieces: list[str] = []
     length = 0
     stream: Iterable[str] = template.generate(context)
@@ -296,6 +396,6 @@ def render_value(template: Template, context: Mapping[str, Any], limit: int) -> 
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-        _BUDGET.steps = None
+        _BUDGET.active, _BUDGET.sizes = False, {}
     text = "".join(pieces)
     return text if len(text) <= limit + 1 else text[: limit + 1]
