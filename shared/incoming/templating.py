@@ -28,6 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +60,19 @@ MAX_STEPS = 10_000
 MAX_RANGE = 10_000
 #: the largest whole number an operation may make (Python's own cap on int -> str is 4,300 digits)
 MAX_INT_BITS = 4_096
-#: wall-clock time one render may take
+#: wall-clock time one render (or all the renders of one post, `one_budget`) may take
 MAX_SECONDS = 1.0
+#: the largest input (characters, or items counted as `_size` does) of the filters whose work
+#: grows faster than their input or that copy it element by element (wrapping, sorting, ...)
+MAX_HEAVY_INPUT = 200_000
+_TEXT_FILTERS = frozenset({"wordwrap", "urlize", "striptags", "title", "capitalize", "wordcount"})
+_HEAVY_FILTERS = frozenset(
+    {
+        "wordwrap", "urlize", "sort", "list", "unique", "dictsort", "groupby", "batch", "slice",
+        "map", "select", "reject", "selectattr", "rejectattr", "sum", "min", "max", "reverse",
+        "random", "tojson", "pprint", "striptags", "title", "capitalize", "wordcount", "items",
+    }
+)  # fmt: skip
 
 # Filter names a template cannot write: only the nodes we put in the tree use them.
 _LOOP, _CONCAT, _LITERAL, _BLOCK = "bounded loop", "bounded concat", "bounded literal", "bounded block"
@@ -75,6 +87,7 @@ class TemplateLimit(SecurityError):
 
 class _Budget(threading.local):
     active: bool = False
+    shared: bool = False
     steps: int = 0
     made: int = 0
     deadline: float = 0.0
@@ -239,6 +252,16 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _charge()
         values = [a for a in args if not _is_jinja_internal(a)]
+        if name in _HEAVY_FILTERS and values:
+            first = values[0]
+            # a text filter on a container works on its text, several characters an item
+            cap = (
+                MAX_HEAVY_INPUT // 10
+                if name in _TEXT_FILTERS and isinstance(first, _CONTAINERS)
+                else MAX_HEAVY_INPUT
+            )
+            if _size(first, cap) > cap:
+                raise TemplateLimit(f"the {name} filter on more than {cap} characters or items")
         if values and isinstance(values[0], str):
             _precheck_text(name, values[0], tuple(values[1:]), kwargs)
         if name == "join" and values and isinstance(values[0], (list, tuple)):
@@ -378,11 +401,33 @@ def compiled(source: str, markdown: bool = False) -> Template:
     return template
 
 
-def render_value(template: Template, context: Mapping[str, Any], limit: int) -> str:
-    """Render until `limit` characters (one over, so the caller can mark the cut), within budget."""
+def _start() -> None:
     _BUDGET.active, _BUDGET.steps, _BUDGET.made = True, 0, 0
     _BUDGET.deadline = time.monotonic() + MAX_SECONDS
     _BUDGET.sizes = {}
+
+
+def _stop() -> None:
+    _BUDGET.active, _BUDGET.shared, _BUDGET.sizes = False, False, {}
+
+
+@contextmanager
+def one_budget() -> Iterator[None]:
+    """Every render inside shares one budget (steps, allocations, time): all the template fields
+    of one post together cost what one render may."""
+    _start()
+    _BUDGET.shared = True
+    try:
+        yield
+    finally:
+        _stop()
+
+
+def render_value(template: Template, context: Mapping[str, Any], limit: int) -> str:
+    """Render until `limit` characters (one over, so the caller can mark the cut), within budget."""
+    own = not _BUDGET.shared
+    if own:
+        _start()
     pieces: list[str] = []
     length = 0
     stream: Iterable[str] = template.generate(context)
@@ -396,6 +441,7 @@ def render_value(template: Template, context: Mapping[str, Any], limit: int) -> 
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-        _BUDGET.active, _BUDGET.sizes = False, {}
+        if own:
+            _stop()
     text = "".join(pieces)
     return text if len(text) <= limit + 1 else text[: limit + 1]

@@ -117,3 +117,36 @@ def test_payload_sized_values_and_accumulating_lists_pass() -> None:
     assert render("{{ [data.big, 1]|length }}", context, "text") == "2"
     source = "{% set ns = namespace(s=[]) %}{% for i in range(2000) %}{% set ns.s = ns.s + [i] %}{% endfor %}"
     assert render(source + "{{ ns.s|length }}", {}, "text") == "2000"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ data.s|wordwrap(1) }}",
+        "{{ data.n|urlize }}",
+        "{{ data.s|list|sort|join }}",
+        "{{ data.n|wordwrap(1) }}",
+    ],
+)
+def test_slow_filters_on_huge_input_are_refused_quickly(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
+        render(source, DATA, "text")
+    assert time.monotonic() - started < 1.0
+    assert info.value.detail[0].startswith("template.text: "), info.value.detail
+
+
+def test_all_fields_of_one_post_share_one_budget() -> None:
+    import json
+
+    from shared.incoming import pipeline
+    from shared.store.models import Route
+
+    spin = "{% for i in range(6000) %}{% endfor %}"  # each alone is fine; together over the steps
+    route = Route(
+        name="r1", source="generic", settings={"template": json.dumps({"title": spin, "text": spin})}
+    )
+    with pytest.raises(pipeline.Refusal) as info:
+        pipeline.prepare(route, {"content-type": "application/json"}, b"{}")
+    assert info.value.reply.status == 400
+    assert "10000 loop iterations" in info.value.reply.json()["detail"][0]

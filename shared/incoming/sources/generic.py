@@ -139,7 +139,7 @@ def render(source: Any, context: Mapping[str, Any], where: str, *, markdown: boo
         raise SourceError("route template is not allowed", [f"template.{where}: unsafe operation"]) from None
     except TemplateError as exc:
         raise SourceError("route template failed", [f"template.{where}: {short(exc, 200)}"]) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, RuntimeError, MemoryError) as exc:
+    except Exception as exc:  # anything a filter raises on this data is the sender's 400
         raise SourceError(
             "route template failed on this payload", [f"template.{where}: {type(exc).__name__}"]
         ) from None
@@ -355,7 +355,10 @@ class GenericSource:
         if template is not None and not isinstance(template, Mapping):
             raise SourceError("route template is invalid", ["template: must be an object"])
         if template:
-            return _templated(template, parsed, ctx, req.body)
+            from shared.incoming.templating import one_budget
+
+            with one_budget():  # all the fields of one post share one render's bounds
+                return _templated(template, parsed, ctx, req.body)
         return _default(parsed, ctx, req.body)
 
 
