@@ -134,3 +134,16 @@ def test_retention_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETENTION_DELIVERY_LOG_DAYS", "x")
     with pytest.raises(settings.SettingError):
         settings.retention()
+
+
+def test_expired_keys_are_found_a_slice_per_run_wherever_they_are(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETENTION_PURGE_PER_RUN", "4")
+    for i in range(6):
+        _key(store, "incoming:r", f"old{i}", NOW - timedelta(days=30))
+        _key(store, "incoming:r", f"new{i}", NOW + timedelta(days=1))
+    for _ in range(6):  # 13 records (with the purge's own), 4 read a run: the walk wraps around
+        purge.purge(store, NOW)
+    assert [store.dedupe.read("incoming:r", f"old{i}") for i in range(6)] == [None] * 6
+    assert all(store.dedupe.read("incoming:r", f"new{i}") is not None for i in range(6))
