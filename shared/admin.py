@@ -419,6 +419,18 @@ def route_settings(items: list[str] | None, current: dict[str, Any] | None = Non
     return settings_map
 
 
+def check_template(settings_map: dict[str, Any]) -> None:
+    """A route template that any payload would take over a bound (or that does not parse) is
+    refused here, before a sender meets it (``generic.template_problems``)."""
+    if "template" not in settings_map:
+        return
+    from shared.incoming.sources.generic import template_problems
+
+    problems = template_problems(settings_map["template"])
+    if problems:
+        raise UsageError("--setting template: " + "; ".join(problems[:5]))
+
+
 def check_channels(names: list[str]) -> None:
     missing = [c for c in names if store().channels.find(c) is None]
     if missing:
@@ -440,6 +452,7 @@ def route_add(args: argparse.Namespace) -> None:
     channels = split_names(args.to)
     filters = route_filters(args)
     settings_map = route_settings(args.setting)
+    check_template(settings_map)
     secret: str | None = None
     if args.auth != "none":
         secret = read_secret(args.secret_file, "secret")
@@ -470,6 +483,7 @@ def route_set(args: argparse.Namespace) -> None:
     channels = split_names(args.to) if args.to else None
     route = store().routes.get(args.name)
     filters = route_filters(args, route.filters)
+    check_template(route_settings(args.setting, route.settings) if args.setting else {})
     if channels is not None:
         check_channels(channels)
     changed = route.model_copy(
@@ -635,7 +649,9 @@ def sub_resume(args: argparse.Namespace) -> None:
 
 
 def sub_remove(args: argparse.Namespace) -> None:
-    store().subscriptions.remove(args.id)
+    from shared.store.purge import remove_subscription
+
+    remove_subscription(store(), args.id)  # its buffered events go with it
     emit(args, {"removed": args.id}, f"removed subscription {args.id}")
 
 

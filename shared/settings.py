@@ -190,6 +190,30 @@ class Digest:
         )
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long the timer's purge keeps what nothing else removes (`shared.store.purge`)."""
+
+    #: delivery log rows (`admin`'s "what happened to my message") are kept this long
+    delivery_log_days: int
+    #: idempotency keys (dedupe, the bot's replay guard, delivery parts) are kept this long past
+    #: their expiry: an expired key is already free to take over; this only bounds the table
+    expired_keys_hours: int
+    #: events buffered for a digest are dropped when older than this (a paused subscription)
+    events_days: int
+    #: rows each kind may delete in one timer run (the rest waits for the next run)
+    per_run: int
+
+    @classmethod
+    def read(cls) -> Retention:
+        return cls(
+            delivery_log_days=int(_clamp(get_int("RETENTION_DELIVERY_LOG_DAYS", 30), 1, 3650)),
+            expired_keys_hours=int(_clamp(get_int("RETENTION_EXPIRED_KEYS_HOURS", 168), 1, 87600)),
+            events_days=int(_clamp(get_int("RETENTION_EVENTS_DAYS", 30), 1, 3650)),
+            per_run=int(_clamp(get_int("RETENTION_PURGE_PER_RUN", 1000), 1, 100_000)),
+        )
+
+
 _sections: dict[type, object] = {}
 _sections_lock = threading.Lock()
 
@@ -227,6 +251,10 @@ def outgoing() -> Outgoing:
 
 def digest() -> Digest:
     return _section(Digest, Digest.read)
+
+
+def retention() -> Retention:
+    return _section(Retention, Retention.read)
 
 
 def reload() -> None:

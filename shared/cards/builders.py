@@ -5,7 +5,10 @@ outgoing bot builds reply cards on a cold start inside Teams' 5 s deadline, and 
 full pydantic model set costs ~150 ms plus ~70 ms on the first validation, while this module
 imports in a couple of milliseconds. Everything downstream (`limits`, `envelopes`) takes either
 form. Text arguments are Markdown and are rewritten into Teams' subset (`markdown.to_teams`);
-put user data through `markdown.escape` first when it must show literally.
+put user data through `markdown.escape` first when it must show literally. With
+`literal_facts=True` (every card of sender data) fact names and values that are not already
+`markdown.Markdown` are escaped here. Whatever the caller did, `build()` keeps only http(s)
+links and only the card's own `<at>` mentions in every TextBlock and fact.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from shared.cards.envelopes import SCHEMA_URL
 from shared.cards.links import http_url
-from shared.cards.markdown import to_teams
+from shared.cards.markdown import Markdown, escape, http_links_only, only_mentions, to_teams
 from shared.cards.versions import WORKFLOWS_MAX, label, lowest_version
 
 #: the highest version a card we build may declare: what the Workflows Flow bot displays. Each
@@ -98,8 +101,10 @@ class CardBuilder:
         subtitle: str | None = None,
         *,
         full_width: bool = True,
+        literal_facts: bool = False,
     ) -> None:
         self.status = status
+        self._literal_facts = literal_facts
         header_items = [text_block(to_teams(title), size="Large", weight="Bolder")]
         if subtitle:
             header_items.append(text_block(to_teams(subtitle), isSubtle=True, spacing="None"))
@@ -118,6 +123,9 @@ class CardBuilder:
         return self
 
     def facts(self, pairs: Mapping[str, Any] | Iterable[tuple[Any, Any]]) -> CardBuilder:
+        if self._literal_facts:
+            items = pairs.items() if isinstance(pairs, Mapping) else pairs
+            pairs = [(_literal(title), _literal(value)) for title, value in items]
         element = fact_set(pairs)
         if element is not None:
             self._body.append(element)
@@ -190,4 +198,38 @@ class CardBuilder:
         if msteams:
             card["msteams"] = msteams
         card["version"] = lowest_version(card)
+        _guard(card["body"], frozenset(str(entity["text"]) for entity in self._entities))
         return card
+
+
+def _literal(value: Any) -> Any:
+    """A fact part as given when it is already Markdown (or no text), else escaped."""
+    if value is None or isinstance(value, Markdown):
+        return value
+    return escape(str(value))
+
+
+def _guarded(text: str, mentions: frozenset[str]) -> str:
+    if "](" in text or "]:" in text or "<" in text:
+        return only_mentions(http_links_only(text), mentions)
+    return text
+
+
+def _guard(elements: list[Any], mentions: frozenset[str]) -> None:
+    """The last line of defence, whatever a caller composed: in every TextBlock and fact, links
+    only to http(s) URLs and mentions only of the card's own entities (in place)."""
+    for element in elements:
+        if not isinstance(element, dict):
+            continue
+        kind = element.get("type")
+        if kind == "TextBlock" and isinstance(element.get("text"), str):
+            element["text"] = _guarded(element["text"], mentions)
+        elif kind == "FactSet":
+            for fact in element.get("facts") or []:
+                for key in ("title", "value"):
+                    if isinstance(fact, dict) and isinstance(fact.get(key), str):
+                        fact[key] = _guarded(fact[key], mentions)
+        for key in ("items", "columns", "body"):
+            nested = element.get(key)
+            if isinstance(nested, list):
+                _guard(nested, mentions)

@@ -24,6 +24,15 @@ import unicodedata
 
 WORD_JOINER = "\u2060"
 
+
+class Markdown(str):
+    """Text already in Teams' Markdown: escaped sender text or markup we wrote. Builders that
+    take sender values (`CardBuilder(literal_facts=True)`) escape every other `str` they get, so
+    a value is never escaped twice nor shown raw."""
+
+    __slots__ = ()
+
+
 # --- escape ---------------------------------------------------------------------------------------
 
 _TAG_START_RE = re.compile(r"<(?=[A-Za-z/!?])")
@@ -86,10 +95,10 @@ def _emphasis_marks(text: str, marks: set[int]) -> None:
                 marks.update(range(start, end))
 
 
-def escape(text: str) -> str:
+def escape(text: str) -> Markdown:
     """Make arbitrary user text render literally in a TextBlock or Fact (and through `to_teams`)."""
     if not text:
-        return text
+        return Markdown(text)
     marks: set[int] = set()
     # A backslash is literal in CommonMark unless punctuation (or a line end) follows it.
     for match in re.finditer(r"\\(?=[!-/:-@\[-`{-~\n]|$)", text):
@@ -116,7 +125,118 @@ def escape(text: str) -> str:
     out.append(text[last:])
     escaped = "".join(out)
     escaped = _TAG_START_RE.sub("<" + WORD_JOINER, escaped)
-    return _ENTITY_START_RE.sub("&" + WORD_JOINER, escaped)
+    return Markdown(_ENTITY_START_RE.sub("&" + WORD_JOINER, escaped))
+
+
+def escape_piece(text: str) -> Markdown:
+    """`escape` for a piece that other text will be put beside (a template's `{{ value }}`):
+    also a `]` at its end and a `(` at its start, which could close a link with what follows
+    or precedes it. Emphasis across pieces may still pair up; links and mentions cannot."""
+    escaped = escape(text)
+    if escaped.endswith("]") and not escaped.endswith("\\]"):
+        escaped = Markdown(escaped[:-1] + "\\]")
+    if escaped.startswith("("):
+        escaped = Markdown("\\" + escaped)
+    return escaped
+
+
+# Characters a link destination cannot hold unescaped (they would end it or open another).
+_URL_UNSAFE = {ord(c): f"%{ord(c):02X}" for c in "()<>\\ \t\n\r\"'`"}
+
+
+def code(text: str) -> Markdown:
+    """A short code span (a commit id): literal inside backticks, escaped text when it cannot be."""
+    if text and len(text) <= 200 and "`" not in text and "\n" not in text and text.strip() == text:
+        return Markdown(f"`{text}`")
+    return escape(text)
+
+
+def link(label: str, url: str | None, *, code_label: bool = False) -> Markdown:
+    """A Markdown link whose label renders literally and whose URL cannot break out of it;
+    the label alone (escaped) when `url` is not an absolute http(s) URL."""
+    from shared.cards.links import http_url
+
+    shown = code(label) if code_label else escape_piece(label)
+    target = http_url(url)
+    if target is None:
+        return shown
+    return Markdown(f"[{shown or 'link'}]({target.translate(_URL_UNSAFE)})")
+
+
+# --- links and mentions in Markdown we pass on ---------------------------------------------------
+
+# A link destination after `](`: `<...>` or up to a blank or parenthesis (enough to see its scheme).
+_DESTINATION_RE = re.compile(r"[ \t]{0,20}(?:<([^<>\n]{0,2100})>|([^\s()<>]{0,2100}))")
+# A link reference definition `[ref]: ...` (reference links are the only way to a link without
+# `](`): its `[` gets a backslash wherever it is (inside a list item is a line start too); a `[`
+# after a backslash is no definition (escaped, or not at a line start).
+_LINK_DEFINITION_RE = re.compile(r"(?<!\\)\[(?=[^\[\]\n]{1,999}\]:)")
+# An autolink `<scheme:...>` or `<user@host>` of any scheme but http(s).
+_AUTOLINK_RE = re.compile(
+    r"<(?=(?![Hh][Tt][Tt][Pp][Ss]?:)[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]{0,2100}>"
+    r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{1,64}@[A-Za-z0-9][A-Za-z0-9.\-]{0,253}>)"
+)
+_MENTION_RE = re.compile(r"<at>[^<>\n]{0,300}</at>", re.IGNORECASE)
+
+
+def _inline_links_http_only(text: str) -> str:
+    """Every `](` (each inline link or image has one, however its label nests) whose destination
+    is not an absolute http(s) URL gets a backslash before its `]`, so it is no link at all."""
+    from shared.cards.links import http_url
+
+    out: list[str] = []
+    last = 0
+    position = text.find("](")
+    while position != -1:
+        slashes = 0
+        while position - slashes > 0 and text[position - slashes - 1] == "\\":
+            slashes += 1  # each `](` counts only its own run: linear overall
+        if slashes % 2 == 0:  # an escaped `\]` closes nothing
+            found = _DESTINATION_RE.match(text, position + 2)
+            destination = (found.group(1) or found.group(2) or "") if found else ""
+            if http_url(destination) is None:
+                out.append(text[last:position])
+                out.append("\\")
+                last = position
+        position = text.find("](", position + 2)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def http_links_only(text: str) -> str:
+    """Markdown with every link limited to absolute http(s) URLs: other inline links and images
+    show as text, as do all reference definitions and autolinks of other schemes."""
+    if not text:
+        return text
+    if "]:" in text:
+        text = _LINK_DEFINITION_RE.sub(r"\\[", text)
+    if "](" in text:
+        text = _inline_links_http_only(text)
+    if "<" in text:
+        text = _AUTOLINK_RE.sub("<" + WORD_JOINER, text)
+    return text
+
+
+def only_mentions(text: str, allowed: frozenset[str] | set[str]) -> str:
+    """Break every `<at>...</at>` that is not one of the card's own mention texts (`allowed`)."""
+    if "<" not in text or not _MENTION_START_RE.search(text):
+        return text
+    kept = {markup.lower() for markup in allowed}
+    out: list[str] = []
+    last = 0
+    for match in _MENTION_RE.finditer(text):
+        if match.group(0).lower() in kept:
+            out.append(defuse_mentions(text[last : match.start()]))
+            out.append(match.group(0))
+            last = match.end()
+    out.append(defuse_mentions(text[last:]))
+    return "".join(out)
+
+
+def sender_markdown(text: str) -> Markdown:
+    """A sender's own Markdown (a pull request body, a MessageCard with `markdown: true`) in
+    Teams' subset, with links limited to http(s) and no `<at>` mention of its own."""
+    return Markdown(http_links_only(to_teams(text, mentions=False)))
 
 
 def defuse_mentions(text: str) -> str:

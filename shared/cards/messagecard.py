@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from shared.cards.builders import Status, fact_set, text_block
 from shared.cards.envelopes import SCHEMA_URL
 from shared.cards.links import http_url
-from shared.cards.markdown import defuse_mentions, escape, to_teams
+from shared.cards.markdown import defuse_mentions, escape, sender_markdown
 from shared.cards.versions import lowest_version
 
 if TYPE_CHECKING:
@@ -127,9 +127,9 @@ def _status_for(theme: str | None) -> Status:
 
 def _md(text: Any, markdown: bool = True) -> str:
     """Sender text into Teams' subset; `<at>` markup defused (MessageCards had no mentions, and
-    a route's own mention entities must not match text a sender wrote)."""
+    a route's own mention entities must not match text a sender wrote); links http(s) only."""
     value = "" if text is None else str(text)
-    return to_teams(value, mentions=False) if markdown else escape(value)
+    return sender_markdown(value) if markdown else escape(value)
 
 
 def _uri_of(action: MessageCardAction) -> str | None:

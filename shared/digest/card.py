@@ -7,7 +7,8 @@ from typing import Any
 
 from shared.cards import times
 from shared.cards.builders import CardBuilder, Status
-from shared.cards.markdown import escape
+from shared.cards.links import http_url
+from shared.cards.markdown import escape, link
 from shared.digest.feeds.base import Entry, Gathered
 from shared.incoming.vocabulary import NEEDS_ATTENTION
 
@@ -22,8 +23,7 @@ def _status(gathered: Gathered) -> Status:
 
 
 def _line(entry: Entry) -> str:
-    title = escape(entry.title)
-    text = f"[{title}]({entry.url})" if entry.url and ")" not in entry.url else f"**{title}**"
+    text = link(entry.title, entry.url) if http_url(entry.url) else f"**{escape(entry.title)}**"
     if entry.state:
         text = f"{escape(entry.state)}: {text}"
     if entry.published is not None:
@@ -36,7 +36,9 @@ def _line(entry: Entry) -> str:
 def build_digest_card(gathered: Gathered, *, when: datetime | None = None) -> dict[str, Any]:
     """The card for one digest; an empty digest says "nothing new" (posted only when asked)."""
     subtitle = times.local(when) if when else None
-    builder = CardBuilder(escape(gathered.title), status=_status(gathered), subtitle=subtitle)
+    builder = CardBuilder(
+        escape(gathered.title), status=_status(gathered), subtitle=subtitle, literal_facts=True
+    )
     if gathered.headline:
         builder.text(escape(gathered.headline))
     if gathered.facts:

@@ -433,7 +433,8 @@ def _check_target(ctx: Context, source: str, target: str, channel_name: str) -> 
 
 
 def _new_subscription_id() -> str:
-    return "s" + secrets.token_hex(3)
+    """48 random bits (ids made before had 24: they still work, ids are looked up as given)."""
+    return "s" + secrets.token_hex(6)
 
 
 @registry.command(
@@ -593,8 +594,10 @@ def cmd_subscriptions(ctx: Context) -> Answer:
 
 @registry.command("unsubscribe", usage="unsubscribe ID", summary="stop and delete a digest")
 def cmd_unsubscribe(ctx: Context) -> Answer:
+    from shared.store.purge import remove_subscription
+
     sub = _own_subscription(ctx, "unsubscribe")
-    ctx.store.subscriptions.remove(sub.id)
+    remove_subscription(ctx.store, sub.id)  # its buffered events go with it
     return Answer("Unsubscribed", status="good").add(f"Removed {_describe_sub(sub)}.")
 
 

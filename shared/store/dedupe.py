@@ -94,6 +94,37 @@ class DedupeRepository:
         """`write` for several records: transactions per scope, 100 records each."""
         self.table.batch(("upsert", self._entity(record)) for record in records)
 
+    def purge_expired(
+        self, before: datetime, limit: int, after: tuple[str, str] = ("", "")
+    ) -> tuple[int, tuple[str, str] | None]:
+        """Read up to `limit` records in key order after the stored keys `after` and delete those
+        whose expiry is before `before` (the purge's cut-off, well after expiry): the table has no
+        time order, so the purge walks it a bounded slice per run. Each delete is conditional on
+        the ETag read, so a record taken over since is kept. Returns (deleted, the keys to go on
+        after, or None at the end of the table)."""
+        from shared.invocation import run_parallel
+
+        pk, rk = after
+        rows = self.table.query(
+            "PartitionKey gt @pk or ( PartitionKey eq @pk and RowKey gt @rk )",  # blanks round @rk: the SDK
+            {"pk": pk, "rk": rk},
+            limit=limit,
+            select=["PartitionKey", "RowKey", "expires"],
+        )
+        last = (str(rows[-1]["PartitionKey"]), str(rows[-1]["RowKey"])) if len(rows) >= limit else None
+        rows = [r for r in rows if _before(r.get("expires"), before)]
+
+        def delete(entity: Mapping[str, Any]) -> bool:
+            metadata = getattr(entity, "metadata", None)
+            etag = metadata.get("etag") if isinstance(metadata, Mapping) else None
+            try:
+                self.table.delete(str(entity["PartitionKey"]), str(entity["RowKey"]), etag=etag)
+            except (Conflict, NotFound):
+                return False
+            return True
+
+        return sum(run_parallel(rows, delete, name="purge-dedupe")), last
+
     def write_later(self, record: DedupeRecord) -> None:
         """`write`, behind the caller (`shared.store.behind`); inline when that queue is full."""
         from shared.store.behind import BEHIND
@@ -101,3 +132,17 @@ class DedupeRepository:
         entity = self._entity(record)
         if not BEHIND.submit(self.table, "upsert", entity):
             self.table.upsert(entity)
+
+
+def _before(value: object, cutoff: datetime) -> bool:
+    """An entity's `expires` (a datetime, or its ISO text from some emulators) before `cutoff`."""
+    from datetime import UTC
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+    if not isinstance(value, datetime):
+        return False
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)) < cutoff

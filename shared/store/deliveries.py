@@ -6,6 +6,8 @@ trip before the sender's answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.store.entities import from_entity, to_entity
@@ -41,7 +43,49 @@ class DeliveryLog:
         entry = DeliveryRecord(channel=channel, ok=ok, detail=detail[:_MAX_DETAIL])
         return to_entity(entry, escape(channel), descending(), skip=frozenset({"channel"}))
 
+    def channels_after(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` stored channel keys after `after` ("" from the start), also of channels
+        removed since: one one-row read each (a skip scan), whatever the rows per channel."""
+        found: list[str] = []
+        key = after
+        for _ in range(limit):
+            rows = self.table.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
+            if not rows:
+                break
+            key = str(rows[0]["PartitionKey"])
+            found.append(key)
+        return found
+
+    def purge_before(self, channel_key: str, before: datetime, limit: int) -> int:
+        """Delete up to `limit` rows of one stored channel key written before `before` (one range
+        read: the oldest rows sort last). Rows never change once written: no ETag needed."""
+        # RowKeys are `ordering.descending()`: 10**20 - nanoseconds, so older rows sort after this.
+        bound = f"{10**20 - int(before.timestamp() * 1_000_000_000):020d}"
+        rows = self.table.query(
+            "PartitionKey eq @pk and RowKey gt @rk",
+            {"pk": channel_key, "rk": bound},
+            limit=limit,
+            select=["PartitionKey", "RowKey"],
+        )
+        return _delete_rows(self.table, rows) if rows else 0
+
     def recent(self, channel: str, limit: int = 20) -> list[DeliveryRecord]:
         """The newest `limit` outcomes, newest first."""
         rows = self.table.partition(escape(channel), limit=limit)
         return [from_entity(DeliveryRecord, e, channel=channel) for e in rows]
+
+
+def _delete_rows(table: Table, rows: list[Mapping[str, object]]) -> int:
+    """Delete rows (by keys) in transactions per partition; a chunk that fails because a row went
+    meanwhile is done row by row."""
+    from shared.store.errors import StoreError, StoreUnavailable
+
+    ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
+    try:
+        table.batch(ops)
+    except StoreUnavailable:
+        raise
+    except StoreError:
+        for _, entity in ops:
+            table.delete(str(entity["PartitionKey"]), str(entity["RowKey"]))
+    return len(ops)

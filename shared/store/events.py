@@ -6,6 +6,7 @@ what it posted in batches of that same partition.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.store.entities import from_entity, to_entity
@@ -37,6 +38,41 @@ class EventRepository:
     def count(self, subscription_id: str) -> int:
         rows = self.table.query("PartitionKey eq @pk", {"pk": escape(subscription_id)}, select=["RowKey"])
         return len(rows)
+
+    def remove_all(self, subscription_id: str, limit: int = 1000) -> int:
+        """Delete up to `limit` buffered events of the subscription, oldest first (the purge takes
+        the rest of a partition whose subscription is gone). Returns how many went."""
+        rows = self.table.query(
+            "PartitionKey eq @pk", {"pk": escape(subscription_id)}, limit=limit, select=["RowKey"]
+        )
+        return self.remove(subscription_id, [str(r["RowKey"]) for r in rows]) if rows else 0
+
+    def remove_before(self, subscription_id: str, before: datetime, limit: int) -> int:
+        """Delete up to `limit` events buffered before `before` (RowKeys sort by arrival time)."""
+        bound = f"{int(before.timestamp() * 1_000_000_000):020d}"
+        rows = self.table.query(
+            "PartitionKey eq @pk and RowKey lt @rk",
+            {"pk": escape(subscription_id), "rk": bound},
+            limit=limit,
+            select=["RowKey"],
+        )
+        return self.remove(subscription_id, [str(r["RowKey"]) for r in rows]) if rows else 0
+
+    def subscriptions_after(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` subscription ids that have buffered events, in key order after the
+        escaped key `after` ("" from the start): one one-row read per id (a skip scan), so the
+        cost does not grow with the number of events."""
+        from shared.store.keys import unescape
+
+        found: list[str] = []
+        key = after
+        for _ in range(limit):
+            rows = self.table.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
+            if not rows:
+                break
+            key = str(rows[0]["PartitionKey"])
+            found.append(unescape(key))
+        return found
 
     def remove(self, subscription_id: str, ids: list[str]) -> int:
         """Delete events by id (batched); ids already gone are skipped. Returns how many were asked."""

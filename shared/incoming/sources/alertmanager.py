@@ -16,6 +16,7 @@ from urllib.parse import quote
 from pydantic import Field
 
 from shared.cards import times
+from shared.cards.markdown import escape, link
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -161,9 +162,9 @@ class AlertmanagerSource:
         summary_text = n.commonAnnotations.get("summary")
         description = n.commonAnnotations.get("description") or n.commonAnnotations.get("message")
         if summary_text:
-            card.text(f"**{short(summary_text, 300)}**")
+            card.text(f"**{escape(short(summary_text, 300))}**")
         if description:
-            card.text(short(description, 1000))
+            card.text(escape(short(description, 1000)))
         if firing and resolved_alerts:
             card.text(f"{len(firing_alerts)} firing, {len(resolved_alerts)} resolved")
 
@@ -181,7 +182,7 @@ class AlertmanagerSource:
         if hidden > 0:
             more = f"+{hidden} more"
             url = http_url(n.externalURL)
-            card.text(f"[{more}]({url})" if url else more)
+            card.text(link(more, url))
 
         for label, url in common_links:
             card.button(label, url)
@@ -213,11 +214,11 @@ class AlertmanagerSource:
     ) -> None:
         state = _alert_status(alert, n.status)
         heading = alert.annotations.get("summary") or _alert_title(alert)
-        card.section(f"{'🔥' if state == 'firing' else '✅'} {short(heading, 200)}")
+        card.section(f"{'🔥' if state == 'firing' else '✅'} {escape(short(heading, 200))}")
         desc = alert.annotations.get("description") or alert.annotations.get("message")
         shown_above = n.commonAnnotations.get("description") or n.commonAnnotations.get("message")
         if desc and desc != shown_above:  # the card's text already says it
-            card.text(short(desc, 600))
+            card.text(escape(short(desc, 600)))
         facts = facts_of(
             {k: v for k, v in alert.labels.items() if n.commonLabels.get(k) != v}, skip=("alertname",)
         )
@@ -233,10 +234,10 @@ class AlertmanagerSource:
             facts.append(("Ended", ended))
         if facts:
             card.facts(facts)
-        links = [f"[{t}]({u})" for t, u in _links(alert.annotations) if (t, u) not in common_links]
+        links = [link(t, u) for t, u in _links(alert.annotations) if (t, u) not in common_links]
         source = http_url(alert.generatorURL)
         if source and len(n.alerts) > 1:
-            links.append(f"[Source]({source})")
+            links.append(link("Source", source))
         if links:
             card.text(" · ".join(links))
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from shared.cards.markdown import sender_markdown
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -238,7 +239,7 @@ def _run_state_changed(hook: ServiceHook) -> Built:
 
 def _git_push(hook: ServiceHook) -> Built:
     from shared.cards.builders import Status
-    from shared.cards.markdown import escape
+    from shared.cards.markdown import code, escape
 
     p = validate(GitPush, hook.resource, "Azure DevOps git.push")
     branch = _branch(p.refUpdates[0].name)
@@ -249,7 +250,7 @@ def _git_push(hook: ServiceHook) -> Built:
     for c in p.commits[:MAX_COMMITS]:
         sha = c.commitId[:8]
         first = first_line(c.comment, 120)
-        lines.append(f"`{sha}` {escape(first)}")
+        lines.append(f"{code(sha)} {escape(first)}")
     if lines:
         card.bullets(lines)
     if n > MAX_COMMITS:
@@ -274,7 +275,7 @@ def _pull_request(hook: ServiceHook) -> Built:
     title = f"{repo}: PR {pr.pullRequestId} {what}: {short(pr.title, 150)}"
     card = new_card(title, status, f"by {pr.createdBy.displayName}" if pr.createdBy else None)
     if pr.description and what == "created":
-        card.text(short(pr.description.strip(), 800))
+        card.text(sender_markdown(short(pr.description.strip(), 800)))  # Markdown in Azure DevOps
     facts = [("Branches", f"{_branch(pr.sourceRefName)} → {_branch(pr.targetRefName)}")]
     if pr.mergeStatus:
         facts.append(("Merge status", pr.mergeStatus))
@@ -345,7 +346,7 @@ def _work_item(hook: ServiceHook) -> Built:
     if what == "commented":
         comment = _field(fields.get("System.History"))
         if comment:
-            card.text(short(comment, 800))
+            card.text(sender_markdown(short(comment, 800)))  # HTML from the discussion
     facts: list[tuple[str, str]] = []
     changed = {k: v for k, v in wi.fields.items() if isinstance(v, dict) and "newValue" in v}
     for key, label in (
@@ -381,7 +382,7 @@ def _generic(hook: ServiceHook) -> Built:
     title = first_line(plain) or first_line(hook.eventType) or "Azure DevOps event"
     card = new_card(title, Status.DEFAULT, hook.eventType)
     if text:
-        card.text(short(text, 1500))
+        card.text(sender_markdown(short(text, 1500)))
     url = None
     for label, link in markdown_links(text)[:3]:
         url = url or link

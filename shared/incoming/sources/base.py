@@ -167,12 +167,15 @@ def titled(title: str, status: Status) -> str:
 
 
 def new_card(title: str, status: Status, subtitle: str | None = None) -> CardBuilder:
-    """A card whose title and subtitle (sender data) render literally, never as Markdown."""
+    """A card whose title, subtitle and facts (sender data) render literally, never as Markdown."""
     from shared.cards.builders import CardBuilder
     from shared.cards.markdown import escape
 
     return CardBuilder(
-        titled(escape(title), status), status=status, subtitle=escape(subtitle) if subtitle else None
+        titled(escape(title), status),
+        status=status,
+        subtitle=escape(subtitle) if subtitle else None,
+        literal_facts=True,
     )
 
 

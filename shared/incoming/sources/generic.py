@@ -6,8 +6,11 @@ Route ``settings["template"]`` (all keys optional, each a Jinja2 template string
      "facts": [{"name": "...", "value": "..."}] or {"Name": "..."},
      "buttons": [{"title": "...", "url": "..."}], "id": "..."}
 
-Templates run in ``jinja2.sandbox.ImmutableSandboxedEnvironment`` and render into card *values*
-(never into JSON text), so quotes, brackets and newlines in the data cannot break a card. The
+Templates run in a bounded ``jinja2.sandbox.ImmutableSandboxedEnvironment``
+(``shared.incoming.templating``: sizes, powers, ranges, loops and calls bounded; rendering stops
+at the value limit) and render into card *values* (never into JSON text), so quotes, brackets
+and newlines in the data cannot break a card. In ``text`` and ``facts`` the template is Markdown
+and each ``{{ value }}`` shows literally (no link, mention or formatting from the data). The
 payload is available as ``data`` and, when it is an object, its keys as top-level names. ``status``
 renders to a word that sets both the colour (severity: good/warning/attention/accent/default, or
 words such as success/failure/firing/resolved) and, when the word says what happened, the state
@@ -23,7 +26,6 @@ Route ``settings["title"]`` sets the title of plain-text posts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.cards import times
@@ -42,8 +44,6 @@ from shared.incoming.sources.base import (
 from shared.incoming.vocabulary import State, severity_of, state_of
 
 if TYPE_CHECKING:
-    from jinja2 import Template
-
     from shared.cards.builders import Status
 
 TITLE_KEYS = ("title", "subject", "summary", "name", "event", "alertname")
@@ -111,41 +111,86 @@ def status_from(value: Any) -> Status:
     return Status.DEFAULT
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    from jinja2 import ChainableUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    from shared.cards.markdown import escape
-
-    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
-    env.filters["md_escape"] = lambda v: escape(str(v))
-    return env
+#: template fields whose output is Markdown (the data in them is escaped); the others are plain
+MARKDOWN_FIELDS = ("text", "facts")
 
 
-@lru_cache(maxsize=512)
-def _compile(source: str) -> Template:
-    template: Template = _environment().from_string(source)
-    return template
+def render(source: Any, context: Mapping[str, Any], where: str, *, markdown: bool | None = None) -> str:
+    """One template string rendered to a value; errors name the template field, never the data.
 
-
-def render(source: Any, context: Mapping[str, Any], where: str) -> str:
-    """One template string rendered to a value; errors name the template field, never the data."""
+    A Markdown field (`MARKDOWN_FIELDS`) comes back as `markdown.Markdown`, its data escaped."""
     from jinja2 import TemplateError
     from jinja2.exceptions import SecurityError
 
+    from shared.cards.markdown import Markdown
+    from shared.incoming import templating
+
     if not isinstance(source, str):
         raise SourceError("route template is invalid", [f"template.{where}: must be a string"])
+    if markdown is None:
+        markdown = where.split(".", 1)[0].split("[", 1)[0] in MARKDOWN_FIELDS
     try:
-        return short(_compile(source).render(context), MAX_VALUE).strip()
+        rendered = short(
+            templating.render_value(templating.compiled(source, markdown), context, MAX_VALUE), MAX_VALUE
+        )
+    except templating.TemplateLimit as exc:
+        raise SourceError("route template went over a limit", [f"template.{where}: {exc}"]) from None
     except SecurityError:
         raise SourceError("route template is not allowed", [f"template.{where}: unsafe operation"]) from None
     except TemplateError as exc:
         raise SourceError("route template failed", [f"template.{where}: {short(exc, 200)}"]) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+    except Exception as exc:  # anything a filter raises on this data is the sender's 400
         raise SourceError(
             "route template failed on this payload", [f"template.{where}: {type(exc).__name__}"]
         ) from None
+    return Markdown(rendered.strip()) if markdown else rendered.strip()
+
+
+def template_problems(template: Any) -> list[str]:
+    """What is wrong with a route template, found without a payload (the admin CLI asks before
+    saving): its shape, its syntax, and a bound any payload would hit (a dry run on empty data)."""
+    template = structured(template)
+    if not isinstance(template, Mapping):
+        return ["template: must be an object"]
+    fields: list[tuple[str, Any]] = []
+    for key, value in template.items():
+        if key == "facts" and isinstance(value, Mapping):
+            fields += [(f"facts.{name}", v) for name, v in value.items()]
+        elif key in ("facts", "buttons") and isinstance(value, list):
+            for i, item in enumerate(value):
+                if not isinstance(item, Mapping):
+                    return [f"template.{key}[{i}]: must be an object"]
+                fields += [(f"{key}[{i}].{part}", v) for part, v in item.items()]
+        else:
+            fields.append((str(key), value))
+    return [problem for where, source in fields for problem in _dry_run(source, where)]
+
+
+def _dry_run(source: Any, where: str) -> list[str]:
+    """A field's syntax, and a bound it hits on empty data (data-dependent failures are not
+    problems here: a payload may well have what the template reads)."""
+    from jinja2 import TemplateError
+    from jinja2.exceptions import SecurityError
+
+    from shared.incoming import templating
+
+    if not isinstance(source, str):
+        return [f"template.{where}: must be a string"]
+    try:
+        template = templating.compiled(source, where.split(".", 1)[0].split("[", 1)[0] in MARKDOWN_FIELDS)
+    except TemplateError as exc:
+        return [f"template.{where}: {short(exc, 200)}"]
+    try:
+        templating.render_value(template, {"data": {}}, MAX_VALUE)
+    except templating.TemplateLimit as exc:
+        return [f"template.{where}: {exc}"]
+    except SecurityError:
+        return [f"template.{where}: unsafe operation"]
+    except RecursionError:
+        return [f"template.{where}: calls itself without end"]
+    except Exception:
+        return []
+    return []
 
 
 def _context(data: Any) -> dict[str, Any]:
@@ -193,6 +238,8 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
             card.button(short(label, 60), url)
             first_url = first_url or url
     ident = render(template["id"], context, "id") if "id" in template else ""
+    # The summary keeps the plain words (digests and filters escape what they show themselves).
+    plain_text = short(render(template["text"], context, "text", markdown=False), 300) if text else ""
     return Notice(
         cards=[ctx.finish(card, status)],
         summary=Summary(
@@ -201,7 +248,7 @@ def _templated(template: Mapping[str, Any], data: Any, ctx: BuildContext, body: 
             state=state_from(status_word),
             source="generic",
             url=first_url,
-            text=short(text, 300) or None,
+            text=plain_text or None,
         ),
         dedupe_id=f"gen:{content_hash(ident) if ident else content_hash(body)}",
     )
@@ -308,7 +355,10 @@ class GenericSource:
         if template is not None and not isinstance(template, Mapping):
             raise SourceError("route template is invalid", ["template: must be an object"])
         if template:
-            return _templated(template, parsed, ctx, req.body)
+            from shared.incoming.templating import one_budget
+
+            with one_budget():  # all the fields of one post share one render's bounds
+                return _templated(template, parsed, ctx, req.body)
         return _default(parsed, ctx, req.body)
 
 

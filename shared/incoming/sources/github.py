@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from shared.cards.markdown import escape, sender_markdown
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -294,8 +295,8 @@ Built = tuple["CardBuilder", "Status", str, str | None, str | None]
 
 
 def _push(p: Push) -> Built:
+    from shared.cards import markdown
     from shared.cards.builders import Status
-    from shared.cards.markdown import escape
 
     branch = _branch(p.ref)
     kind = "tag" if p.ref.startswith("refs/tags/") else "branch"
@@ -313,7 +314,7 @@ def _push(p: Push) -> Built:
     lines = []
     for c in p.commits[:MAX_COMMITS]:
         sha = c.id[:7]
-        link = f"[`{sha}`]({c.url})" if http_url(c.url) else f"`{sha}`"
+        link = markdown.link(sha, c.url, code_label=True)
         author = (c.author.username or c.author.name) if c.author else None
         by = f" ({escape(author)})" if author else ""
         lines.append(f"{link} {escape(first_line(c.message, 120))}{by}")
@@ -344,7 +345,7 @@ def _pull_request(p: PullRequest) -> Built:
     title = f"{_repo(p)}: PR #{pr.number} {action}: {short(pr.title, 150)}"
     card = new_card(title, status, f"by {_who(pr.user)}" + (" · draft" if pr.draft else ""))
     if pr.body and action in {"opened", "reopened", "ready_for_review"}:
-        card.text(short(pr.body, 800))
+        card.text(sender_markdown(short(pr.body, 800)))
     facts: list[tuple[str, str]] = []
     if pr.head and pr.base:
         facts.append(("Branches", f"{pr.head.ref} → {pr.base.ref}"))
@@ -370,7 +371,7 @@ def _issues(p: Issues) -> Built:
     title = f"{_repo(p)}: issue #{issue.number} {p.action}: {short(issue.title, 150)}"
     card = new_card(title, status, f"by {_who(p.sender)}")
     if issue.body and p.action in {"opened", "reopened"}:
-        card.text(short(issue.body, 800))
+        card.text(sender_markdown(short(issue.body, 800)))
     labels = ", ".join(label.name for label in issue.labels if label.name)
     if labels:
         card.facts([("Labels", labels)])
@@ -390,7 +391,7 @@ def _issue_comment(p: IssueComment) -> Built:
     title = f"{_repo(p)}: {verb} on {kind} #{p.issue.number}: {short(p.issue.title, 120)}"
     card = new_card(title, Status.DEFAULT, f"by {_who(p.comment.user or p.sender)}")
     if p.comment.body and p.action != "deleted":
-        card.text(short(p.comment.body, 1000))
+        card.text(sender_markdown(short(p.comment.body, 1000)))
     url = http_url(p.comment.html_url) or http_url(p.issue.html_url)
     if url:
         card.button("Open comment", url)
@@ -406,7 +407,7 @@ def _release(p: Release) -> Built:
     title = f"{_repo(p)}: {label} {r.name or r.tag_name} {p.action}"
     card = new_card(title, status, f"tag {r.tag_name} · by {_who(r.author or p.sender)}")
     if r.body:
-        card.text(short(r.body, 1500))
+        card.text(sender_markdown(short(r.body, 1500)))
     url = http_url(r.html_url)
     if url:
         card.button("Open release", url)
@@ -479,7 +480,7 @@ def _ping(p: Ping) -> Built:
     title = f"{_repo(p)}: webhook connected"
     card = new_card(title, Status.GOOD, f"hook {p.hook_id}" if p.hook_id else None)
     if p.zen:
-        card.text(f"_{short(p.zen, 200)}_")
+        card.text(f"_{escape(short(p.zen, 200))}_")
     if p.hook and p.hook.events:
         card.facts([("Events", ", ".join(p.hook.events[:30]))])
     url = http_url(p.repository.html_url) if p.repository else None

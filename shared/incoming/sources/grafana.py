@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from shared.cards import times
+from shared.cards.markdown import escape, link
 from shared.incoming.sources.base import (
     BuildContext,
     Incoming,
@@ -181,7 +182,7 @@ class GrafanaSource:
         )
         card = new_card(short(title, 200), status, f"Grafana · {state}")
         if g.message and not (g.alerts and is_default_message(g.message)):
-            card.text(short(g.message, 1200))
+            card.text(escape(short(g.message, 1200)))  # the rule's text: Grafana shows it as is
         if g.evalMatches:
             card.facts([(m.metric or "value", _fmt_value(m.value)) for m in g.evalMatches[:20]])
 
@@ -222,9 +223,9 @@ class GrafanaSource:
     def _alert_section(self, card: CardBuilder, alert: GrafanaAlert, g: GrafanaNotification) -> None:
         firing = (alert.status or g.status or "firing").lower() == "firing"
         heading = alert.annotations.get("summary") or alert.labels.get("alertname") or "alert"
-        card.section(f"{'🔥' if firing else '✅'} {short(heading, 200)}")
+        card.section(f"{'🔥' if firing else '✅'} {escape(short(heading, 200))}")
         if alert.annotations.get("description"):
-            card.text(short(alert.annotations["description"], 600))
+            card.text(escape(short(alert.annotations["description"], 600)))
         facts = [(k, _fmt_value(v)) for k, v in (alert.values or {}).items()][:10]
         facts += facts_of(
             {k: v for k, v in alert.labels.items() if g.commonLabels.get(k) != v}, skip=("alertname",)
@@ -239,7 +240,7 @@ class GrafanaSource:
         if facts:
             card.facts(facts)
         if len(g.alerts) > 1:
-            links = [f"[{t}]({u})" for t, u in _alert_links(alert)]
+            links = [link(t, u) for t, u in _alert_links(alert)]
             if links:
                 card.text(" · ".join(links))
 
