@@ -266,7 +266,7 @@ def _credentials(target: Target, body: bytes) -> dict[str, str]:
 
 def _kept(store: Any, sink: Any, target: Target) -> int:
     """Everything the route's channel holds: messages at the sink, outbox items, dead letters."""
-    held = len(sink.messages(target.channel)) + store.outbox.backlog(target.channel)
+    held: int = len(sink.messages(target.channel)) + store.outbox.backlog(target.channel)
     held += sum(1 for item in store.outbox.list(dead=True) if item.channel == target.channel)
     if target.subscription:
         held += store.events.count(target.subscription)
