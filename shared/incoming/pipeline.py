@@ -349,17 +349,22 @@ def prepare(
 def check_sendable(cards: list[Card]) -> None:
     """Refuse (400) a card delivery could not fit or serialise, before the sender is told 202.
 
-    The same steps as delivery's (``make_parts``: the Workflows form, Teams' rules, the size cap),
-    so a card that passes here is never lost to them after the answer.
+    Delivery's steps (``shared.delivery.parts.make_parts``) but its conversion to the Workflows
+    form, which every card here has had already: pass-through cards and MessageCards in their
+    source, built cards are that form by construction. So a card that passes is never lost to
+    Teams' rules, the size cap or an encoding error after the answer.
     """
-    from shared.cards.limits import CardRuleError
-    from shared.delivery import count_parts
+    from shared.cards import envelopes, limits
+    from shared.delivery.config import Config
 
+    max_bytes = Config.load().max_bytes
     for number, card in enumerate(cards, start=1):
         where = f"card {number} of {len(cards)}" if len(cards) > 1 else "card"
         try:
-            count_parts(card)
-        except CardRuleError as exc:
+            limits.check_webhook(card)
+            for part in limits.fit(card, max_bytes=max_bytes):
+                envelopes.dumps(envelopes.workflows_message(part))
+        except limits.CardRuleError as exc:
             problem = f"{where}: {_first_line(exc)}"
             raise Refusal(error(400, "card cannot be sent to Teams", [problem])) from None
         except UnicodeEncodeError:  # text made from the body, a template or a setting

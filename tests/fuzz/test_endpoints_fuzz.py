@@ -273,6 +273,15 @@ def _kept(store: Any, sink: Any, target: Target) -> int:
     return held
 
 
+def _unsendable(store: Any, target: Target) -> int:
+    """Dead letters of cards delivery could not even serialise: the check before 202 should stop them."""
+    return sum(
+        1
+        for item in store.outbox.list(dead=True)
+        if item.channel == target.channel and (item.reason or "").startswith("the card cannot be sent")
+    )
+
+
 def check_answer(reply: requests.Response, what: str) -> None:
     """A 2xx, a 4xx naming the problem in JSON, or a 503 to retry; never another 5xx."""
     status = reply.status_code
@@ -343,6 +352,7 @@ def test_incoming_answers_and_keeps(
         return  # the first copy was kept (asserted then); no route here has filters
     assert status in ("accepted", "buffered"), what
     assert _kept(app_store, quiet_sink, target) > before, f"{what}: answered 2xx, kept nowhere"
+    assert _unsendable(app_store, target) == 0, f"{what}: accepted a card that cannot be sent"
 
 
 # --- the bot -------------------------------------------------------------------------------------
