@@ -14,6 +14,8 @@ Modes (``Route.auth``):
   experience per route instead of per app.
 
 Every comparison is constant-time and no message ever contains the secret or the presented value.
+The messages are for our log: the sender gets one 401 for every failure, and for a route that
+does not exist (``pipeline.UNAUTHORIZED``, after ``decoy``), so routes cannot be enumerated.
 """
 
 from __future__ import annotations
