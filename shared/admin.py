@@ -6,7 +6,8 @@ proxies elsewhere) or of `--settings FILE` are loaded into it; the process envir
 table for people or JSON with `--json`. Exit codes: 0 done, 2 usage error (bad flags or values),
 1 failure (missing record, store unreachable, ...), always with a message that says what to do.
 Secrets (team tokens, webhook URLs, route secrets) are read from files or standard input, never
-echoed, and never printed: URLs are masked, tokens and secrets only counted.
+echoed, and never printed: URLs are masked, tokens and secrets only counted. The one exception is a
+route secret made by `route add --generate-secret`, printed once when it is made.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import getpass
 import json
 import os
 import re
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -371,10 +373,11 @@ def channel_relink(args: argparse.Namespace) -> None:
 # --- routes --------------------------------------------------------------------------------------
 
 
-def route_row(route: Route) -> dict[str, Any]:
+def route_row(route: Route, followers: int | None = None) -> dict[str, Any]:
+    """`followers`: for a digest route, how many subscriptions digest its posts (0: it refuses them)."""
     from shared.incoming.filters import normalized
 
-    return {
+    row: dict[str, Any] = {
         "name": route.name,
         "source": route.source,
         "auth": route.auth,
@@ -384,6 +387,19 @@ def route_row(route: Route) -> dict[str, Any]:
         "url": settings.public_url("incoming", route.name),
         "created": iso(route.created),
     }
+    if route.mode == "digest" and followers is not None:
+        row["followed_by"] = followers
+    return row
+
+
+def followed(row: dict[str, Any]) -> str | None:
+    """The route list's words for a digest route's followers; the sender gets 409 while there are none."""
+    count = row.get("followed_by")
+    if count is None:
+        return None
+    if count == 0:
+        return "no subscription (posts refused)"
+    return f"{count} subscription{'s' if count != 1 else ''}"
 
 
 def route_text(route: Route, verb: str) -> str:
@@ -454,10 +470,15 @@ def route_add(args: argparse.Namespace) -> None:
     settings_map = route_settings(args.setting)
     check_template(settings_map)
     secret: str | None = None
-    if args.auth != "none":
+    if args.auth == "none":
+        if args.secret_file or args.generate_secret:
+            raise UsageError("a secret needs --auth bearer|basic|github|hmac|key")
+    elif args.generate_secret:
+        if args.secret_file:
+            raise UsageError("give --secret-file or --generate-secret, not both")
+        secret = secrets.token_urlsafe(32)
+    else:
         secret = read_secret(args.secret_file, "secret")
-    elif args.secret_file:
-        raise UsageError("--secret-file needs --auth bearer|basic|github|hmac|key")
     check_channels(channels)
     route = Route(
         name=args.name,
@@ -473,7 +494,19 @@ def route_add(args: argparse.Namespace) -> None:
         saved = store().routes.save(route) if args.replace else store().routes.add(route)
     except Conflict:
         raise Failure(f"route {args.name!r} exists; add --replace to overwrite it") from None
-    emit(args, route_row(saved), route_text(saved, "saved" if args.replace else "added"))
+    row, text = route_row(saved), route_text(saved, "saved" if args.replace else "added")
+    if args.generate_secret and secret:
+        # The one time it is shown: the store keeps it, and no command prints it again.
+        row["secret"] = secret
+        text += f"\nsecret (shown once; give it to the sender): {secret}"
+    if saved.auth == "none":
+        text += "\nwarning: --auth none: anyone who learns the URL can post to the channels"
+    if saved.mode == "digest" and not store().subscriptions.following_route(saved.name):
+        text += (
+            f"\nnote: no subscription follows it yet, so posts are refused (409) until one does: "
+            f"`subscription add --channel <ch> --source events:{saved.name} ...`"
+        )
+    emit(args, row, text)
 
 
 def route_set(args: argparse.Namespace) -> None:
@@ -505,9 +538,20 @@ def route_list(args: argparse.Namespace) -> None:
     from shared.incoming.filters import describe
 
     routes = store().routes.list()
-    rows = [route_row(r) for r in routes]
-    shown = [dict(row, filters=describe(r.filters) or None) for row, r in zip(rows, routes, strict=True)]
-    emit(args, rows, table(shown, ["name", "source", "auth", "mode", "channels", "filters", "url"]))
+    following: dict[str, int] = {}
+    if any(r.mode == "digest" for r in routes):
+        for sub in store().subscriptions.list():
+            if sub.source == "events":
+                following[sub.target] = following.get(sub.target, 0) + 1
+    rows = [route_row(r, following.get(r.name, 0)) for r in routes]
+    shown = [
+        dict(row, filters=describe(r.filters) or None, followed=followed(row))
+        for row, r in zip(rows, routes, strict=True)
+    ]
+    columns = ["name", "source", "auth", "mode", "channels", "filters", "url"]
+    if any(r.mode == "digest" for r in routes):
+        columns.insert(5, "followed")
+    emit(args, rows, table(shown, columns))
 
 
 def route_remove(args: argparse.Namespace) -> None:
@@ -758,7 +802,8 @@ def preview(args: argparse.Namespace) -> None:
         cards = pipeline.prepare(route, headers, body).notice.cards
     except pipeline.Refusal as refused:
         answer = refused.reply.body.decode("utf-8", "replace")
-        raise Failure(f"route {route.name} would answer {refused.reply.status}: {answer}") from None
+        why = f" ({refused.reason})" if refused.reason else ""  # the operator may know why; senders not
+        raise Failure(f"route {route.name} would answer {refused.reply.status}: {answer}{why}") from None
     with render.Renderer() as renderer:
         shown = [renderer.render(card) for card in cards]
     written = preview_write(out, route.name, cards, shown)
@@ -888,9 +933,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--source", required=True, choices=ROUTE_SOURCES)
     p.add_argument("--to", required=True, help="channel[,channel...]")
-    p.add_argument("--mode", choices=("immediate", "digest"), default="immediate")
-    p.add_argument("--auth", choices=ROUTE_AUTH, default="none")
+    p.add_argument(
+        "--mode",
+        choices=("immediate", "digest"),
+        default="immediate",
+        help="digest: buffered for the subscriptions that follow it (posts refused while none does)",
+    )
+    p.add_argument(
+        "--auth",
+        choices=ROUTE_AUTH,
+        required=True,
+        help="how senders prove themselves; `none` (anyone with the URL may post) only when written out",
+    )
     p.add_argument("--secret-file", help="file holding the sender secret (else standard input)")
+    p.add_argument(
+        "--generate-secret", action="store_true", help="make a random secret and print it once"
+    )
     p.add_argument("--setting", action="append", metavar="KEY=VALUE", help="source setting (repeatable)")
     p.add_argument("--filter", action="append", metavar="KEY=VALUE[,VALUE]", help=filter_help())
     p.add_argument("--replace", action="store_true", help="overwrite an existing route")

@@ -73,7 +73,8 @@ def run(ctx: Any) -> None:
 def _run(ctx: Any, stub: FeedStub) -> None:
     channel = "digests"
     ctx.admin("channel", "add", channel, "--url", ctx.sink.workflow_url(channel))
-    ctx.admin("route", "add", "nightly", "--source", "generic", "--to", channel, "--mode", "digest")
+    route = ["--source", "generic", "--to", channel, "--mode", "digest", "--auth", "none"]
+    ctx.admin("route", "add", "nightly", *route)
 
     feed_url = stub.put(
         "release-notes.xml",

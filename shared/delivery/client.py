@@ -35,7 +35,7 @@ from shared.delivery import transport as transports
 from shared.delivery.classify import Answer, Kind
 from shared.delivery.config import Config
 from shared.delivery.handoff import dead_letter_parts, queue_parts
-from shared.delivery.parts import Part, make_parts, split_part
+from shared.delivery.parts import Part, make_parts, split_part, unsendable_part
 from shared.delivery.ratelimit import LIMITER, windows_for
 from shared.delivery.records import Acceptances, PartRecords, is_accepted, split_count
 from shared.delivery.retry import retry_delay
@@ -204,7 +204,10 @@ def deliver(
         parts = make_parts(card, cfg.max_bytes)
     except Exception as exc:  # a card that cannot be fitted or serialised can never be sent
         message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return _finish(store, channel_name, Result("dead", 0, f"the card cannot be sent: {message}"))
+        reason = f"the card cannot be sent: {message}"
+        # Kept as a dead letter all the same (`admin dead-letters list`), never dropped unseen.
+        kept = dead_letter_parts(store, channel_name, key, [unsendable_part(card)], reason)
+        return _finish(store, channel_name, Result("dead", kept, reason))
 
     try:
         allowlist.check_destination(url)

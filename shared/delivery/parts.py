@@ -59,6 +59,25 @@ def make_parts(card: CardLike, max_bytes: int, prefix: str = "") -> list[Part]:
     ]
 
 
+#: how much of an unsendable card its dead letter keeps (enough to see what it was)
+UNSENDABLE_KEEP_CHARS = 200_000
+
+
+def unsendable_part(card: CardLike) -> Part:
+    """The dead letter's body of a card `make_parts` refused: as near the card as can be stored.
+
+    Text that cannot be encoded (a lone surrogate) becomes "?", and a huge card is cut short.
+    """
+    from shared.cards import envelopes
+
+    try:
+        text = json.dumps(envelopes.workflows_message(card), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = json.dumps({"type": "message", "attachments": [], "unsendable": True})
+    body = text.encode("utf-8", "replace")[: UNSENDABLE_KEEP_CHARS]
+    return Part("1/1", body.decode("utf-8", "ignore").encode("utf-8"))
+
+
 def in_workflows_form(body: bytes) -> bytes:
     """A stored part as it must be posted: the body itself when its cards are in the Workflows
     form (every part made by `make_parts`), else re-made with each card converted. Parts queued

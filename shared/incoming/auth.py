@@ -14,14 +14,16 @@ Modes (``Route.auth``):
   experience per route instead of per app.
 
 Every comparison is constant-time and no message ever contains the secret or the presented value.
+The messages are for our log: the sender gets one 401 for every failure, and for a route that
+does not exist (``pipeline.UNAUTHORIZED``, after ``decoy``), so routes cannot be enumerated.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +45,9 @@ class AuthConfigError(Exception):
 
 
 def _same(a: str | bytes, b: str | bytes) -> bool:
-    left = a.encode("utf-8") if isinstance(a, str) else a
-    right = b.encode("utf-8") if isinstance(b, str) else b
+    # surrogatepass: a header value is whatever the host decoded; comparing it must never raise
+    left = a.encode("utf-8", "surrogatepass") if isinstance(a, str) else a
+    right = b.encode("utf-8", "surrogatepass") if isinstance(b, str) else b
     return hmac.compare_digest(left, right)
 
 
@@ -102,7 +105,7 @@ def authenticate(
             raise AuthError("missing basic credentials (Authorization: Basic ...)", "Basic")
         try:
             user_pass = base64.b64decode(encoded, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII at all, or not UTF-8 inside
             raise AuthError("malformed basic credentials", "Basic") from None
         _user, sep, password = user_pass.partition(":")
         if not sep:
@@ -135,6 +138,28 @@ def authenticate(
         raise AuthError("missing key (x-functions-key header or code query parameter)")
     if not _same(presented, secret):
         raise AuthError("wrong key")
+
+
+#: the key of `decoy`'s HMAC: random per process, never a route's
+_DECOY_KEY = secrets.token_bytes(32)
+
+
+def decoy(headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | None = None) -> None:
+    """Check the presented credential against nothing, as dearly as the dearest mode does.
+
+    For a route that does not exist: an HMAC over the body and a constant-time compare, so its
+    401 takes about as long as a known route's to a wrong credential.
+    """
+    presented = (
+        headers.get("authorization")
+        or headers.get("x-hub-signature-256")
+        or headers.get(DEFAULT_HMAC_HEADER.lower())
+        or headers.get("x-functions-key")
+        or (query or {}).get("code")
+        or ""
+    )
+    expected = hmac.new(_DECOY_KEY, body, hashlib.sha256).hexdigest()
+    _same(expected, presented)
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from shared.idempotency import Scope
     from shared.incoming.sources.base import Source
     from shared.store import Store
-    from shared.store.models import Route
+    from shared.store.models import Route, Subscription
 
 log = logging.getLogger("shared.incoming.pipeline")
 
@@ -69,14 +71,20 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class Refusal(Exception):
-    """Stop the pipeline with this reply."""
+    """Stop the pipeline with this reply; ``reason`` is for our log and the admin preview only."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, reason: str | None = None) -> None:
         super().__init__(reply.status)
         self.reply = reply
+        self.reason = reason
 
 
 LEGACY_OK = Reply(200, b"1", "text/plain")
+#: The one answer to a sender who is not let in, whatever the reason: missing or wrong credentials,
+#: a misconfigured route, or no route of that name at all. It names no scheme (no WWW-Authenticate)
+#: and no reason, so a stranger cannot tell which routes exist or how they are guarded. The reason
+#: is logged (secret-free) for the operator, and `admin preview` shows it.
+UNAUTHORIZED = error(401, "unauthorized", "missing or wrong credentials for this route")
 
 
 # --- request checks ---------------------------------------------------------------------------
@@ -149,9 +157,62 @@ def decode_body(ctype: str, body: bytes) -> Any:
         raise Refusal(
             error(400, "JSON nested too deeply", [f"body: more than {MAX_JSON_DEPTH} levels"])
         ) from None
+    except ValueError:  # int() refuses literals of more than sys.get_int_max_str_digits() digits
+        raise Refusal(error(400, "body has a number too long", [_long_number(text)])) from None
     if not json_depth_ok(data):
         raise Refusal(error(400, "JSON nested too deeply", [f"body: more than {MAX_JSON_DEPTH} levels"]))
+    if SURROGATE_ESCAPE.search(text):  # only a \uD800-\uDFFF escape can make a lone surrogate
+        where = lone_surrogate(data)
+        if where is not None:
+            problem = f"{where}: a lone surrogate escape is not a character"
+            raise Refusal(error(400, "text is not valid Unicode", [problem]))
     return data
+
+
+#: JSON escapes of UTF-16 surrogates: a pair is one character, a lone one cannot be sent anywhere
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+DIGITS = re.compile(r"[0-9]+")  # each run matched once, whole: linear in the text
+
+
+def _long_number(text: str) -> str:
+    limit = sys.get_int_max_str_digits()
+    found = next((run for run in DIGITS.finditer(text) if run.end() - run.start() > limit), None)
+    if found is None:
+        return f"body: a number has more than {limit} digits"
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return f"body: a number of more than {limit} digits at line {line} column {column}"
+
+
+def _broken(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """The path (``alerts[0].labels.x``) of the first key or text holding a lone surrogate, or None.
+
+    Such text cannot be encoded as UTF-8: not hashed, stored or posted. Refused up front, it is a
+    400 naming the field instead of a failure after the sender was told 202.
+    """
+    stack: list[tuple[Any, str]] = [(value, "body")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _broken(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _broken(key):
+                    return f"{where} (a key)"
+                name = key if len(key) <= 40 else key[:39] + "…"  # the path is shown: bounded
+                stack.append((child, name if where == "body" else f"{where}.{name}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
 
 
 # --- enrichment --------------------------------------------------------------------------------
@@ -255,11 +316,10 @@ def prepare(
     try:
         auth.authenticate(route.auth, route.secret, headers, body, query or {}, route.settings)
     except auth.AuthError as exc:
-        extra = {"WWW-Authenticate": f'{exc.scheme} realm="incoming"'} if exc.scheme else None
-        raise Refusal(error(401, "unauthorized", exc.message, extra)) from None
+        raise Refusal(UNAUTHORIZED, exc.message) from None
     except auth.AuthConfigError:
         log.error("route %s has an unusable auth configuration", route.name)
-        raise Refusal(error(401, "unauthorized", "the route's authentication is misconfigured")) from None
+        raise Refusal(UNAUTHORIZED, "the route's authentication is misconfigured") from None
 
     ctype = media_type(headers)
     auto = (route.source or "").lower() == "auto"
@@ -282,7 +342,44 @@ def prepare(
     except SourceError as exc:
         raise Refusal(error(400, exc.error, exc.detail)) from None
     notice.cards = [card if id(card) in finished else mention_card(card, settings) for card in notice.cards]
+    check_sendable(notice.cards)
     return Prepared(source, notice)
+
+
+def check_sendable(cards: list[Card]) -> None:
+    """Refuse (400) a card delivery could not fit or serialise, before the sender is told 202.
+
+    Delivery's steps (``shared.delivery.parts.make_parts``) but its conversion to the Workflows
+    form, which every card here has had already: pass-through cards and MessageCards in their
+    source, built cards are that form by construction. So a card that passes is never lost to
+    Teams' rules, the size cap or an encoding error after the answer.
+    """
+    from shared.cards import envelopes, limits
+    from shared.delivery.config import Config
+
+    max_bytes = Config.load().max_bytes
+    for number, card in enumerate(cards, start=1):
+        where = f"card {number} of {len(cards)}" if len(cards) > 1 else "card"
+        try:
+            limits.check_webhook(card)
+            for part in limits.fit(card, max_bytes=max_bytes):
+                envelopes.dumps(envelopes.workflows_message(part))
+        except limits.CardRuleError as exc:
+            problem = f"{where}: {_first_line(exc)}"
+            raise Refusal(error(400, "card cannot be sent to Teams", [problem])) from None
+        except UnicodeEncodeError:  # text made from the body, a template or a setting
+            raise Refusal(
+                error(400, "text is not valid Unicode", [f"{where}: holds a lone surrogate"])
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise Refusal(
+                error(400, "card cannot be sent to Teams", [f"{where}: {type(exc).__name__}"])
+            ) from None
+
+
+def _first_line(exc: Exception, limit: int = 300) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def handle(
@@ -302,6 +399,8 @@ def handle(
         reply = _handle(route_name, lowered, body, query or {}, store)
     except Refusal as refusal:
         reply = refusal.reply
+        if refusal.reason:  # secret-free by construction; the route name is bounded and quoted
+            log.info("incoming %r: %d because %s", route_name[:64], reply.status, refusal.reason)
     except StoreUnavailable:
         log.warning("incoming %r: store unavailable, answering 503", route_name[:64])
         reply = unavailable()
@@ -314,13 +413,17 @@ def handle(
     return reply
 
 
-def _lookup(store: Store, route_name: str) -> Route:
-    if not ROUTE_NAME.match(route_name or ""):
-        raise Refusal(error(404, "unknown route", f"no route named {route_name[:64]!r}"))
+def _lookup(
+    store: Store, route_name: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+) -> Route:
+    """The route, or the answer of a known route to wrong credentials (see ``UNAUTHORIZED``)."""
+    from shared.incoming import auth
+
     # Busy senders cost no route read per post; a changed route takes effect within seconds.
-    route = store.routes.find_recent(route_name)
+    route = store.routes.find_recent(route_name) if ROUTE_NAME.match(route_name or "") else None
     if route is None:
-        raise Refusal(error(404, "unknown route", f"no route named {route_name!r}"))
+        auth.decoy(headers, body, query)  # the work a wrong credential costs, for like timing
+        raise Refusal(UNAUTHORIZED, "no route of that name")
     return route
 
 
@@ -332,7 +435,7 @@ def _handle(
         from shared.store import open_store
 
         store = open_store()
-    route = _lookup(store, route_name)
+    route = _lookup(store, route_name, headers, body, query)
     prepared = prepare(route, headers, body, query)
     notice = prepared.notice
     legacy = prepared.source.legacy_reply
@@ -347,8 +450,21 @@ def _handle(
     from shared.delivery import Acceptances, inline_seconds
     from shared.idempotency import Scope
 
+    followers: list[Subscription] = []
+    if route.mode == "digest":
+        # A post no subscription follows would be kept nowhere: say so instead of "buffered".
+        followers = store.subscriptions.following_route(route.name)
+        if not followers:
+            raise Refusal(
+                error(409, "no subscription follows this route", "the route is in digest mode"),
+                "digest route without a following subscription",
+            )
+    elif not route.channels:
+        raise Refusal(error(409, "route has no target channels", f"route {route.name!r}"))
+
     keys = Scope(store, f"incoming:{route.name}")
     key = notice.dedupe_id if flag(settings.get("dedupe")) else None
+    replay: str | None = None
     message_key: str | None = None
     if key:
         window = int_setting(
@@ -371,6 +487,21 @@ def _handle(
             log.info("incoming %s: duplicate %s ignored", route.name, key)
             return LEGACY_OK if legacy else json_reply(202, {"status": "duplicate"})
         fresh = claim.fresh
+        if notice.replay_id and notice.replay_id != key:
+            # The same signed body under another id (the id is in an unsigned header): a replay.
+            second = keys.acquire(notice.replay_id, lease)
+            if not second.held:
+                if fresh:
+                    keys.release(key)  # nothing was done under it
+                else:
+                    keys.expire(key)
+                if second.in_progress:
+                    return unavailable(
+                        "an identical post is being processed, retry later", IN_PROGRESS_RETRY_SECONDS
+                    )
+                log.info("incoming %s: replayed body %s ignored", route.name, notice.replay_id)
+                return LEGACY_OK if legacy else json_reply(202, {"status": "duplicate"})
+            replay = notice.replay_id
         # Taking over a half-done attempt: continue under its message key, so that the parts it
         # recorded as accepted are skipped even when the window's number has moved on since.
         message_key = str((claim.data or {}).get("message") or message_key)
@@ -380,19 +511,20 @@ def _handle(
     # Under a fresh claim the per-part delivery records are skipped (two table writes per part):
     # the claim's completion covers them, and they are written only if the claim is given up.
     ledger = Acceptances() if fresh else None
+    held = [k for k in (key, replay) if k]
     try:
         if route.mode == "digest":
-            outcome = _buffer(store, route, notice)
+            outcome = _buffer(store, notice, followers)
         else:
             outcome = _deliver(store, route, notice, message_key, ledger)
     except BaseException:
-        if key:
-            _give_up(store, route.name, keys, key, ledger)
+        if held:
+            _give_up(store, route.name, keys, held, ledger)
         raise
-    if key:
+    for done in held:
         try:
             # Written behind the answer: the message is safe already; the claim's lease covers the gap.
-            keys.complete_later(key, {"status": outcome.get("status")}, ttl_seconds=window)
+            keys.complete_later(done, {"status": outcome.get("status")}, ttl_seconds=window)
         except Exception as exc:  # lost, a retry after the lease is delivered again (at-least-once)
             log.warning("incoming %s: could not complete dedupe key (%s)", route.name, type(exc).__name__)
     if legacy:
@@ -400,7 +532,9 @@ def _handle(
     return json_reply(202, outcome)
 
 
-def _give_up(store: Store, route_name: str, keys: Scope, key: str, ledger: Acceptances | None) -> None:
+def _give_up(
+    store: Store, route_name: str, keys: Scope, held: list[str], ledger: Acceptances | None
+) -> None:
     """Free the key for the sender's retry, leaving records of the parts that did go out.
 
     The claim is expired, never released: the retry then takes it over as not fresh and checks
@@ -409,7 +543,8 @@ def _give_up(store: Store, route_name: str, keys: Scope, key: str, ledger: Accep
     try:
         if ledger is not None:
             ledger.write(store)
-        keys.expire(key)
+        for key in held:
+            keys.expire(key)
     except Exception:
         log.warning("incoming %s: could not free the dedupe key for a retry", route_name)
 
@@ -419,15 +554,15 @@ def _deliver(
 ) -> dict[str, Any]:
     from shared.delivery import deliver_many
 
-    if not route.channels:
-        raise Refusal(error(409, "route has no target channels", f"route {route.name!r}"))
     states: dict[str, list[str]] = {}
     for i, card in enumerate(notice.cards):
         message_key = f"{route.name}:{key}:{i}" if key else None
         results = deliver_many(store, route.channels, card, key=message_key, ledger=ledger)
         for channel, result in results.items():
             states.setdefault(channel, []).append(result.state)
-    channels = {name: _worst(values) for name, values in states.items()}
+    # One state per channel, in the route's order: never the names, which a sender on an open
+    # route (or anyone who learnt its URL) has no business learning; `admin route list` has them.
+    channels = [_worst(states.get(name, ["dead"])) for name in dict.fromkeys(route.channels)]
     return {
         "status": "accepted",
         "source": notice.summary.source,
@@ -443,11 +578,8 @@ def _worst(states: list[str]) -> str:
     return "accepted"
 
 
-def _buffer(store: Store, route: Route, notice: Notice) -> dict[str, Any]:
-    subscriptions = store.subscriptions.following_route(route.name)
+def _buffer(store: Store, notice: Notice, subscriptions: list[Subscription]) -> dict[str, Any]:
     data = notice.summary.as_dict()
     for sub in subscriptions:
         store.events.append(sub.id, data)
-    if not subscriptions:
-        log.warning("incoming %s: digest route with no following subscription", route.name)
     return {"status": "buffered", "source": notice.summary.source, "subscriptions": len(subscriptions)}

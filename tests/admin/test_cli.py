@@ -178,10 +178,10 @@ def test_routes_print_their_url_and_hide_secrets(cli: Cli, tmp_path: Path, same_
         "route", "add", "gh", "--source", "github", "--to", "ops", "--auth", "github", stdin="hooksecret"
     )
     assert from_stdin.code == 0 and same_store.routes.get("gh").secret == "hooksecret"
-    assert cli("route", "add", "open", "--source", "text", "--to", "ops").code == 0
-    no_channel = cli("route", "add", "x", "--source", "generic", "--to", "nowhere")
+    assert cli("route", "add", "open", "--source", "text", "--to", "ops", "--auth", "none").code == 0
+    no_channel = cli("route", "add", "x", "--source", "generic", "--to", "nowhere", "--auth", "none")
     assert no_channel.code == 1 and "channel add" in no_channel.err
-    assert cli("route", "add", "bad/name", "--source", "generic", "--to", "ops").code == 2
+    assert cli("route", "add", "bad/name", "--source", "generic", "--to", "ops", "--auth", "none").code == 2
     assert cli("route", "add", "nosecret", "--source", "generic", "--to", "ops", "--auth", "key").code == 2
     assert cli("route", "remove", "gh").code == 0
     assert sorted(r.name for r in same_store.routes.list()) == ["open", "prom"]
@@ -217,7 +217,7 @@ def test_route_filters_are_set_checked_and_cleared(cli: Cli, same_store: Store) 
         run = cli("route", "set", "gh", "--filter", bad)
         assert run.code == 2 and says in run.err, (bad, run.err)
     assert same_store.routes.get("gh").filters == expected
-    refused = cli("route", "add", "x", "--source", "generic", "--to", "ops", "--filter", "severity=red")
+    refused = cli("route", "add", "x", "--source", "generic", "--to", "ops", "--auth", "none", "--filter", "severity=red")
     assert refused.code == 2 and same_store.routes.find("x") is None
     assert cli("route", "set", "gh").code == 2  # nothing to change
     assert cli("route", "set", "nope", "--clear-filters").code == 1
@@ -229,8 +229,8 @@ def test_route_filters_are_set_checked_and_cleared(cli: Cli, same_store: Store) 
     route = same_store.routes.get("gh")
     assert route.filters == {} and route.mode == "digest"
     # One name rule with the pipeline: dots are allowed, slashes are not.
-    assert cli("route", "add", "team.alerts", "--source", "alertmanager", "--to", "ops").code == 0
-    assert cli("route", "add", ".hidden", "--source", "alertmanager", "--to", "ops").code == 2
+    assert cli("route", "add", "team.alerts", "--source", "alertmanager", "--to", "ops", "--auth", "none").code == 0
+    assert cli("route", "add", ".hidden", "--source", "alertmanager", "--to", "ops", "--auth", "none").code == 2
 
 
 def test_subscriptions_schedule_pause_resume(cli: Cli, same_store: Store) -> None:
@@ -277,7 +277,7 @@ def test_subscriptions_schedule_pause_resume(cli: Cli, same_store: Store) -> Non
     assert missing.code == 1
     no_route = cli("subscription", "add", "--channel", "ops", "--source", "events:r", "--at", "08:00")
     assert no_route.code == 1 and "route add" in no_route.err
-    assert cli("route", "add", "r", "--source", "generic", "--to", "ops", "--mode", "digest").code == 0
+    assert cli("route", "add", "r", "--source", "generic", "--to", "ops", "--mode", "digest", "--auth", "none").code == 0
     events = cli("subscription", "add", "--channel", "ops", "--source", "events:r", "--at", "08:00", "--json")
     assert events.code == 0, events.err
     assert [s.id for s in same_store.subscriptions.following_route("r")] == [events.json()["id"]]

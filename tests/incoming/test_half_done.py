@@ -81,7 +81,7 @@ def test_a_retry_posts_only_what_is_missing(
 
     retry = pipeline.handle(name, HEADERS, body, store=store)
     assert retry.status == 202, retry.body
-    assert retry.json()["channels"] == {first: "accepted", second: "accepted"}
+    assert retry.json()["channels"] == ["accepted", "accepted"]
     assert len(sink.messages(first)) == 1 and len(sink.messages(second)) == 1  # nothing twice
 
     assert behind.flush()
@@ -104,6 +104,6 @@ def test_a_retry_after_a_split_posts_no_piece_twice(
     assert pieces >= 2
 
     retry = pipeline.handle(name, HEADERS, body, store=store)
-    assert retry.status == 202 and retry.json()["channels"] == {first: "accepted", second: "accepted"}
+    assert retry.status == 202 and retry.json()["channels"] == ["accepted", "accepted"]
     assert len(sink.messages(first)) == pieces  # the retry split the same way and skipped each piece
     assert len(sink.messages(second)) == 1

@@ -45,7 +45,7 @@ def test_no_secret_in_logs_or_replies(
     sink.fault(channel, count=20, status=500)  # Teams fails: retried, then the outbox
     replies.append(pipeline.handle(route, good, body, store=store))
     assert [r.status for r in replies] == [401, 202]
-    assert replies[1].json()["channels"] == {channel: "queued"}
+    assert replies[1].json()["channels"] == ["queued"]
 
     def broken(self: Any, n: Any, req: Any, ctx: Any) -> Any:
         raise RuntimeError(f"bug while holding {SECRET} for {url}")
@@ -70,7 +70,7 @@ def test_a_route_name_from_the_url_cannot_forge_or_flood_log_lines(
     caplog.set_level(logging.INFO, logger="shared.incoming.pipeline")
     name = "alerts\n2026-12-01 INFO incoming admin: 202 in 1.0 ms" + "x" * 10_000
     reply = pipeline.handle(name, {"content-type": "application/json"}, b"{}", store=store)
-    assert reply.status == 404
+    assert reply.status == 401  # an unknown route answers as a known one to a wrong credential
     lines = [record.getMessage() for record in caplog.records if record.name == "shared.incoming.pipeline"]
     assert lines, "the request was logged"
     for line in lines:

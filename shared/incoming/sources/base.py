@@ -87,6 +87,9 @@ class Notice:
     summary: Summary
     dedupe_id: str | None = None
     dedupe_window: int | None = None
+    #: a second key for the same post, when ``dedupe_id`` comes from an unsigned header: the hash
+    #: of the (signed) body, so a captured post replayed under a new id is recognised too
+    replay_id: str | None = None
     #: what happened, for route filters (``push``, ``pull_request.opened``, ``build.complete``, ...)
     event: str | None = None
 
@@ -180,9 +183,10 @@ def new_card(title: str, status: Status, subtitle: str | None = None) -> CardBui
 
 
 def content_hash(*parts: bytes | str) -> str:
+    """A short hash of sender text; ``surrogatepass`` so that no text can make it raise."""
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(part.encode("utf-8") if isinstance(part, str) else part)
+        digest.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
         digest.update(b"\x00")
     return digest.hexdigest()[:32]
 

@@ -554,7 +554,8 @@ class GitHubSource:
         else:
             card, status, title, url, text = _generic(event, payload, req.data)
         delivery = req.header("x-github-delivery")
-        dedupe_id = f"gh:{delivery.strip()[:100]}" if delivery else f"gh:{content_hash(event, req.body)}"
+        body_hash = content_hash(event, req.body)
+        dedupe_id = f"gh:{delivery.strip()[:100]}" if delivery else f"gh:{body_hash}"
         return Notice(
             cards=[ctx.finish(card, status)],
             summary=Summary(
@@ -567,6 +568,9 @@ class GitHubSource:
             ),
             dedupe_id=dedupe_id,
             dedupe_window=DELIVERY_WINDOW_SECONDS if delivery else None,
+            # The delivery header is not signed, the body is: a replay under a fresh id is the same
+            # body. (A redelivery from GitHub keeps its id, and two real events differ in body.)
+            replay_id=f"gh-body:{body_hash}" if delivery else None,
             event=f"{event}.{payload.action}" if payload.action else event,
         )
 
