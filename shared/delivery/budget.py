@@ -39,6 +39,8 @@ from shared.delivery.ratelimit import Windows, padded, parse_windows
 from shared.store.errors import Conflict, NotFound
 from shared.store.models import DEFAULT_CONNECTION, ConnectionState
 
+__all__ = ["TAKEN", "Budget", "ConnectionState", "Persistence", "Slot", "Usage", "for_store", "gate"]
+
 if TYPE_CHECKING:
     from shared.store import Store
 
@@ -256,6 +258,10 @@ class Budget:
         """The connection's use now (one read when `read`, else what this process last saw)."""
         name = name or DEFAULT_CONNECTION
         state = self._read(name) if read else self._cached(name)[0]
+        return self._usage(state)
+
+    def usage_of(self, state: ConnectionState) -> Usage:
+        """The use a row read elsewhere shows now (`report`)."""
         return self._usage(state)
 
     def _usage(self, state: ConnectionState) -> Usage:

@@ -84,7 +84,7 @@ def test_a_bad_budget_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None
 def test_wait_and_room_count_padded_windows() -> None:
     windows = parse_windows("2/10")
     span = padded(10.0)
-    sent = [int(100_000 * 1000), int(100_001 * 1000)]
+    sent = [(100_000 * 1000), (100_001 * 1000)]
     assert room_in(sent, windows, 100_002.0) == 0
     assert wait_for(sent, windows, 100_002.0) == pytest.approx(100_000 + span - 100_002.0)
     assert wait_for(sent, windows, 100_000 + span + 0.01) == 0.0
@@ -132,7 +132,7 @@ def test_processes_sharing_the_rows_never_exceed_the_window(tight: None) -> None
     rows = FakeRows()
     gauges = [make(clock, rows)[0] for _ in range(3)]  # three processes, one table
     taken = 0
-    for step in range(40):
+    for _ in range(40):
         clock.now += 0.5
         for gauge in gauges:
             taken += gauge.take("a").taken
@@ -178,7 +178,7 @@ def test_hold_keeps_others_off_but_not_the_sweep(tight: None) -> None:
 
 def test_connections_are_independent_and_combined_posts_are_counted(tight: None) -> None:
     clock = Clock()
-    gauge, rows = make(clock)
+    gauge, _ = make(clock)
     for _ in range(5):
         assert gauge.take("a").taken
     assert not gauge.take("a").taken

@@ -96,7 +96,8 @@ def test_one_round_trip_per_post_with_room(store: Any, monkeypatch: pytest.Monke
 
     def write(state: ConnectionState) -> ConnectionState:
         calls.append("write")
-        return real(state)
+        saved: ConnectionState = real(state)
+        return saved
 
     monkeypatch.setattr(store.budgets, "write", write)
     assert gauge.take("c").taken and gauge.take("c").taken
