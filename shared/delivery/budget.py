@@ -204,11 +204,11 @@ class Budget:
             state, fresh = self._cached(name)
             for _ in range(TRIES):
                 now = self._clock()
-                if not hold_ok and state.hold_until > now * 1000:
+                if not hold_ok and state.hold_until > now:
                     if not fresh:
                         state, fresh = self._read(name), True
                         continue
-                    return Slot(state.hold_until / 1000.0 - now, "held")
+                    return Slot(state.hold_until - now, "held")
                 windows = windows_of(state.budget)
                 wait = wait_for(state.sent, windows, now, count)
                 if wait > 0 and not fresh:
@@ -240,7 +240,7 @@ class Budget:
         """Keep posts other than the sweep's (and digests') off the connection until `until` (epoch
         seconds; 0 ends the hold): the sweep drains its backlog, combined, with every slot."""
         name = name or DEFAULT_CONNECTION
-        stamp = int(until * 1000)
+        stamp = round(float(until), 3)
         with self._lock(name):
             state, _ = self._cached(name)
             for _ in range(TRIES):
@@ -278,7 +278,7 @@ class Budget:
             posts=state.posts,
             combined=state.combined,
             overridden=bool(state.budget),
-            held=max(0.0, state.hold_until / 1000.0 - now),
+            held=max(0.0, state.hold_until - now),
         )
 
     def room(self, name: str | None) -> tuple[int, float]:

@@ -166,12 +166,46 @@ def _interleave(messages: Sequence[_Message]) -> list[_Message]:
     return out
 
 
-def _shares(channels: Sequence[str], room: int) -> dict[str, int]:
-    """`room` posts over `channels` (oldest waiting first): equal shares, the rest to the oldest."""
-    if not channels or room <= 0:
-        return {}
-    base, extra = divmod(room, len(channels))
-    return {ch: base + (1 if i < extra else 0) for i, ch in enumerate(channels) if base or i < extra}
+def _shares(demands: dict[str, int], room: int) -> dict[str, int]:
+    """`room` posts over channels wanting `demands` (oldest waiting first): max-min fair, so a
+    channel that needs less than an equal share leaves the rest to the others; ties to the oldest."""
+    shares = dict.fromkeys(demands, 0)
+    left = room
+    open_ = [ch for ch, want in demands.items() if want > 0]
+    while left > 0 and open_:
+        each, extra = divmod(left, len(open_))
+        for i, ch in enumerate(list(open_)):
+            give = min(demands[ch] - shares[ch], each + (1 if i < extra else 0))
+            shares[ch] += give
+            left -= give
+            if shares[ch] >= demands[ch]:
+                open_.remove(ch)
+        if each == 0 and extra == 0:
+            break
+    return {ch: n for ch, n in shares.items() if n > 0}
+
+
+def _split_share(
+    waiting: list[_Message], share: int, connection: str, max_bytes: int
+) -> tuple[list[_Message], list[tuple[dict[str, object], list[Entry]]]]:
+    """A channel's share when more waits than it allows: as many messages as possible on their own
+    (routes taking turns), the rest combined into the remaining posts. Every slot is used, since
+    unused budget is rate lost, and nothing waits longer than the next combined card."""
+    order = _interleave(waiting)
+    alone = max(0, share - 1)
+    while True:
+        single: list[_Message] = []
+        cost = 0
+        for message in order:
+            if cost + len(message.items) > alone:
+                break
+            single.append(message)
+            cost += len(message.items)
+        rest = order[len(single) :]
+        cards = combined_cards([Entry(_summary(m), m) for m in rest], connection, max_bytes) if rest else []
+        if cost + len(cards) <= share or alone == 0:
+            return single, cards[: max(0, share - cost)]
+        alone = max(0, alone - (cost + len(cards) - share))
 
 
 class _Run:
@@ -305,14 +339,16 @@ def _drain_connection(
     by_channel: dict[str, list[_Message]] = defaultdict(list)
     for message in sorted(others, key=lambda m: m.oldest):
         by_channel[message.channel].append(message)
-    for channel_name, share in _shares(list(by_channel), room).items():
+    demands = {ch: sum(len(m.items) for m in found) for ch, found in by_channel.items()}
+    for channel_name, share in _shares(demands, room).items():
         waiting_here = by_channel[channel_name]
         channel = channels[channel_name]
-        if sum(len(m.items) for m in waiting_here) <= share:
+        if demands[channel_name] <= share:
             _send_each(run, [i for m in waiting_here for i in m.items], channels, stats, sort=False)
             continue
-        entries = [Entry(_summary(m), m) for m in _interleave(waiting_here)]
-        for card, chunk in combined_cards(entries, name, run.cfg.max_bytes)[:share]:
+        single, cards = _split_share(waiting_here, share, name, run.cfg.max_bytes)
+        _send_each(run, [i for m in single for i in m.items], channels, stats, sort=False)
+        for card, chunk in cards:
             if run.left() <= 0:
                 break
             taken = [e.ref for e in chunk if isinstance(e.ref, _Message)]

@@ -236,8 +236,8 @@ class ConnectionState(Record):
     budget: str | None = None
     posts: int = 0
     combined: int = 0
-    #: epoch ms until which only the sweep (and digests) post: it is draining a backlog, combined
-    hold_until: int = 0
+    #: epoch seconds until which only the sweep (and digests) post: it drains a backlog, combined
+    hold_until: float = 0.0
 
 
 class OutboxSummary(BaseModel):
