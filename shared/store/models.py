@@ -196,6 +196,16 @@ class Event(Record):
     created: UtcDatetime = Field(default_factory=utcnow)
 
 
+class OutboxSummary(BaseModel):
+    """What a combined "N updates" card shows of a waiting message (taken at queue time)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = ""
+    status: str = "default"
+    url: str | None = None
+
+
 class OutboxItem(Record):
     """A message Teams has not accepted yet (or a dead letter, with its reason)."""
 
@@ -238,16 +248,6 @@ class ConnectionState(Record):
     combined: int = 0
     #: epoch seconds until which only the sweep (and digests) post: it drains a backlog, combined
     hold_until: float = 0.0
-
-
-class OutboxSummary(BaseModel):
-    """What a combined "N updates" card shows of a waiting message (taken at queue time)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    title: str = ""
-    status: str = "default"
-    url: str | None = None
 
 
 class KeyStatus(enum.StrEnum):
