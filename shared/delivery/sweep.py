@@ -51,6 +51,7 @@ from shared.delivery.coalesce import Entry, combined_cards
 from shared.delivery.config import Config
 from shared.delivery.handoff import outbox_item
 from shared.delivery.parts import Part, in_workflows_form, part_order, split_part
+from shared.delivery.ratelimit import LIMITER, windows_for
 from shared.delivery.records import (
     PartRecords,
     accepted_all,
@@ -96,6 +97,8 @@ class SweepStats:
     short: list[str] = field(default_factory=list)
     #: posts that found their connection's budget spent (they stay due, not an attempt)
     budget_waits: int = 0
+    #: how long the last item handled waits for a limit (None: it did not wait for one)
+    wait: float | None = field(default=None, repr=False, compare=False)
 
     def add(self, other: SweepStats) -> None:
         self.sent += other.sent
@@ -223,14 +226,21 @@ class _Run:
         self.base = _utc(now)
         self.stats = SweepStats()
         self.held: set[str] = set()  # connections this run holds for their backlog
-        # Messages (channel, key) with a part that waits: their later parts wait for the next run.
-        self.blocked: set[tuple[str, str]] = set()
+        # Messages (channel, key) with a part that waits, and until when (monotonic; inf: this run):
+        # their later parts wait for it.
+        self.blocked: dict[tuple[str, str], float] = {}
+        # Channels whose combined card Teams refused as too large: this run sends them one by one.
+        self.alone: set[str] = set()
 
     def now(self) -> datetime:
         return self.base + timedelta(seconds=time.monotonic() - self.started)
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
+
+    def is_blocked(self, group: tuple[str, str]) -> bool:
+        until = self.blocked.get(group)
+        return until is not None and until > time.monotonic()
 
 
 def sweep(
@@ -314,7 +324,7 @@ def _drain_connection(
 ) -> tuple[bool, float | None]:
     gauge = budget.for_store(run.store)
     room, next_free = gauge.room(name)
-    messages = [m for m in _messages(items) if (m.channel, m.key) not in run.blocked]
+    messages = [m for m in _messages(items) if not run.is_blocked((m.channel, m.key))]
     if not messages:
         return False, None
     waiting = sum(len(m.items) for m in messages)
@@ -343,8 +353,13 @@ def _drain_connection(
     for channel_name, share in _shares(demands, room).items():
         waiting_here = by_channel[channel_name]
         channel = channels[channel_name]
-        if demands[channel_name] <= share:
-            _send_each(run, [i for m in waiting_here for i in m.items], channels, stats, sort=False)
+        held_back = LIMITER.peek(channel.url, windows_for(False))
+        if held_back > 0:  # a 429's Retry-After (or the per-URL cap): the share waits for it
+            next_free = max(next_free, held_back) if next_free else held_back
+            continue
+        if demands[channel_name] <= share or channel_name in run.alone:
+            order = [i for m in _interleave(waiting_here) for i in m.items][:share]
+            _send_each(run, order, channels, stats, sort=False)
             continue
         single, cards = _split_share(waiting_here, share, name, run.cfg.max_bytes)
         _send_each(run, [i for m in single for i in m.items], channels, stats, sort=False)
@@ -376,13 +391,13 @@ def _send_each(
     """Post items one at a time, parts of a message in order (a part that waits holds back the rest)."""
     store, cfg = run.store, run.cfg
     ordered = sorted(items, key=_order) if sort else list(items)
-    held = run.blocked
+    forever = float("inf")
     for index, item in enumerate(ordered):
         if run.left() <= 0:
             stats.skipped += len(ordered) - index
             break
         group = (item.channel, parse_item_key(item.idempotency_key)[0])
-        if group in held:
+        if run.is_blocked(group):
             stats.skipped += 1
             continue
         now = run.now()
@@ -390,11 +405,13 @@ def _send_each(
         claimed = store.outbox.claim(item, lease)
         if claimed is None:
             stats.skipped += 1
-            held.add(group)
+            run.blocked[group] = forever
             continue
+        stats.wait = None
         done = _sweep_one(store, claimed, now, cfg, stats, run.transport, channels.get(item.channel))
         if not done:
-            held.add(group)
+            # A part waiting for a limit holds the later ones back as long; anything else, this run.
+            run.blocked[group] = forever if stats.wait is None else time.monotonic() + stats.wait
 
 
 def _release_combined(run: _Run, claimed: Sequence[tuple[OutboxItem, PartRecords, str]]) -> None:
@@ -434,8 +451,10 @@ def _send_combined(
                 if is_accepted(claim.holder):
                     store.outbox.complete(taken)
                     stats.skipped += 1
-                else:  # being sent elsewhere, or split earlier: it goes on its own
-                    store.outbox.claim(taken, run.now())
+                elif split_count(claim.holder):  # split by a run that died: its pieces go on their own
+                    _sweep_one(store, taken, run.now(), cfg, stats, run.transport, channel)
+                else:  # being sent elsewhere: it comes back when that run's lease ends
+                    stats.skipped += 1
                 continue
             mine.append((taken, records, number))
         if mine:
@@ -466,11 +485,19 @@ def _send_combined(
             channel.name, True, f"accepted from the outbox: {len(kept)} messages combined in one card"
         )
         return
-    _combined_failed(run, claimed, answer, stats)
+    if answer.kind is Kind.TOO_LARGE:  # not the originals' fault: they go one by one instead
+        run.alone.add(channel.name)
+        _release_combined(run, claimed)
+        return
+    _combined_failed(run, channel.url, claimed, answer, stats)
 
 
 def _combined_failed(
-    run: _Run, claimed: Sequence[tuple[OutboxItem, PartRecords, str]], answer: Answer, stats: SweepStats
+    run: _Run,
+    url: str,
+    claimed: Sequence[tuple[OutboxItem, PartRecords, str]],
+    answer: Answer,
+    stats: SweepStats,
 ) -> None:
     """Each original is treated as its own post that got `answer` (a retry may combine it again)."""
     store, cfg = run.store, run.cfg
@@ -484,7 +511,7 @@ def _combined_failed(
         if attempts >= cfg.max_attempts:
             _dead(store, item, f"gave up after {attempts} attempts; last error: {answer.reason}", stats)
             continue
-        delay = retry_delay(item.channel, answer, attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
+        delay = retry_delay(url, answer, attempts, SWEEP_BASE_SECONDS, SWEEP_CAP_SECONDS)
         _reschedule(store, item, now, delay, answer.reason)
         stats.requeued += 1
 
@@ -537,7 +564,9 @@ def _sweep_one(
         for piece in split_part(Part(number, item.message.encode("utf-8")), cfg.max_bytes) or []:
             record = records.find(piece.number)
             if not (is_accepted(record) or split_count(record)):
-                store.outbox.add(outbox_item(item.channel, key, piece, now, "split earlier", created))
+                store.outbox.add(
+                    outbox_item(item.channel, key, piece, now, "split earlier", created, item.origin)
+                )
         store.outbox.complete(item)
         stats.requeued += 1
         return False
@@ -556,6 +585,7 @@ def _sweep_one(
         wait = slot.wait if slot.why == "url" else 0.0
         store.outbox.claim(item, now + timedelta(seconds=max(0.0, wait)))
         stats.skipped += 1
+        stats.wait = wait
         if slot.why != "url":
             stats.budget_waits += 1
         return False
@@ -581,7 +611,8 @@ def _sweep_one(
         if smaller is not None:
             created = _utc(item.created)  # the parent's: the pieces keep its place among the parts
             for piece in smaller:
-                store.outbox.add(outbox_item(item.channel, key, piece, now, answer.reason, created))
+                piece_item = outbox_item(item.channel, key, piece, now, answer.reason, created, item.origin)
+                store.outbox.add(piece_item)
             records.split(number, len(smaller))  # before removing the item, as for an acceptance
             store.outbox.complete(item)
             stats.requeued += 1

@@ -180,3 +180,21 @@ def test_an_http_burst_through_the_dev_host_arrives_combined_within_budget(
     assert len(sink.messages(channel)) < len(titles)
     assert over_budget(arrivals(sink, channel), 3, 4.0) == 0
     assert sink.not_displayed(channel) == []
+
+
+@pytest.mark.parametrize("status", [429, 413])
+def test_a_refused_combined_post_loses_nothing(store: Any, sink: Any, tight: None, status: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    channel = add_channel(store, sink)
+    for i in range(4):
+        delivery.deliver(store, channel, card(f"fill {i}"), budget_seconds=0.2)
+    for i in range(9):
+        delivery.deliver(store, channel, card(f"held {i}"), budget_seconds=0.2)
+    sink.fault(channel, 1, status=status)
+    sweep(store, budget_seconds=8)
+    sweep(store, now=datetime.now(UTC) + timedelta(hours=1), budget_seconds=20)
+    assert store.outbox.backlog() == 0 and store.outbox.list(dead=True) == []
+    got = text_of(sink, channel)
+    assert all(f"held {i}" in got for i in range(9))
+    assert over_budget(arrivals(sink, channel), 4, 3.0) == 0
