@@ -249,11 +249,14 @@ def sweep(
     budget_seconds: float = 20.0,
     *,
     transport: Transport | None = None,
+    patient: bool = True,
 ) -> SweepStats:
     """Send due outbox items within `budget_seconds`, as the connections' budgets allow.
 
     `now`: the time the run starts at (tests; later rounds add the time elapsed). `transport`: how
-    to reach Teams (default `transport.default()`).
+    to reach Teams (default `transport.default()`). `patient`: wait for slots to free within the
+    time (the outbox timer); False: stop when nothing can go now (the digest run, whose digests
+    are due at their minute).
     """
     run = _Run(store, now, budget_seconds, transport or transports.default())
     while run.left() > 0:
@@ -269,12 +272,15 @@ def sweep(
         progressed = any(sent for sent, _ in results)
         waits = [wait for _, wait in results if wait is not None]
         if not progressed:
-            if not waits or min(waits) >= run.left():
+            if not patient or not waits or min(waits) >= run.left():
                 break
             time.sleep(max(0.05, min(min(waits), MAX_IDLE_SECONDS, run.left())))
+    # A run that stops early drains nothing more: its hold ends now (else it covers the few seconds
+    # until the timer's next run), and so does the hold of a connection with nothing left waiting.
+    early = run.left() > HOLD_MARGIN_SECONDS
     for name in run.held:
         try:
-            if not store.outbox.due(run.now() + timedelta(seconds=60), 1):
+            if early or not store.outbox.due(run.now() + timedelta(seconds=60), 1):
                 budget.for_store(store).hold(name, 0)
         except Exception as exc:  # the hold ends on its own a few seconds after this run
             log.info("could not end the hold on connection %s (%s)", name, type(exc).__name__)

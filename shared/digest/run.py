@@ -426,7 +426,7 @@ def run(
             from shared.delivery import sweep
 
             stats.outbox = sweep.sweep(
-                store, budget_seconds=min(DEFAULT_OUTBOX_SECONDS, max(1.0, budget * 0.2))
+                store, budget_seconds=min(DEFAULT_OUTBOX_SECONDS, max(1.0, budget * 0.2)), patient=False
             )
         except Exception as exc:  # the outbox is retried next run; digests still go out
             log.warning("outbox sweep failed: %s", _err(exc))
