@@ -51,8 +51,11 @@ log = logging.getLogger("shared.delivery")
 
 # The limiter may make a post wait this long inline (the 1-second window); longer waits go to the outbox.
 MAX_INLINE_LIMITER_WAIT = 1.0
-#: the `origin` of a digest's post: it may post while the sweep holds its connection, and is never combined
+#: the `origin` of a digest's post, and of the bot's own late posts: such posts may post while the
+#: sweep holds their connection, go first in its shares, and are never combined (people wait for them)
 DIGEST_ORIGIN = "digest"
+BOT_ORIGIN = "bot"
+PRIORITY_ORIGINS = frozenset({DIGEST_ORIGIN, BOT_ORIGIN})
 
 #: takes what one post needs now (`budget.gate` bound to the channel): the slot, or how long to wait
 Take = Callable[[], budgets.Slot]
@@ -208,9 +211,9 @@ def deliver(
     `key` identifies the message: the same key to the same channel is never accepted twice. Without
     one, each call is a new message. `budget_seconds` bounds the time spent retrying inline.
     `ledger`: the caller holds a fresh claim on `key` (see `Acceptances`). `transport`: how to
-    reach Teams (default `transport.default()`). `origin`: the incoming route it comes from, or
-    `DIGEST_ORIGIN`: fair shares per route when the connection's budget is short (the sweep), and
-    a digest keeps its slot.
+    reach Teams (default `transport.default()`). `origin`: the incoming route it comes from (fair
+    shares per route when the connection's budget is short), or one of `PRIORITY_ORIGINS` (a
+    digest, the bot's own post: it keeps its slot and is never combined).
     """
     cfg = Config.load()
     key = key or new_key()
@@ -236,7 +239,7 @@ def deliver(
         return _finish(store, channel_name, Result("dead", len(parts), f"destination refused: {exc}"))
 
     records = PartRecords(store, channel_name, key)
-    take: Take = partial(budgets.gate, store, url, channel.connection, hold_ok=origin == DIGEST_ORIGIN)
+    take: Take = partial(budgets.gate, store, url, channel.connection, hold_ok=origin in PRIORITY_ORIGINS)
     result = _deliver_parts(
         store, records, url, parts, cfg, deadline, transport or transports.default(), take, ledger, origin
     )

@@ -9,11 +9,11 @@ one by one, as before.
 
 A connection with room for everything that waits gets each part posted on its own, in order. One
 with less room than waiting parts is *short*: the sweep holds it (`Budget.hold`: other posts join
-the outbox instead of taking the slots as they free) and shares the room fairly: digests first
-(each keeps its own post: they are due at their minute), then one share per channel, oldest
-waiting first, and in a channel whose share is smaller than what waits, the waiting messages are
-combined into "N updates" cards (`coalesce`; routes interleaved, so one noisy route cannot push
-the others out of a card cut in several). A combined card counts as delivered only when Teams
+the outbox instead of taking the slots as they free) and shares the room fairly: digests and the
+bot's own posts first (each keeps its own post: people wait for them), then a max-min fair share
+per channel, oldest waiting first; a channel whose share is smaller than what waits posts as many
+messages alone as it can (routes taking turns) and combines the rest into "N updates" cards
+(`coalesce`), so every slot is used. A combined card counts as delivered only when Teams
 accepts it: then every original part's record says accepted (so no retry posts it again) and its
 item leaves the outbox. When no slot is free the round waits for the next one, up to the run's end.
 
@@ -46,7 +46,7 @@ from shared.cards.limits import CardRuleError
 from shared.delivery import allowlist, budget
 from shared.delivery import transport as transports
 from shared.delivery.classify import Answer, Kind
-from shared.delivery.client import DIGEST_ORIGIN
+from shared.delivery.client import PRIORITY_ORIGINS
 from shared.delivery.coalesce import Entry, combined_cards
 from shared.delivery.config import Config
 from shared.delivery.handoff import outbox_item
@@ -345,13 +345,13 @@ def _drain_connection(
         stats.short.append(name)
     if room <= 0:
         return False, max(0.05, next_free)
-    digests = [m for m in messages if m.origin == DIGEST_ORIGIN]
+    digests = [m for m in messages if m.origin in PRIORITY_ORIGINS]
     for message in digests:
         if room < len(message.items):
             break
         room -= len(message.items)
         _send_each(run, message.items, channels, stats, sort=False)
-    others = [m for m in messages if m.origin != DIGEST_ORIGIN]
+    others = [m for m in messages if m.origin not in PRIORITY_ORIGINS]
     by_channel: dict[str, list[_Message]] = defaultdict(list)
     for message in sorted(others, key=lambda m: m.oldest):
         by_channel[message.channel].append(message)

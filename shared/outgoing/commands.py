@@ -263,7 +263,7 @@ def _notify_replaced(ctx: Context, name: str) -> None:
         .build()
     )
     try:
-        deliver(ctx.store, name, card, budget_seconds=1.5)
+        deliver(ctx.store, name, card, budget_seconds=1.5, origin="bot")
     except Exception as exc:  # the store is down: the replacement goes on, the reply says who
         import logging
 
@@ -664,7 +664,7 @@ def _post_answer(store: Store, channel: str, done: Future[Answer]) -> None:
         from shared.delivery import deliver
         from shared.outgoing.replies import render_card
 
-        deliver(store, channel, render_card(done.result()))
+        deliver(store, channel, render_card(done.result()), origin="bot")  # never combined
     except Exception as exc:
         from shared.web import log_failure
 

@@ -116,13 +116,14 @@ def test_fair_shares_keep_a_quiet_channel_going(store: Any, sink: Any, tight: No
     assert over_budget(arrivals(sink, noisy, quiet), 4, 3.0) == 0
 
 
-def test_a_digest_is_never_combined_and_goes_first(store: Any, sink: Any, tight: None) -> None:
+@pytest.mark.parametrize("origin", ["digest", "bot"])
+def test_a_digest_is_never_combined_and_goes_first(store: Any, sink: Any, tight: None, origin: str) -> None:
     channel = add_channel(store, sink)
     for i in range(4):
         delivery.deliver(store, channel, card(f"fill {i}"), budget_seconds=0.2)
     for i in range(10):
         delivery.deliver(store, channel, card(f"alert {i}"), budget_seconds=0.2)
-    digest = delivery.deliver(store, channel, card("Morning digest"), budget_seconds=0.2, origin="digest")
+    digest = delivery.deliver(store, channel, card("Morning digest"), budget_seconds=0.2, origin=origin)
     assert digest.state == "queued"
     sweep(store, budget_seconds=15)
     messages = sink.messages(channel)
