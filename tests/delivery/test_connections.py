@@ -184,18 +184,22 @@ def test_an_http_burst_through_the_dev_host_arrives_combined_within_budget(
 
 
 @pytest.mark.parametrize("status", [429, 413])
-def test_a_refused_combined_post_loses_nothing(store: Any, sink: Any, tight: None, status: int) -> None:
+def test_a_refused_combined_post_loses_nothing(
+    store: Any, sink: Any, tight: None, status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import UTC, datetime, timedelta
 
+    monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "1/2")  # one slot: what waits goes combined
     channel = add_channel(store, sink)
-    for i in range(4):
-        delivery.deliver(store, channel, card(f"fill {i}"), budget_seconds=0.2)
+    assert delivery.deliver(store, channel, card("fill"), budget_seconds=0.2).ok
     for i in range(9):
         delivery.deliver(store, channel, card(f"held {i}"), budget_seconds=0.2)
-    sink.fault(channel, 1, status=status)
-    sweep(store, budget_seconds=8)
-    sweep(store, now=datetime.now(UTC) + timedelta(hours=1), budget_seconds=20)
-    assert store.outbox.backlog() == 0 and store.outbox.list(dead=True) == []
+    sink.fault(channel, 1, status=status)  # the first combined post is refused
+    sweep(store, budget_seconds=6)
+    sweep(store, now=datetime.now(UTC) + timedelta(hours=1), budget_seconds=30)
+    assert store.outbox.list(dead=True) == []
+    assert store.outbox.backlog() == 0
     got = text_of(sink, channel)
     assert all(f"held {i}" in got for i in range(9))
-    assert over_budget(arrivals(sink, channel), 4, 3.0) == 0
+    assert [r["status"] for r in sink.requests(channel)][1] == status
+    assert over_budget(arrivals(sink, channel), 1, 2.0) == 0
