@@ -203,3 +203,34 @@ def test_a_refused_combined_post_loses_nothing(
     assert all(f"held {i}" in got for i in range(9))
     assert [r["status"] for r in sink.requests(channel)][1] == status
     assert over_budget(arrivals(sink, channel), 1, 2.0) == 0
+
+
+def test_sweeps_racing_post_each_original_once_within_budget(store: Any, sink: Any, tight: None) -> None:
+    import threading
+
+    from shared.store.root import Store
+
+    channels = [add_channel(store, sink, "owner-a") for _ in range(3)]
+    titles = {ch: [f"{ch} event {i:02d}." for i in range(15)] for ch in channels}
+    for ch in channels:
+        for title in titles[ch]:
+            delivery.deliver(store, ch, card(title), budget_seconds=0.1)
+    queued = store.outbox.backlog()
+    # A second process: its own Store and so its own cache of the budget rows (the same tables).
+    other = Store(store.connection, store.prefix, store.timeout)
+    results: list[Any] = []
+
+    def run(on: Any) -> None:
+        results.append(sweep(on, budget_seconds=12))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (store, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.outbox.backlog() == 0, results
+    assert sum(r.sent + r.combined for r in results) == queued, results  # each original counted once
+    for ch in channels:
+        got = text_of(sink, ch)
+        assert all(got.count(title) == 1 for title in titles[ch]), got  # and shown once
+    assert over_budget(arrivals(sink, *channels), 4, 3.0) == 0
