@@ -415,6 +415,7 @@ def connection_row(report: Any) -> dict[str, Any]:
         "posts": usage.posts,
         "combined": usage.combined,
         "held_seconds": round(usage.held, 1),
+        "short": usage.short,
     }
 
 
@@ -423,11 +424,8 @@ def connection_list(args: argparse.Namespace) -> None:
 
     rows = [connection_row(r) for r in report.connections(store())]
     shown = [{**r, "channels": ", ".join(r["channels"]) or "-"} for r in rows]
-    emit(
-        args,
-        rows,
-        table(shown, ["name", "channels", "budget", "used", "waiting", "oldest_wait", "combined", "posts"]),
-    )
+    columns = ["name", "channels", "budget", "used", "waiting", "oldest_wait", "combined", "posts", "short"]
+    emit(args, rows, table(shown, columns))
 
 
 def connection_set(args: argparse.Namespace) -> None:

@@ -145,6 +145,7 @@ class Usage:
     combined: int
     overridden: bool
     held: float  # seconds the sweep still holds the connection for its backlog (0: not held)
+    short: int  # sweep runs that found it short of budget
 
     @property
     def budget(self) -> str:
@@ -246,8 +247,11 @@ class Budget:
             for _ in range(TRIES):
                 if state.hold_until == stamp:
                     return
+                update: dict[str, float | int] = {"hold_until": stamp}
+                if stamp > 0:  # counted where every instance sees it (`admin connection list`)
+                    update["short"] = state.short + 1
                 try:
-                    saved = self._persistence.write(state.model_copy(update={"hold_until": stamp}))
+                    saved = self._persistence.write(state.model_copy(update=update))
                 except (Conflict, NotFound):
                     state = self._read(name)
                     continue
@@ -279,6 +283,7 @@ class Budget:
             combined=state.combined,
             overridden=bool(state.budget),
             held=max(0.0, state.hold_until - now),
+            short=state.short,
         )
 
     def room(self, name: str | None) -> tuple[int, float]:

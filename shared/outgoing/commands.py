@@ -775,6 +775,8 @@ def _connection_use(ctx: Context, channel: Channel) -> str | None:
         text += f", next in {usage.next_free:.0f} s (waiting posts are combined)"
     if usage.combined:
         text += f"; {usage.combined} combined so far"
+    if usage.short:
+        text += f"; ran short {usage.short} times"
     return text
 
 

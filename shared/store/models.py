@@ -238,7 +238,8 @@ class ConnectionState(Record):
     `sent` holds epoch milliseconds, oldest first (only what the longest window still counts);
     `budget` overrides DELIVERY_BUDGET_WORKFLOWS (`count/seconds,...`; None: the setting).
     `posts` and `combined` count every post taken and how many originals went out combined;
-    `hold_until` keeps other posts off while the sweep drains a backlog (`Budget.hold`).
+    `hold_until` keeps other posts off while the sweep drains a backlog (`Budget.hold`), and `short`
+    counts the sweep runs that found the connection short.
     """
 
     name: str
@@ -248,6 +249,8 @@ class ConnectionState(Record):
     combined: int = 0
     #: epoch seconds until which only the sweep (and digests) post: it drains a backlog, combined
     hold_until: float = 0.0
+    #: sweep runs that found the connection short of budget (each holds it)
+    short: int = 0
 
 
 class KeyStatus(enum.StrEnum):

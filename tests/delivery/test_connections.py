@@ -69,6 +69,7 @@ def test_burst_to_one_channel_ends_as_few_combined_posts(store: Any, sink: Any, 
     assert sweep(store, budget_seconds=2).sent == 0 and len(sink.messages(channel)) == before
     row = store.budgets.read("default")
     assert row is not None and (row.combined, row.posts) == (stats.combined, posts)
+    assert row.short == 1 and row.hold_until == 0  # one run found it short; the hold ended with it
 
 
 def test_a_combined_card_stands_for_its_parts_in_their_records(store: Any, sink: Any, tight: None) -> None:
