@@ -80,6 +80,21 @@ def windows_of(raw: str | None, name: str = SETTING) -> Windows:
     return found
 
 
+def _windows(state: ConnectionState) -> Windows:
+    """The row's override, or the setting's windows when there is none or it cannot be read."""
+    if state.budget:
+        try:
+            return windows_of(state.budget, f"the budget of connection {state.name}")
+        except settings.SettingError as exc:
+            if state.budget not in _warned:  # once per process and text
+                _warned.add(state.budget)
+                log.warning("%s; using %s instead", exc, SETTING)
+    return windows_of(None)
+
+
+_warned: set[str] = set()
+
+
 def describe(windows: Windows) -> str:
     return ",".join(f"{count}/{seconds:g}" for count, seconds in windows)
 
@@ -210,7 +225,7 @@ class Budget:
                         state, fresh = self._read(name), True
                         continue
                     return Slot(state.hold_until - now, "held")
-                windows = windows_of(state.budget)
+                windows = _windows(state)
                 wait = wait_for(state.sent, windows, now, count)
                 if wait > 0 and not fresh:
                     state, fresh = self._read(name), True
@@ -270,7 +285,7 @@ class Budget:
 
     def _usage(self, state: ConnectionState) -> Usage:
         now = self._clock()
-        windows = windows_of(state.budget)
+        windows = _windows(state)
         span = padded(windows[-1][1])
         used = sum(1 for t in state.sent if t > (now - span) * 1000.0)
         return Usage(

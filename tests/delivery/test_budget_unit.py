@@ -208,3 +208,10 @@ def test_store_outage_propagates(tight: None) -> None:
 
     with pytest.raises(StoreUnavailable):
         Budget(Down()).take("a")
+
+
+def test_an_unreadable_override_falls_back_to_the_setting(tight: None) -> None:
+    clock = Clock()
+    gauge, rows = make(clock)
+    rows.rows["a"] = ConnectionState(name="a", budget="lots", etag="v0")
+    assert [gauge.take("a").taken for _ in range(6)] == [True] * 5 + [False]  # the setting's 5/10
