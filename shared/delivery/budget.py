@@ -19,6 +19,12 @@ out, so a cached "full" is true, except for an override raised meanwhile: a cach
 CACHE_SECONDS is read again before saying no). Threads of one process take turns per connection
 (one round trip each), so they do not spend their tries on each other's 412s.
 
+A take answers a `Slot`: taken, or why not ("budget": the windows are full; "held": the outbox
+sweep is draining the connection's backlog and keeps new posts for it to combine, `hold`; "url":
+a per-URL limit of this process, see `gate`) and how long until it may be. Digests and the bot's
+own posts (`hold_ok`) pass a hold. The row also counts posts, originals combined and short runs.
+Clocks: epoch time, so that instances agree (their skew is inside the padding).
+
 The persistence is a small `Persistence` protocol (the store's `BudgetRepository`, or a fake in
 unit tests), and the clock is injectable, as in `shared.idempotency` over `store.dedupe`.
 A store outage raises `StoreUnavailable`, like the rest of delivery (callers answer 503 or queue).
