@@ -51,3 +51,13 @@ def test_status_of_a_default_channel_with_room(connected: Bot) -> None:
     text = card_of(connected.say("status"))
     assert "**default**" in text or "default" in text
     assert "posts in" in text and "Oldest wait" not in text
+
+
+def test_connect_replace_keeps_the_channel_on_its_connection(connected: Bot, app_store: Any, sink: Any) -> None:
+    channel_name = connected.team + "-ch"
+    channel = app_store.channels.get(channel_name)
+    channel.connection = "second-owner"
+    app_store.channels.save(channel)
+    answer = connected.say(f"connect --replace {sink.workflow_url(unique('new'))}")
+    assert "Channel connected" in answer.everything, answer.everything
+    assert app_store.channels.get(channel_name).connection == "second-owner"
