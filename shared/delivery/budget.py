@@ -190,6 +190,8 @@ class Budget:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._logged: dict[str, float] = {}
+        # Originals accepted combined and not yet counted in the row: the next write carries them.
+        self._combined: Counter[str] = Counter()
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -214,10 +216,9 @@ class Budget:
         else:
             self._cache.pop(name, None)
 
-    def take(self, name: str | None, count: int = 1, *, combined: int = 0, hold_ok: bool = False) -> Slot:
+    def take(self, name: str | None, count: int = 1, *, hold_ok: bool = False) -> Slot:
         """Take `count` slots of connection `name`, or none and say how long until they are free.
 
-        `combined`: how many original messages these posts carry combined (counted with them).
         `hold_ok`: the caller is the sweep or a digest, which may post while the connection is
         held for its backlog (`hold`); others are refused then, so that what waits is combined.
         """
@@ -242,11 +243,12 @@ class Budget:
                 span = padded(windows[-1][1])
                 kept = [t for t in state.sent if t > (now - span) * 1000.0]
                 stamp = int(now * 1000)
+                pending = self._combined[name]
                 new = state.model_copy(
                     update={
                         "sent": sorted([*kept, *([stamp] * count)]),
                         "posts": state.posts + count,
-                        "combined": state.combined + combined,
+                        "combined": state.combined + pending,
                     }
                 )
                 try:
@@ -254,6 +256,7 @@ class Budget:
                 except (Conflict, NotFound):
                     state, fresh = self._read(name), True
                     continue
+                self._combined[name] -= pending
                 self._cache[name] = (saved, self._monotonic())
                 return TAKEN
             return Slot(CONTENTION_WAIT, "budget")
@@ -268,7 +271,8 @@ class Budget:
             for _ in range(TRIES):
                 if state.hold_until == stamp:
                     return
-                update: dict[str, float | int] = {"hold_until": stamp}
+                pending = self._combined[name]
+                update: dict[str, float | int] = {"hold_until": stamp, "combined": state.combined + pending}
                 if stamp > 0:  # counted where every instance sees it (`admin connection list`)
                     update["short"] = state.short + 1
                 try:
@@ -276,8 +280,16 @@ class Budget:
                 except (Conflict, NotFound):
                     state = self._read(name)
                     continue
+                self._combined[name] -= pending
                 self._cache[name] = (saved, self._monotonic())
                 return
+
+    def combined(self, name: str | None, originals: int) -> None:
+        """`originals` messages went out in an accepted combined card: counted once, with the
+        connection's next write (no round trip of its own)."""
+        name = name or DEFAULT_CONNECTION
+        with self._lock(name):
+            self._combined[name] += originals
 
     def usage(self, name: str | None, *, read: bool = True) -> Usage:
         """The connection's use now (one read when `read`, else what this process last saw)."""
@@ -345,16 +357,13 @@ def reset() -> None:
     SHORT.clear()
 
 
-def gate(
-    store: Store, url: str, connection: str | None, *, hold_ok: bool = False, combined: int = 0
-) -> Slot:
+def gate(store: Store, url: str, connection: str | None, *, hold_ok: bool = False) -> Slot:
     """Take what one post to `url` needs now, or nothing and say how long until it is free.
 
     Legacy connector URLs: their documented per-URL windows (`ratelimit.LIMITER`). Workflows URLs:
     a slot of the channel's connection, after the per-URL checks of this process (a 429's
     Retry-After block, and `DELIVERY_RATE_WORKFLOWS` when set). `hold_ok`: the caller is the sweep
     (or a digest), which may post while the connection is held for the outbox's backlog.
-    `combined`: how many original messages this post carries (a combined card; counted).
     """
     from shared.delivery import allowlist
     from shared.delivery.ratelimit import LIMITER, windows_for
@@ -365,7 +374,7 @@ def gate(
     wait = LIMITER.acquire(url, windows_for(False))  # the 429 block, and the optional per-URL cap
     if wait > 0:
         return Slot(wait, "url")
-    slot = for_store(store).take(connection, hold_ok=hold_ok, combined=combined)
+    slot = for_store(store).take(connection, hold_ok=hold_ok)
     if not slot.taken:
         LIMITER.give_back(url)
     return slot

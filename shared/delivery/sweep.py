@@ -471,7 +471,7 @@ def _send_combined(
     if len(kept) != len(messages):
         card = build_card([Entry(_summary(m), m) for m in kept], connection)
     body = make_parts(card, cfg.max_bytes)[0].body
-    slot = budget.gate(store, channel.url, connection, hold_ok=True, combined=len(kept))
+    slot = budget.gate(store, channel.url, connection, hold_ok=True)
     if not slot.taken:
         _release_combined(run, claimed)
         stats.budget_waits += 1
@@ -485,6 +485,7 @@ def _send_combined(
         # The records first: a crash before the items go is healed by the sweep's check.
         accepted_all(store, [(channel.name, r.key, n) for _, r, n in claimed], answer)
         store.outbox.complete_all([item for item, _, _ in claimed])
+        budget.for_store(store).combined(connection, len(kept))  # counted once: when accepted
         stats.combined += len(kept)
         stats.combined_posts += 1
         store.deliveries.record_later(

@@ -182,9 +182,13 @@ def test_connections_are_independent_and_combined_posts_are_counted(tight: None)
     for _ in range(5):
         assert gauge.take("a").taken
     assert not gauge.take("a").taken
-    assert gauge.take("b", combined=7).taken
+    assert gauge.take("b").taken
+    gauge.combined("b", 7)  # an accepted combined card: counted with the next write, once
+    assert gauge.usage("b").combined == 0
+    assert gauge.take("b").taken
     usage = gauge.usage("b")
-    assert (usage.used, usage.room, usage.posts, usage.combined) == (1, 4, 1, 7)
+    assert (usage.used, usage.room, usage.posts, usage.combined) == (2, 3, 2, 7)
+    assert gauge.take("b").taken and gauge.usage("b").combined == 7
     assert gauge.usage("a").next_free > 0 and gauge.usage("a").budget == "5/10"
 
 
