@@ -166,6 +166,7 @@ def main() -> None:
 
         # The cost of the store and idempotency records alone: client limits off, sink throttling off.
         os.environ["DELIVERY_RATE_WORKFLOWS"] = "1000000/1"
+        os.environ["DELIVERY_BUDGET_WORKFLOWS"] = "1000000/1"  # the connection budget too
         settings.reload()  # the app reads its settings once per process
         free_jobs = [(f"free{i % DESTINATIONS:02d}", body) for i, (_, body) in enumerate(jobs)]
         for name in {n for n, _ in free_jobs}:
@@ -174,6 +175,7 @@ def main() -> None:
         free_latencies = [lat for result, lat in free_outcomes if result.state == "accepted"]
         log_lines = run_log_comparison(store, free_jobs, threads)
         del os.environ["DELIVERY_RATE_WORKFLOWS"]
+        del os.environ["DELIVERY_BUDGET_WORKFLOWS"]
         settings.reload()
         LIMITER.reset()
 

@@ -185,6 +185,7 @@ def cpu_per_post(posts: int) -> None:
         sink.set_limits(windows=[])
         os.environ["DELIVERY_EXTRA_ALLOWED_URLS"] = sink.url + "/"
         os.environ["DELIVERY_RATE_WORKFLOWS"] = "100000/1"
+        os.environ["DELIVERY_BUDGET_WORKFLOWS"] = "100000/1"  # the connection budget: not measured here
         from shared import settings
 
         settings.reload()  # the app reads its settings once per process
@@ -251,6 +252,7 @@ def over_http(clients: int, requests_per_client: int) -> None:
                 "FUNCTIONS_WORKER_RUNTIME": "python",
                 "DELIVERY_EXTRA_ALLOWED_URLS": sink_url + "/",
                 "DELIVERY_RATE_WORKFLOWS": "100000/1",
+                "DELIVERY_BUDGET_WORKFLOWS": "100000/1",
                 "DIGEST_SCHEDULE": "0 0 0 1 1 *",
             }
             folder = tempfile.TemporaryDirectory(prefix="bench-incoming-")

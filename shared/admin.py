@@ -265,8 +265,17 @@ def channel_row(channel: Channel) -> dict[str, Any]:
         "teams_channel_id": channel.teams_channel_id,
         "team": channel.team_key,
         "locked": channel.locked,
+        "connection": channel.connection,
         "created": iso(channel.created),
     }
+
+
+def check_connection(name: str | None) -> str | None:
+    from shared.store.models import CONNECTION_NAME
+
+    if name is not None and not CONNECTION_NAME.match(name):
+        raise UsageError(f"a connection name is {NAME_RULE}")
+    return name
 
 
 def channel_add(args: argparse.Namespace) -> None:
@@ -278,6 +287,7 @@ def channel_add(args: argparse.Namespace) -> None:
         raise UsageError("give --url or --url-file, not both")
     url = args.url or read_secret(args.url_file, "url")
     check_url(url)
+    connection = check_connection(args.connection)
     registration = None
     if args.team:
         # The channel belongs to this registration of the key, not to a later one.
@@ -291,6 +301,7 @@ def channel_add(args: argparse.Namespace) -> None:
         teams_channel_id=args.teams_channel_id,
         team_key=args.team,
         team_registration=registration,
+        **({"connection": connection} if connection else {}),
     )
     repo = store().channels
     try:
@@ -305,6 +316,7 @@ def channel_add(args: argparse.Namespace) -> None:
                         "teams_channel_id": args.teams_channel_id or current.teams_channel_id,
                         "team_key": current.team_key if keep else args.team,
                         "team_registration": current.team_registration if keep else registration,
+                        "connection": connection or current.connection,
                     }
                 )
             saved = repo.save(channel)
@@ -329,7 +341,23 @@ def channel_add(args: argparse.Namespace) -> None:
 
 def channel_list(args: argparse.Namespace) -> None:
     rows = [channel_row(c) for c in store().channels.list()]
-    emit(args, rows, table(rows, ["name", "url", "teams_channel_id", "team", "locked", "created"]))
+    columns = ["name", "url", "teams_channel_id", "team", "locked", "connection", "created"]
+    emit(args, rows, table(rows, columns))
+
+
+def channel_set(args: argparse.Namespace) -> None:
+    """Change what a channel is without a new URL: today its connection (the flow owner)."""
+    connection = check_connection(args.connection)
+    if connection is None:
+        raise UsageError("nothing to change: give --connection NAME")
+    repo = store().channels
+    channel = repo.get(args.name)
+    channel.connection = connection
+    try:
+        saved = repo.save(channel)
+    except Conflict:
+        raise Failure(f"channel {args.name!r} changed meanwhile; run the command again") from None
+    emit(args, channel_row(saved), f"channel {saved.name!r} now posts under connection {connection!r}")
 
 
 def channel_remove(args: argparse.Namespace) -> None:
@@ -368,6 +396,74 @@ def channel_relink(args: argparse.Namespace) -> None:
         {"linked": count},
         f"rewrote the Teams-channel links of {count} channel(s); the bot finds them again",
     )
+
+
+# --- connections (flow owners) and their budgets ------------------------------------------------
+
+
+def connection_row(report: Any) -> dict[str, Any]:
+    from shared.delivery.report import wait_text
+
+    usage = report.usage
+    return {
+        "name": report.name,
+        "channels": report.channels,
+        "budget": usage.budget + ("" if usage.overridden else " (default)"),
+        "used": report.use_text(),
+        "room": usage.room,
+        "next_free_seconds": round(usage.next_free, 1),
+        "waiting": report.waiting,
+        "oldest_wait": wait_text(report.oldest_wait),
+        "posts": usage.posts,
+        "combined": usage.combined,
+        "held_seconds": round(usage.held, 1),
+        "short": usage.short,
+    }
+
+
+def connection_list(args: argparse.Namespace) -> None:
+    from shared.delivery import report
+
+    rows = [connection_row(r) for r in report.connections(store())]
+    shown = [{**r, "channels": ", ".join(r["channels"]) or "-"} for r in rows]
+    columns = ["name", "channels", "budget", "used", "waiting", "oldest_wait", "combined", "posts", "short"]
+    emit(args, rows, table(shown, columns))
+
+
+def connection_set(args: argparse.Namespace) -> None:
+    from shared.delivery.budget import describe, windows_of
+
+    name = check_connection(args.name) or ""
+    if args.budget is None:
+        raise UsageError("nothing to change: give --budget COUNT/SECONDS[,...] or --budget default")
+    raw = None if args.budget.strip().lower() == "default" else args.budget.strip()
+    try:
+        windows = windows_of(raw, "--budget")
+    except settings.SettingError as exc:
+        raise UsageError(str(exc)) from None
+    store().budgets.set_budget(name, describe(windows) if raw else None)
+    text = (
+        f"connection {name!r} may post {describe(windows)} (count/seconds); every process sees it within 10 s"
+        if raw
+        else f"connection {name!r} follows DELIVERY_BUDGET_WORKFLOWS again ({describe(windows)})"
+    )
+    emit(args, {"name": name, "budget": describe(windows), "overridden": bool(raw)}, text)
+
+
+def connection_assign(args: argparse.Namespace) -> None:
+    """Move channels to a connection (their flows now belong to that owner)."""
+    connection = check_connection(args.name) or ""
+    repo = store().channels
+    moved = []
+    for name in args.channels:
+        channel = repo.get(name)
+        channel.connection = connection
+        try:
+            moved.append(repo.save(channel).name)
+        except Conflict:
+            raise Failure(f"channel {name!r} changed meanwhile; run the command again") from None
+    text = f"connection {connection!r} now has {', '.join(moved)}"
+    emit(args, {"name": connection, "channels": moved}, text)
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -913,7 +1009,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teams-channel-id", help="Teams channel id (19:...@thread.tacv2) to link")
     p.add_argument("--team", help="team key the channel belongs to")
     p.add_argument("--replace", action="store_true", help="overwrite an existing channel")
+    p.add_argument(
+        "--connection",
+        help="the flow owner's connection whose budget the channel shares (default: 'default')",
+    )
     command(channel, "list", channel_list, "list channels (URLs masked)")
+    p = command(channel, "set", channel_set, "change a channel's connection (flow owner)")
+    p.add_argument("name")
+    p.add_argument("--connection", help="the connection whose budget the channel shares from now on")
     p = command(channel, "lock", channel_lock, "keep the bot's connect from relinking a channel")
     p.add_argument("name")
     p = command(channel, "unlock", channel_unlock, "let the bot's connect relink a channel again")
@@ -923,6 +1026,17 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         channel, "relink", channel_relink, "rewrite the Teams-channel links (after an upgrade or a crash)"
     )
+
+    conn = groups.add_parser(
+        "connection", help="flow owners' connections: the posting budget their channels share"
+    ).add_subparsers(dest="cmd", required=True)
+    command(conn, "list", connection_list, "each connection's channels, budget, use and waiting posts")
+    p = command(conn, "set", connection_set, "override a connection's budget (stored; every process)")
+    p.add_argument("name")
+    p.add_argument("--budget", help="COUNT/SECONDS[,...] such as 50/300, or 'default' for the setting's")
+    p = command(conn, "assign", connection_assign, "move channels to a connection")
+    p.add_argument("name")
+    p.add_argument("channels", nargs="+", metavar="CHANNEL")
 
     route = groups.add_parser("route", help="incoming-proxy endpoints").add_subparsers(
         dest="cmd", required=True

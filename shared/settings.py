@@ -82,6 +82,10 @@ class Delivery:
     max_age_seconds: float
     rate_workflows: str | None
     rate_legacy: str | None
+    #: the Flow bot's budget per connection (flow owner), `count/seconds,...` (shared.delivery.budget)
+    budget_workflows: str | None
+    #: how long each run of the `outbox_sweep` timer (every 30 s) keeps draining the outbox
+    sweep_seconds: float
     extra_allowed_urls: str
 
     @classmethod
@@ -99,6 +103,8 @@ class Delivery:
             max_age_seconds=max(0.0, get_float("DELIVERY_MAX_AGE_SECONDS", 86400.0)),
             rate_workflows=get("DELIVERY_RATE_WORKFLOWS"),
             rate_legacy=get("DELIVERY_RATE_LEGACY"),
+            budget_workflows=get("DELIVERY_BUDGET_WORKFLOWS"),
+            sweep_seconds=_clamp(get_float("DELIVERY_SWEEP_SECONDS", 25.0), 1.0, 270.0),
             extra_allowed_urls=get("DELIVERY_EXTRA_ALLOWED_URLS") or "",
         )
 

@@ -29,6 +29,10 @@ SHARED = ROOT.parent / "shared"
 TEST_SINK_BUDGET = os.environ.get("TEST_SINK_BUDGET", "").strip() or "100000/300"
 
 
+#: a connection budget no test reaches by accident (tests of the budget set their own)
+GENEROUS_BUDGET = "100000/60"
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -37,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Functions and tools read settings from the environment; keep a developer's shell from leaking in.
     for name in ("TEAMS_STORAGE", "TEAMS_STORAGE__tableServiceUri", "AzureWebJobsStorage", "TABLE_PREFIX"):
         os.environ.pop(name, None)
+    # The Flow bot's budget per connection (25/300) is shared through the store, so the tests of one
+    # session would spend it on each other: tests lift it unless they test it (they set their own).
+    os.environ["DELIVERY_BUDGET_WORKFLOWS"] = GENEROUS_BUDGET
     # SIGTERM (a CI timeout, `kill`) and SIGHUP would end pytest without teardown and orphan Azurite
     # and the dev host; as an interrupt, pytest still stops every session fixture's process.
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -157,6 +164,7 @@ def devhost_settings(azurite: str, sink: Any, devhost_port: int) -> dict[str, st
         "TABLE_PREFIX": "app",
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "DELIVERY_EXTRA_ALLOWED_URLS": sink.url + "/",
+        "DELIVERY_BUDGET_WORKFLOWS": GENEROUS_BUDGET,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{devhost_port}",
         "FEEDS_ALLOW_LOOPBACK": "true",
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1114112",  # as the example settings and the Bicep

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("shared", "tools", "incoming_proxy", "outgoing_handler", "scheduled_connector", "bench", "tests")
+PACKAGES = (
+    "shared", "tools", "incoming_proxy", "outgoing_handler", "scheduled_connector", "outbox_sweep", "bench", "tests"
+)
 
 pytestmark = pytest.mark.unit
 

@@ -26,17 +26,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from shared.delivery import allowlist
+from shared.delivery import budget as budgets
 from shared.delivery import transport as transports
 from shared.delivery.classify import Answer, Kind
 from shared.delivery.config import Config
 from shared.delivery.handoff import dead_letter_parts, queue_parts
 from shared.delivery.parts import Part, make_parts, split_part, unsendable_part
-from shared.delivery.ratelimit import LIMITER, windows_for
 from shared.delivery.records import Acceptances, PartRecords, is_accepted, split_count
 from shared.delivery.retry import retry_delay
 from shared.invocation import carry
@@ -50,6 +51,14 @@ log = logging.getLogger("shared.delivery")
 
 # The limiter may make a post wait this long inline (the 1-second window); longer waits go to the outbox.
 MAX_INLINE_LIMITER_WAIT = 1.0
+#: the `origin` of a digest's post, and of the bot's own late posts: such posts may post while the
+#: sweep holds their connection, go first in its shares, and are never combined (people wait for them)
+DIGEST_ORIGIN = "digest"
+BOT_ORIGIN = "bot"
+PRIORITY_ORIGINS = frozenset({DIGEST_ORIGIN, BOT_ORIGIN})
+
+#: takes what one post needs now (`budget.gate` bound to the channel): the slot, or how long to wait
+Take = Callable[[], budgets.Slot]
 # Answers that mean the URL itself is gone or refused: the other parts would fail the same way.
 _URL_DEAD_STATUSES = frozenset({401, 403, 404, 410})
 
@@ -87,21 +96,34 @@ def new_key() -> str:
 # --- one part, inline -------------------------------------------------------------------------
 
 
-def _send_inline(url: str, body: bytes, cfg: Config, deadline: float, transport: Transport) -> PartAttempt:
-    """Post with bounded retries inside the caller's time budget; hand back a wait when out of it."""
-    legacy = allowlist.is_legacy(url)
-    windows = windows_for(legacy)
+def _short_reason(slot: budgets.Slot) -> str:
+    if slot.why == "held":
+        return "the connection's backlog is being sent, combined: this post joins it"
+    if slot.why == "budget":
+        return "the connection's budget is spent for now: this post waits to be combined"
+    return "rate limit for this destination reached"
+
+
+def _send_inline(
+    url: str, body: bytes, cfg: Config, deadline: float, transport: Transport, take: Take
+) -> PartAttempt:
+    """Post with bounded retries inside the caller's time budget; hand back a wait when out of it.
+
+    A post refused by its connection's budget waits in the outbox due at once (wait 0): the sweep
+    sends or combines it as the budget allows, in every process.
+    """
     attempt = 0
     last: Answer | None = None
     while True:
-        wait = LIMITER.acquire(url, windows)
+        slot = take()
         now = time.monotonic()
-        if wait > 0:
-            if wait <= MAX_INLINE_LIMITER_WAIT and now + wait < deadline:
+        if not slot.taken:
+            wait = slot.wait
+            if slot.why != "held" and wait <= MAX_INLINE_LIMITER_WAIT and now + wait < deadline:
                 time.sleep(wait)
                 continue
-            reason = last.reason if last else "rate limit for this destination reached"
-            return PartAttempt("queued", reason, last, wait=wait)
+            reason = last.reason if last else _short_reason(slot)
+            return PartAttempt("queued", reason, last, wait=wait if slot.why == "url" else 0.0)
         attempt += 1
         remaining = max(1.0, deadline - now)
         answer = transport.post(url, body, min(cfg.timeout, remaining), cfg.connect_timeout)
@@ -125,6 +147,7 @@ def _attempt_part(
     cfg: Config,
     deadline: float,
     transport: Transport,
+    take: Take,
     ledger: Acceptances | None = None,
 ) -> PartAttempt:
     """One part under its idempotency key: skip when already accepted, claim, post, record.
@@ -134,7 +157,7 @@ def _attempt_part(
     claim (`ledger`): the acceptance goes into the ledger instead.
     """
     if ledger is not None:
-        attempt = _send_inline(url, part.body, cfg, deadline, transport)
+        attempt = _send_inline(url, part.body, cfg, deadline, transport, take)
         if attempt.state == "accepted":
             ledger.accepted(records.channel, records.key, part.number, attempt.answer)
         return attempt
@@ -149,7 +172,7 @@ def _attempt_part(
             return PartAttempt("split", f"split into {pieces} pieces earlier", pieces=pieces)
         return PartAttempt("queued", "another run is sending this part", wait=float(lease))
     try:
-        attempt = _send_inline(url, part.body, cfg, deadline, transport)
+        attempt = _send_inline(url, part.body, cfg, deadline, transport, take)
     except BaseException:
         records.release(part.number)
         raise
@@ -181,13 +204,16 @@ def deliver(
     budget_seconds: float | None = None,
     ledger: Acceptances | None = None,
     transport: Transport | None = None,
+    origin: str | None = None,
 ) -> Result:
     """Post `card` (dict or AdaptiveCard) to a channel; see the module docstring for the guarantees.
 
     `key` identifies the message: the same key to the same channel is never accepted twice. Without
     one, each call is a new message. `budget_seconds` bounds the time spent retrying inline.
     `ledger`: the caller holds a fresh claim on `key` (see `Acceptances`). `transport`: how to
-    reach Teams (default `transport.default()`).
+    reach Teams (default `transport.default()`). `origin`: the incoming route it comes from (fair
+    shares per route when the connection's budget is short), or one of `PRIORITY_ORIGINS` (a
+    digest, the bot's own post: it keeps its slot and is never combined).
     """
     cfg = Config.load()
     key = key or new_key()
@@ -216,8 +242,9 @@ def deliver(
         return _finish(store, channel_name, Result("dead", len(parts), f"destination refused: {exc}"))
 
     records = PartRecords(store, channel_name, key)
+    take: Take = partial(budgets.gate, store, url, channel.connection, hold_ok=origin in PRIORITY_ORIGINS)
     result = _deliver_parts(
-        store, records, url, parts, cfg, deadline, transport or transports.default(), ledger
+        store, records, url, parts, cfg, deadline, transport or transports.default(), take, ledger, origin
     )
     return _finish(store, channel_name, result)
 
@@ -230,7 +257,9 @@ def _deliver_parts(
     cfg: Config,
     deadline: float,
     transport: Transport,
+    take: Take,
     ledger: Acceptances | None = None,
+    origin: str | None = None,
 ) -> Result:
     channel, key = records.channel, records.key
     pending = list(parts)
@@ -245,7 +274,7 @@ def _deliver_parts(
             attempt = PartAttempt("queued", "the time for this delivery ran out")
         else:
             attempted = True
-            attempt = _attempt_part(records, url, part, cfg, deadline, transport, ledger)
+            attempt = _attempt_part(records, url, part, cfg, deadline, transport, take, ledger)
         if attempt.state == "accepted":
             accepted += 1
             continue
@@ -285,7 +314,7 @@ def _deliver_parts(
                 pending = []
             continue
         # queued: this part and every later one wait in the outbox, in order.
-        queued = queue_parts(store, channel, key, [part, *pending], attempt.wait, attempt.detail)
+        queued = queue_parts(store, channel, key, [part, *pending], attempt.wait, attempt.detail, origin)
         if dead_reasons:
             return Result("dead", total, "; ".join(dead_reasons))
         return Result(
@@ -307,6 +336,7 @@ def deliver_many(
     key: str | None = None,
     ledger: Acceptances | None = None,
     transport: Transport | None = None,
+    origin: str | None = None,
 ) -> dict[str, Result]:
     """The same message to several channels in parallel (bounded threads), one Result per channel.
 
@@ -323,11 +353,12 @@ def deliver_many(
     key = key or new_key()
     cfg = Config.load()
     if len(names) == 1:
-        return {names[0]: deliver(store, names[0], card, key=key, ledger=ledger, transport=transport)}
+        only = deliver(store, names[0], card, key=key, ledger=ledger, transport=transport, origin=origin)
+        return {names[0]: only}
 
     def one(name: str) -> Result:
         try:
-            return deliver(store, name, card, key=key, ledger=ledger, transport=transport)
+            return deliver(store, name, card, key=key, ledger=ledger, transport=transport, origin=origin)
         except StoreUnavailable:
             raise
         except Exception as exc:  # one channel's bug must not lose the others' results

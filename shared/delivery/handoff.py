@@ -16,7 +16,7 @@ from shared.delivery.records import item_key
 if TYPE_CHECKING:
     from shared.delivery.parts import Part
     from shared.store import Store
-    from shared.store.models import OutboxItem
+    from shared.store.models import OutboxItem, OutboxSummary
 
 
 def outbox_item(
@@ -26,8 +26,15 @@ def outbox_item(
     next_attempt: datetime,
     error: str | None,
     created: datetime | None = None,
+    origin: str | None = None,
+    summary: OutboxSummary | None = None,
 ) -> OutboxItem:
-    """An outbox item for one part; `created` (default now) orders the parts of a message."""
+    """An outbox item for one part; `created` (default now) orders the parts of a message.
+
+    `summary` (default: read from the part's card) is what a combined card shows of it, so the
+    sweep never parses cards; `origin` is the route (or digest) it came from.
+    """
+    from shared.delivery.coalesce import summarize
     from shared.store.models import OutboxItem
 
     return OutboxItem(
@@ -38,17 +45,25 @@ def outbox_item(
         next_attempt=next_attempt,
         last_error=error,
         created=created or datetime.now(UTC),
+        origin=origin,
+        summary=summary or summarize(part.body),
     )
 
 
 def queue_parts(
-    store: Store, channel: str, key: str, parts: Iterable[Part], wait: float, error: str | None
+    store: Store,
+    channel: str,
+    key: str,
+    parts: Iterable[Part],
+    wait: float,
+    error: str | None,
+    origin: str | None = None,
 ) -> int:
     """Queue the parts, due in `wait` seconds; returns how many."""
     next_attempt = datetime.now(UTC) + timedelta(seconds=max(0.0, wait))
     count = 0
     for part in parts:
-        store.outbox.add(outbox_item(channel, key, part, next_attempt, error))
+        store.outbox.add(outbox_item(channel, key, part, next_attempt, error, origin=origin))
         count += 1
     return count
 

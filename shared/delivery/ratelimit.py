@@ -14,15 +14,11 @@ Legacy connector URLs (`DELIVERY_RATE_LEGACY`, default `4/1,60/30,100/3600,150/7
 the thresholds Microsoft documented for incoming webhooks: 4 per second, 60 per 30 s, 100 per hour,
 150 per 2 hours and 1800 per day, per webhook. Going over them gave lockouts of hours.
 
-Workflows URLs (`DELIVERY_RATE_WORKFLOWS`, default `4/1,30/60,300/3600,1200/86400`): Microsoft does
-not publish per-URL limits for the Teams webhook trigger. What limits a flow is (a) the Power
-Platform request allowance of the flow owner's licence per 24 hours, shared by all of that owner's
-flows (a few thousand for Microsoft 365 licences; each run of the template flow spends several
-requests: trigger, loop, post), and (b) the Teams connector's own throttle of about 100 calls per
-60 s per connection, again shared by the owner's flows. So the default keeps the old burst rule of
-4 per second, stays well under the connector throttle per minute (30/60 s), and caps each URL at
-300 an hour and 1200 a day, so that one noisy route cannot spend an owner's daily allowance
-alone. Raise them when you know the owner's plan; lower them when one owner has many channels.
+Workflows URLs are limited by their connection's budget, shared by every process through the
+store (`shared.delivery.budget`, `DELIVERY_BUDGET_WORKFLOWS`, default 25 posts in 300 s per flow
+owner): that is the throttle that drops cards after a 202. `DELIVERY_RATE_WORKFLOWS` is now only an
+optional extra cap per URL, in this process (unset by default: no per-URL cap); the 429 block below
+applies to every URL either way.
 
 Every window is counted 0.5 s + 2 % longer than stated, since network delay can bring two posts
 closer together at Teams than they were here (4/1 becomes 4 in any 1.52 s).
@@ -46,7 +42,7 @@ from shared import settings
 LEGACY_SETTING = "DELIVERY_RATE_LEGACY"
 WORKFLOWS_SETTING = "DELIVERY_RATE_WORKFLOWS"
 LEGACY_DEFAULT = "4/1,60/30,100/3600,150/7200,1800/86400"
-WORKFLOWS_DEFAULT = "4/1,30/60,300/3600,1200/86400"
+WORKFLOWS_DEFAULT = ""  # no per-URL cap: the connection budget (shared.delivery.budget) rules
 
 Windows = tuple[tuple[int, float], ...]
 
@@ -75,7 +71,8 @@ _parsed: dict[tuple[str, str], Windows] = {}
 
 
 def windows_for(legacy: bool) -> Windows:
-    """The configured windows for a kind of destination (parsed once per setting value)."""
+    """The configured windows for a kind of destination (parsed once per setting value); () for
+    Workflows URLs unless DELIVERY_RATE_WORKFLOWS sets an extra per-URL cap."""
     section = settings.delivery()
     if legacy:
         name, raw = LEGACY_SETTING, section.rate_legacy or LEGACY_DEFAULT
@@ -136,6 +133,13 @@ class RateLimiter:
                 return wait
             dest.sent.append(now)
             return 0.0
+
+    def give_back(self, key: str) -> None:
+        """Return the newest slot taken for `key` (its post did not go: another limit said no)."""
+        with self._lock:
+            dest = self._destinations.get(key)
+            if dest is not None and dest.sent:
+                dest.sent.pop()
 
     def peek(self, key: str, windows: Windows, now: float | None = None) -> float:
         """Seconds until a slot is free, without taking it."""

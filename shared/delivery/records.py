@@ -16,7 +16,7 @@ The key format lives here only: part NUMBER of message KEY is "KEY#NUMBER" in th
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -171,3 +171,12 @@ def part_states(store: Store, channel: str, key: str, parts: int) -> Iterator[tu
 
     for i in range(1, parts + 1):
         yield from states(f"{i}/{parts}")
+
+
+def accepted_all(store: Store, parts: Iterable[tuple[str, str, str]], answer: Answer | None) -> None:
+    """Record the acceptance of several parts at once ((channel, key, number) each): a combined
+    card stood for them. One transaction per 100; the caller holds each part's claim."""
+    data = _acceptance(answer)
+    done: dict[str, dict[str, Any] | None] = {record_key(c, k, n): dict(data) for c, k, n in parts}
+    if done:
+        Scope(store, SCOPE).complete_all(done, ACCEPTED_TTL_SECONDS)

@@ -381,7 +381,9 @@ class Runner:
         if claimed is None:
             return Outcome.TAKEN, None
         # From here a crash leaves the plan: the next run commits it or posts again (see _held).
-        result = deliver(self.store, claimed.channel, card, key=key)
+        # A digest keeps its slot at its minute: it is never combined and may post while the sweep
+        # holds its connection for a backlog (`shared.delivery.budget`).
+        result = deliver(self.store, claimed.channel, card, key=key, origin="digest")
         state = str(getattr(result, "state", "dead"))
         if state not in HELD:
             detail = str(getattr(result, "detail", "") or state)
@@ -424,7 +426,7 @@ def run(
             from shared.delivery import sweep
 
             stats.outbox = sweep.sweep(
-                store, budget_seconds=min(DEFAULT_OUTBOX_SECONDS, max(1.0, budget * 0.2))
+                store, budget_seconds=min(DEFAULT_OUTBOX_SECONDS, max(1.0, budget * 0.2)), patient=False
             )
         except Exception as exc:  # the outbox is retried next run; digests still go out
             log.warning("outbox sweep failed: %s", _err(exc))

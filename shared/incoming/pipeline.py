@@ -557,7 +557,9 @@ def _deliver(
     states: dict[str, list[str]] = {}
     for i, card in enumerate(notice.cards):
         message_key = f"{route.name}:{key}:{i}" if key else None
-        results = deliver_many(store, route.channels, card, key=message_key, ledger=ledger)
+        results = deliver_many(
+            store, route.channels, card, key=message_key, ledger=ledger, origin=route.name
+        )
         for channel, result in results.items():
             states.setdefault(channel, []).append(result.state)
     # One state per channel, in the route's order: never the names, which a sender on an open

@@ -263,7 +263,7 @@ def _notify_replaced(ctx: Context, name: str) -> None:
         .build()
     )
     try:
-        deliver(ctx.store, name, card, budget_seconds=1.5)
+        deliver(ctx.store, name, card, budget_seconds=1.5, origin="bot")
     except Exception as exc:  # the store is down: the replacement goes on, the reply says who
         import logging
 
@@ -329,6 +329,10 @@ def cmd_connect(ctx: Context) -> Answer:
         team_key=ctx.team,
         team_registration=ctx.registration or None,
     )
+    if existing is not None:
+        # The connection (flow owner) is the operator's to assign (`admin channel set --connection`):
+        # a chat member could otherwise move the channel onto another team's budget.
+        record.connection = existing.connection
     if existing is not None and getattr(existing, "created", None) is not None:
         record.created = existing.created
     ctx.store.channels.save(record)
@@ -663,7 +667,7 @@ def _post_answer(store: Store, channel: str, done: Future[Answer]) -> None:
         from shared.delivery import deliver
         from shared.outgoing.replies import render_card
 
-        deliver(store, channel, render_card(done.result()))
+        deliver(store, channel, render_card(done.result()), origin="bot")  # never combined
     except Exception as exc:
         from shared.web import log_failure
 
@@ -761,6 +765,24 @@ def cmd_routes(ctx: Context) -> Answer:
     return reply
 
 
+def _connection_use(ctx: Context, channel: Channel) -> str | None:
+    """The channel's connection and its budget use (None for a legacy connector URL: no connection)."""
+    from shared.delivery import allowlist, budget
+
+    if allowlist.is_legacy(channel.url):
+        return None
+    usage = budget.for_store(ctx.store).usage(channel.connection)
+    count, seconds = usage.windows[-1]
+    text = f"**{md_escape(channel.connection)}**: {usage.used} of {count} posts in {seconds:g} s used"
+    if usage.room == 0:
+        text += f", next in {usage.next_free:.0f} s (waiting posts are combined)"
+    if usage.combined:
+        text += f"; {usage.combined} combined so far"
+    if usage.short:
+        text += f"; ran short {usage.short} times"
+    return text
+
+
 @registry.command(
     "status", usage="status", summary="link, digests, routes, recent deliveries and backlog of this channel"
 )
@@ -775,16 +797,23 @@ def cmd_status(ctx: Context) -> Answer:
     reply = Answer("Status", status="accent")
     reply.facts.append(("Channel", f"**{channel.name}**"))
     reply.facts.append(("Webhook", mask(channel.url)))
-    # Independent reads: in parallel, so a status costs one round trip more than a lookup, not four.
+    # Independent reads: in parallel, so a status costs one round trip more than a lookup, not five.
     reads: list[Callable[[], Any]] = [
-        lambda: ctx.store.outbox.backlog(channel.name),
+        lambda: ctx.store.outbox.waiting(channel.name),
         lambda: ctx.store.subscriptions.list(channel=channel.name),
         lambda: _route_lines(ctx, channel.name),
         lambda: ctx.store.deliveries.recent(channel.name, 5),
+        lambda: _connection_use(ctx, channel),
     ]
-    backlog, subs, route_lines, recent = run_parallel(reads, lambda read: read(), name="status")
-    count = len(backlog) if isinstance(backlog, list | tuple) else backlog
-    reply.facts.append(("Outbox backlog", str(count)))
+    waiting, subs, route_lines, recent, use = run_parallel(reads, lambda read: read(), name="status")
+    reply.facts.append(("Outbox backlog", str(len(waiting))))
+    if waiting:
+        from shared.delivery.report import wait_text
+
+        oldest = min(created for _, created in waiting)
+        reply.facts.append(("Oldest wait", wait_text((datetime.now(UTC) - oldest).total_seconds())))
+    if use is not None:
+        reply.facts.append(("Connection", use))
 
     section = reply.section(f"Subscriptions ({len(subs)})")
     # The ones with an error first: that is what a status is asked for.

@@ -99,6 +99,9 @@ class Channel(Record):
     team_registration: str | None = None
     #: set by `admin channel lock`: the bot's `connect` cannot relink the channel
     locked: bool = False
+    #: the flow owner whose Flow bot posts for this channel: channels of one connection share its
+    #: budget (`shared.delivery.budget`); every Workflows channel shares "default" unless told
+    connection: str = "default"
     created: UtcDatetime = Field(default_factory=utcnow)
 
     # The Teams channel id the stored link row has for this version, so save() can move the link.
@@ -193,6 +196,16 @@ class Event(Record):
     created: UtcDatetime = Field(default_factory=utcnow)
 
 
+class OutboxSummary(BaseModel):
+    """What a combined "N updates" card shows of a waiting message (taken at queue time)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = ""
+    status: str = "default"
+    url: str | None = None
+
+
 class OutboxItem(Record):
     """A message Teams has not accepted yet (or a dead letter, with its reason)."""
 
@@ -208,6 +221,36 @@ class OutboxItem(Record):
     requeued_at: UtcDatetime | None = None
     dead: bool = False
     reason: str | None = None
+    #: title/status/link of the message, for a combined card when its connection runs short
+    summary: OutboxSummary | None = None
+    #: the incoming route it came from (fair shares per route), or "digest" for a digest
+    origin: str | None = None
+
+
+#: a connection name (the flow owner): as a route name, so it reads the same in the CLI and the bot
+CONNECTION_NAME = ROUTE_NAME
+DEFAULT_CONNECTION = "default"
+
+
+class ConnectionState(Record):
+    """One connection's shared budget: the send log of its longest window, and its override.
+
+    `sent` holds epoch milliseconds, oldest first (only what the longest window still counts);
+    `budget` overrides DELIVERY_BUDGET_WORKFLOWS (`count/seconds,...`; None: the setting).
+    `posts` and `combined` count every post taken and how many originals went out combined;
+    `hold_until` keeps other posts off while the sweep drains a backlog (`Budget.hold`), and `short`
+    counts the sweep runs that found the connection short.
+    """
+
+    name: str
+    sent: list[int] = Field(default_factory=list)
+    budget: str | None = None
+    posts: int = 0
+    combined: int = 0
+    #: epoch seconds until which only the sweep (and digests) post: it drains a backlog, combined
+    hold_until: float = 0.0
+    #: sweep runs that found the connection short of budget (each holds it)
+    short: int = 0
 
 
 class KeyStatus(enum.StrEnum):

@@ -7,6 +7,7 @@ update of next_attempt (a lease), so two sweeps never send the same item at once
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,21 @@ class OutboxRepository:
         """Teams accepted it: forget it."""
         self.table.delete(PENDING, escape(item.id))
 
+    def complete_all(self, items: builtins.list[OutboxItem]) -> int:
+        """Forget several accepted items (one transaction per 100; one by one if a row went meanwhile)."""
+        from shared.store.errors import StoreUnavailable
+
+        try:
+            return self.table.batch(
+                ("delete", {"PartitionKey": PENDING, "RowKey": escape(item.id)}) for item in items
+            )
+        except StoreUnavailable:
+            raise
+        except (Conflict, NotFound):
+            for item in items:
+                self.complete(item)
+            return len(items)
+
     def reschedule(self, item: OutboxItem, next_attempt: datetime, error: str | None) -> OutboxItem:
         """Count a failed attempt and try again at `next_attempt` (Conflict if someone else took it)."""
         again = item.model_copy(
@@ -145,6 +161,22 @@ class OutboxRepository:
         return self.table.batch(
             ("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows
         )
+
+    def waiting(self, channel: str | None = None) -> builtins.list[tuple[str, datetime]]:
+        """(channel, created) of each pending item (of one channel): counts and oldest waits, one query."""
+        select = ["channel", "created"]
+        if channel is None:
+            rows = self.table.query("PartitionKey eq @pk", {"pk": PENDING}, select=select)
+        else:
+            rows = self.table.query(
+                "PartitionKey eq @pk and channel eq @ch", {"pk": PENDING, "ch": channel}, select=select
+            )
+        out: builtins.list[tuple[str, datetime]] = []
+        for row in rows:
+            created = row.get("created")
+            if isinstance(created, datetime):
+                out.append((str(row.get("channel", "")), created.astimezone(UTC)))
+        return out
 
     def backlog(self, channel: str | None = None) -> int:
         """Pending items (for one channel): the proxy and the bot report it, the sweep watches it."""

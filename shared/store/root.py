@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from shared import settings
 from shared.store.account import Connection, build_service, resolve_connection
+from shared.store.budgets import BudgetRepository
 from shared.store.dedupe import DedupeRepository
 from shared.store.deliveries import DeliveryLog
 from shared.store.events import EventRepository
@@ -33,6 +34,7 @@ TABLES = (
     "outbox",
     "dedupe",
     "deliveries",
+    "budgets",
 )
 
 
@@ -60,6 +62,7 @@ class Store:
         self.outbox: OutboxRepository = OutboxRepository(self.table("outbox"))
         self.dedupe: DedupeRepository = DedupeRepository(self.table("dedupe"))
         self.deliveries: DeliveryLog = DeliveryLog(self.table("deliveries"))
+        self.budgets: BudgetRepository = BudgetRepository(self.table("budgets"))
 
     def __repr__(self) -> str:
         return f"Store(prefix={self.prefix!r}, {self.connection!r})"

@@ -30,7 +30,8 @@ def test_defaults_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         (150, 7200.0),
         (1800, 86400.0),
     )
-    assert ratelimit.windows_for(False)[0] == (4, 1.0)
+    # Workflows URLs: no per-URL cap by default; their connection's budget rules (shared.delivery.budget).
+    assert ratelimit.windows_for(False) == ()
     monkeypatch.setenv(ratelimit.WORKFLOWS_SETTING, "2/1")
     assert ratelimit.windows_for(False) == ((2, 1.0),)
 

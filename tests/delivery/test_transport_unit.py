@@ -16,6 +16,7 @@ import pytest
 
 import shared.delivery as delivery
 from shared.delivery import client, transport
+from shared.delivery.budget import TAKEN
 from shared.delivery.classify import Answer, Kind
 from shared.delivery.config import Config
 from shared.delivery.ratelimit import LIMITER
@@ -25,6 +26,10 @@ from shared.store import behind
 from shared.store.models import Channel
 from tests.conftest import unique
 from tests.delivery.conftest import card
+
+
+def FREE() -> Any:
+    return TAKEN
 
 ACCEPTED = Answer(Kind.ACCEPTED, 202, "HTTP 202 accepted")
 TOO_LARGE = Answer(Kind.TOO_LARGE, 413, "HTTP 413 from Teams")
@@ -83,7 +88,7 @@ def channel(store: Any, limits: None) -> str:
 )
 def test_one_inline_attempt_follows_the_answer(limits: None, answer: Answer, state: str, posts: int) -> None:
     fake = FakeTransport(answer)
-    attempt = client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake)
+    attempt = client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake, FREE)
     assert (attempt.state, attempt.answer, len(fake.posts)) == (state, answer, posts)
 
 
@@ -93,11 +98,11 @@ def test_transient_answers_are_retried_a_bounded_number_of_times(
 ) -> None:
     monkeypatch.setenv("DELIVERY_INLINE_ATTEMPTS", "2")
     fake = FakeTransport(otherwise=UNAVAILABLE)
-    attempt = client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake)
+    attempt = client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake, FREE)
     assert attempt.state == "queued" and attempt.answer == UNAVAILABLE and attempt.wait >= 0
     assert len(fake.posts) == 2
     fake = FakeTransport(UNAVAILABLE)
-    assert client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake).state == "accepted"
+    assert client._send_inline(url_for("u"), b"{}", Config.load(), time.monotonic() + 5, fake, FREE).state == "accepted"
 
 
 @pytest.mark.unit

@@ -1,7 +1,8 @@
 """Store round trips of one incoming post (in process, real store and sink): the hot path's budget.
 
-A new alert to one channel writes once before it answers: the post's dedupe claim. The route and
-the channel were read by an earlier post and are kept for seconds (`find_recent`); the part needs
+A new alert to one channel writes twice before it answers: the post's dedupe claim, and its slot of
+the connection's budget (`shared.delivery.budget`: one conditional write while there is room). The
+route and the channel were read by an earlier post and are kept for seconds (`find_recent`); the part needs
 no records of its own under the post's fresh claim (`shared.delivery.Acceptances`). The claim's
 completion and the delivery log line are written in the background, batched with those of other
 posts (`shared.store.behind`); the test flushes them so that they are counted all the same.
@@ -64,7 +65,7 @@ def make_route(store: Any, sink: Any) -> tuple[str, str]:
     return route, channel
 
 
-def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, sent: Counter[str]) -> None:
+def test_one_post_to_one_channel_costs_four_round_trips(store: Any, sink: Any, sent: Counter[str]) -> None:
     route, channel = make_route(store, sink)
     headers = HEADERS
     note = alertmanager_notification(3)
@@ -80,8 +81,10 @@ def test_one_post_to_one_channel_costs_three_round_trips(store: Any, sink: Any, 
     store.reads.clear()
     reply = post("first")
     assert reply.status == 202 and reply.json()["channels"] == ["accepted"]
-    assert sum(sent.values()) == 3, sent
+    assert sum(sent.values()) == 4, sent
     assert sent["POST dedupe"] == 1 and sent["POST $batch"] == 2, sent  # completion, log line
+    # The post's slot of its connection's budget, shared by every instance: one conditional write.
+    assert sent["PUT budgets"] == 1, sent
     assert store.reads == Counter()
 
     sent.clear()
