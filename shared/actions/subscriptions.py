@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.actions import ActionError, Actor, changes
 
@@ -125,7 +125,14 @@ def _schedule(p: Plan) -> Schedule:
 
 
 def add(
-    store: Store, channel: str, actor: Actor, source: str, target: str, when: Plan, now: datetime
+    store: Store,
+    channel: str,
+    actor: Actor,
+    source: str,
+    target: str,
+    when: Plan,
+    now: datetime,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Subscription, str | None]:
     """A new subscription (the cap first, then the target); the channel is told."""
     from shared.digest.schedule import next_run
@@ -143,6 +150,7 @@ def add(
         channel=channel,
         source=source,
         target=checked,
+        settings=options or {},
         schedule=schedule,
         next_run=next_run(schedule, now),
         created_by=actor.name,
@@ -166,7 +174,14 @@ def own(store: Store, channel: str, sub_id: str) -> Subscription:
 
 
 def edit(
-    store: Store, channel: str, actor: Actor, sub_id: str, target: str, when: Plan, now: datetime
+    store: Store,
+    channel: str,
+    actor: Actor,
+    sub_id: str,
+    target: str,
+    when: Plan,
+    now: datetime,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Subscription, str | None]:
     """New target and schedule for a subscription (its kind stays); the channel is told."""
     from shared.digest.schedule import next_run
@@ -176,6 +191,8 @@ def edit(
         sub = own(store, channel, sub_id)
         checked, note = check_target(store, sub.source, target, channel)
         sub.target = checked
+        if options is not None:
+            sub.settings = options
         sub.schedule = _schedule(when)
         sub.next_run = next_run(sub.schedule, now)
         try:

@@ -223,7 +223,9 @@ def unknown_reply(commands: Commands, word: str) -> Answer:
 )
 def cmd_help(ctx: Context) -> Answer:
     if not ctx.command.args:
-        return help_reply(registry)
+        reply = help_reply(registry)
+        _configure_button(ctx, reply)
+        return reply
     entry = registry.get(ctx.command.args[0])
     if entry is None:
         return unknown_reply(registry, ctx.command.args[0])
@@ -719,4 +721,95 @@ def cmd_status(ctx: Context) -> Answer:
         deliveries.lines.append(" ".join(part for part in (when, ok, detail, repeated) if part))
     if not deliveries.lines:
         deliveries.lines.append("none yet")
+    _changes_block(ctx, reply, channel.name)
+    return reply
+
+
+# --- configure (issue 15) --------------------------------------------------------------------------
+
+
+def configure_url(token: str | None = None) -> str:
+    """The page's address; with a token, the link that opens it for one channel and person."""
+    from urllib.parse import quote
+
+    base = settings.configure().base_url + "/api/configure/"
+    return base + ("open?t=" + quote(token, safe="") if token else "")
+
+
+def _changes_block(ctx: Context, reply: Answer, channel: str) -> None:
+    """`status`: the last changes (who, what, when) and the page's button."""
+    from shared.actions.changes import recent
+
+    section = reply.section("Last changes")
+    try:
+        found = recent(ctx.store, channel)
+    except Exception as exc:  # a status without its change list is still a status
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(logging.getLogger(__name__), "outgoing: could not read the change log", exc)
+        found = []
+    for change in found:
+        section.lines.append(f"{_when(change.at)}: {md_escape(change.who)} {md_escape(change.what)}")
+    if not section.lines:
+        section.lines.append("none yet")
+    _configure_button(ctx, reply)
+
+
+def _link(ctx: Context) -> str:
+    """A signed link to the page for this channel and the sender (see `shared.configure.tokens`)."""
+    from shared.configure.tokens import make_link, signing_key
+
+    sender = ctx.activity.sender
+    token = make_link(
+        signing_key(ctx.store),
+        team=ctx.team,
+        channel=ctx.teams_channel_id,
+        person=(sender.aad_object_id if sender else None) or "",
+        name=ctx.activity.sender_name,
+        now=ctx.now,
+    )
+    return configure_url(token)
+
+
+def _configure_button(ctx: Context, reply: Answer) -> None:
+    """The page's button on `help` and `status`: in a channel only, and never at the cost of the answer."""
+    if not ctx.activity.channel_id:
+        return
+    try:
+        reply.buttons.append(("Configure this channel", _link(ctx)))
+    except Exception as exc:  # the store is down: the answer goes without its button
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(logging.getLogger(__name__), "outgoing: no configuration link", exc)
+
+
+@registry.command(
+    "configure",
+    usage="configure",
+    summary="a link to this channel's configuration page (for you, once, within 15 minutes)",
+    details=(
+        "The page shows this channel's link, routes and digests, and adds, changes, pauses and removes "
+        "digests with a form. Every change is posted in the channel with the name of who made it."
+    ),
+)
+def cmd_configure(ctx: Context) -> Answer:
+    from shared.configure.tokens import LINK_SECONDS
+
+    ctx.channel()
+    if ctx.foreign_link:
+        raise CommandError(
+            "this channel belongs to another team's webhook registration, or to none",
+            hint=_HINTS["foreign"],
+        )
+    url = _link(ctx)
+    reply = Answer("Configure this channel", status="accent")
+    reply.add(
+        f"A link for {md_escape(ctx.activity.sender_name)}: it opens this channel's configuration page once, "
+        f"within {LINK_SECONDS // 60} minutes. Ask again for a new one."
+    )
+    reply.buttons.append(("Open the configuration page", url))
     return reply
