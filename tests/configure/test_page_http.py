@@ -140,7 +140,7 @@ def test_a_private_address_feed_is_refused_with_a_clear_message(page_bot: Bot, p
 def test_bad_fields_say_what_is_wrong(page_bot: Bot, page_host: str) -> None:
     visitor = _signed_in(page_bot, page_host)
     csrf = visitor.csrf()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"times": "25:00"}, "invalid time"),
         ({"days": []}, "choose at least one day"),
         ({"tz": "Mars/Olympus"}, "Mars/Olympus"),
