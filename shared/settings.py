@@ -225,8 +225,9 @@ class Configure:
 
     @classmethod
     def read(cls) -> Configure:
-        host = (get("WEBSITE_HOSTNAME") or "").strip()
-        fallback = get(PUBLIC_BASE_URL_SETTING) or (f"https://{host}" if host else "http://localhost:7071")
+        # The Bicep sets it to https://<app>.azurewebsites.net; locally http://localhost, which
+        # browsers treat as a secure context, so the page's Secure cookie works over plain HTTP.
+        fallback = get(PUBLIC_BASE_URL_SETTING) or "http://localhost:7071"
         return cls(
             base_url=(get("CONFIGURE_BASE_URL") or fallback).rstrip("/"),
             signing_key=(get("CONFIGURE_SIGNING_KEY") or "").strip(),
