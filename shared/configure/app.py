@@ -173,6 +173,20 @@ def _team_and_channel(store: Store, claims: tokens.Claims) -> tuple[Team, Channe
     return team, channel
 
 
+#: set by App Service Authentication (the platform strips it from what clients send): the signed-in
+#: person's Entra object id, when an operator put the app behind it
+PRINCIPAL_HEADER = "x-ms-client-principal-id"
+
+
+def _same_person(request: Request, claims: tokens.Claims) -> None:
+    """Behind App Service Authentication, the link's person must be the one signed in."""
+    signed_in = request.header(PRINCIPAL_HEADER).strip().lower()
+    if signed_in and claims.person and signed_in != claims.person.strip().lower():
+        raise Refused(
+            403, "This link was made for someone else: ask the bot for your own (@Connector configure)."
+        )
+
+
 def session(request: Request, store: Store) -> Session:
     key = tokens.signing_key(store)
     raw = ""
@@ -192,6 +206,7 @@ def session(request: Request, store: Store) -> Session:
         raise Refused(
             401, "Your session has ended. In the channel, send @Connector configure for a new link."
         ) from None
+    _same_person(request, claims)
     team, channel = _team_and_channel(store, claims)
     return Session(claims, key, store, team, channel)
 
@@ -305,6 +320,7 @@ def _open(request: Request) -> web.Reply:
     form = _form(request)
     store = _store()
     key, claims = _link_claims(store, forms.one(form, "t", tokens.MAX_TOKEN))
+    _same_person(request, claims)
     _team_and_channel(store, claims)
     if not tokens.spend(store, claims):
         raise Refused(

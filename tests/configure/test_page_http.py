@@ -228,3 +228,30 @@ def test_relink_never_shows_the_url(page_bot: Bot, page_host: str, app_store: An
         sink.messages(page_bot.team + "-ch")
     )
     assert new_url not in visitor.get("/api/configure/channel").text
+
+
+def test_behind_app_service_authentication_the_link_is_for_its_person(page_bot: Bot, page_host: str) -> None:
+    import requests
+
+    link = link_of(page_bot.say("configure").card)
+    token = link.split("?t=", 1)[1]
+    from urllib.parse import unquote
+
+    headers = {"X-MS-CLIENT-PRINCIPAL-ID": "someone-else"}
+    answer = requests.post(
+        page_host + "/api/configure/open",
+        data={"t": unquote(token)},
+        headers=headers,
+        timeout=15,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 403 and "made for someone else" in answer.text
+    headers = {"X-MS-CLIENT-PRINCIPAL-ID": "aad-1"}  # the activity's from.aadObjectId
+    answer = requests.post(
+        page_host + "/api/configure/open",
+        data={"t": unquote(token)},
+        headers=headers,
+        timeout=15,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 303
