@@ -44,6 +44,8 @@
     var k = kind();
     if (targetLabel) { targetLabel.textContent = LABELS[k] || "Target"; }
     if (jsonFields) { jsonFields.hidden = k !== "json"; }
+    target.setAttribute("list", k === "events" ? "route-names" : "places");
+    target.setAttribute("inputmode", k === "rss" || k === "json" ? "url" : "text");
   }
 
   var runsTimer = null;
