@@ -405,7 +405,7 @@ def cmd_subscribe(ctx: Context) -> Answer:
         ]
     )
     if note:
-        reply.add(note)
+        reply.add(md_escape(note))
     reply.add(f"**digest {sub.id} now** sends one right away; **unsubscribe {sub.id}** stops it.")
     return reply
 
