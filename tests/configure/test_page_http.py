@@ -51,6 +51,10 @@ def test_the_link_opens_once_for_a_session_cookie(page_bot: Bot, page_host: str)
     again = Visitor(page_host).open(link)
     assert again.status_code == 403 and "used already" in again.text
 
+    # `help` carries the page's button too, with a link of its own.
+    help_link = link_of(page_bot.say("help").card, "Configure this channel")
+    assert help_link.startswith(page_host + "/api/configure/open?t=") and help_link != link
+
 
 def test_forged_expired_and_foreign_tokens_are_refused(page_bot: Bot, page_host: str, app_store: Any) -> None:
     from shared.configure import tokens
