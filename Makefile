@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM_BIN := /usr/bin/chromium
 CHROMIUM_TRIED := $(VENV)/.chromium-tried
 
-.PHONY: all deps chromium demo gallery test lint typecheck unit serve bench infra-check clean
+.PHONY: all deps chromium configure-assets configure-shots demo gallery test lint typecheck unit serve bench infra-check clean
 
 all: test
 
@@ -52,7 +52,16 @@ local.settings.json: | local.settings.example.json
 	cp local.settings.example.json local.settings.json
 	@echo "created local.settings.json from local.settings.example.json (never committed)"
 
-deps: $(VENV_STAMP) $(NODE_STAMP) chromium local.settings.json
+# The configuration page's renderer (shared/configure/static/vendor/, git-ignored, published): copied
+# from node_modules (and Teams' host config from ../shared/hostconfig when present), never committed.
+configure-assets: $(VENV_STAMP) $(NODE_STAMP)
+	$(PY) -m tools.configure_assets
+
+# docs/configure/*.png: the page at desktop and phone width, in headless Chromium.
+configure-shots: deps
+	$(PY) -m tools.configure_shots
+
+deps: $(VENV_STAMP) $(NODE_STAMP) chromium local.settings.json configure-assets
 
 demo: deps
 	$(PY) -m tools.demo

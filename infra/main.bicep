@@ -35,6 +35,16 @@ param tablePrefix string = 'tc'
 @description('Extra delivery destinations besides the Workflows hosts (comma-separated URL prefixes); keep empty in Azure.')
 param deliveryExtraAllowedUrls string = ''
 
+@description('Also require an Entra ID sign-in (App Service Authentication) before the channel configuration page; needs configureAuthClientId. Off by default: the bot\'s signed one-time links are the page\'s access control.')
+param configurePageAuthentication bool = false
+
+@description('Client id of the Entra app registration for App Service Authentication (only with configurePageAuthentication).')
+param configureAuthClientId string = ''
+
+@description('HMAC key of the configuration page\'s links and sessions; empty: the app makes one and keeps it in its tables.')
+@secure()
+param configureSigningKey string = ''
+
 param tags object = {
   app: 'teams-connect-functions'
 }
@@ -53,6 +63,9 @@ var appSettings = {
   // The host buffers bodies up to this before Python sees them: just above our 1 MiB limit.
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '1114112'
   PUBLIC_BASE_URL: 'https://${appName}.azurewebsites.net'
+  // The configuration page (issue 15): its origin, and the key of its links (empty: kept in the tables).
+  CONFIGURE_BASE_URL: 'https://${appName}.azurewebsites.net'
+  CONFIGURE_SIGNING_KEY: configureSigningKey
   DELIVERY_EXTRA_ALLOWED_URLS: deliveryExtraAllowedUrls
   DELIVERY_TIMEOUT_SECONDS: '10'
   DELIVERY_MAX_ATTEMPTS: '8'
@@ -119,6 +132,8 @@ module functionApp 'modules/functionapp.bicep' = {
     appSettings: appSettings
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
     maximumInstanceCount: maximumInstanceCount
+    configurePageAuthentication: configurePageAuthentication
+    configureAuthClientId: configureAuthClientId
     tags: tags
   }
 }
@@ -127,4 +142,5 @@ output appName string = functionApp.outputs.name
 output storageAccountName string = storage.outputs.name
 output tableServiceUri string = storage.outputs.tableEndpoint
 output outgoingWebhookUrl string = 'https://${functionApp.outputs.defaultHostName}/api/outgoing/<team>'
+output configurePageUrl string = 'https://${functionApp.outputs.defaultHostName}/api/configure/'
 output incomingProxyUrl string = 'https://${functionApp.outputs.defaultHostName}/api/incoming/<route>'

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -220,6 +220,26 @@ class Retention:
         )
 
 
+@dataclass(frozen=True)
+class Configure:
+    """The channel configuration page (`shared.configure`): where it is and the key of its links."""
+
+    #: the page's public origin; links in Teams point here
+    base_url: str
+    #: the HMAC key of links and sessions (a secret); empty: the app keeps one in its store
+    signing_key: str = field(repr=False)
+
+    @classmethod
+    def read(cls) -> Configure:
+        # The Bicep sets it to https://<app>.azurewebsites.net; locally http://localhost, which
+        # browsers treat as a secure context, so the page's Secure cookie works over plain HTTP.
+        fallback = get(PUBLIC_BASE_URL_SETTING) or "http://localhost:7071"
+        return cls(
+            base_url=(get("CONFIGURE_BASE_URL") or fallback).rstrip("/"),
+            signing_key=(get("CONFIGURE_SIGNING_KEY") or "").strip(),
+        )
+
+
 _sections: dict[type, object] = {}
 _sections_lock = threading.Lock()
 
@@ -261,6 +281,10 @@ def digest() -> Digest:
 
 def retention() -> Retention:
     return _section(Retention, Retention.read)
+
+
+def configure() -> Configure:
+    return _section(Configure, Configure.read)
 
 
 def reload() -> None:

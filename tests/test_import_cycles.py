@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
-    "shared", "tools", "incoming_proxy", "outgoing_handler", "scheduled_connector", "outbox_sweep", "bench", "tests"
+    "shared", "tools", "incoming_proxy", "outgoing_handler", "scheduled_connector", "outbox_sweep", "configure", "bench", "tests"
 )
 
 pytestmark = pytest.mark.unit

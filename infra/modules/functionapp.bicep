@@ -42,6 +42,15 @@ param instanceMemoryMB int = 2048
 
 param tags object = {}
 
+@description('Put the whole app except the Teams and sender endpoints behind App Service Authentication (Entra ID sign-in), so the configuration page also needs a tenant account. Off by default: the page is reached with a one-time link the bot signs.')
+param configurePageAuthentication bool = false
+
+@description('Client id of the Entra app registration App Service Authentication signs people in with (only used when configurePageAuthentication is true).')
+param configureAuthClientId string = ''
+
+@description('Tenant whose accounts may sign in to the configuration page.')
+param configureAuthTenantId string = tenant().tenantId
+
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -218,6 +227,57 @@ resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: site.identity.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+  }
+}
+
+// Optional (configurePageAuthentication): people sign in with Entra ID before the page; Teams' outgoing
+// webhook and the incoming senders cannot sign in, so their paths stay anonymous (they authenticate
+// each request themselves: HMAC, route secrets). The page's own link and session checks stay on.
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = if (configurePageAuthentication) {
+  //checkov:skip=CKV_AZURE_13:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_63:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_65:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_66:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_80:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_88:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  //checkov:skip=CKV_AZURE_222:This resource is the site's authsettingsV2 config, not a site; checkov reads it as one, and the site's own checks run on the site resource above.
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/api/outgoing/*'
+        '/api/incoming/*'
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: configureAuthClientId
+          openIdIssuer: 'https://login.microsoftonline.com/${configureAuthTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${configureAuthClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 

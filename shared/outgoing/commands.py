@@ -8,8 +8,6 @@ cold start never pay for them.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +17,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import settings
+from shared.actions import ActionError, Actor
+from shared.actions.link import channel_name_for
+from shared.actions.subscriptions import new_id as _new_subscription_id  # noqa: F401  (tests compare ids)
 from shared.invocation import carry, run_parallel
 from shared.outgoing.activity import Activity, Command
 from shared.outgoing.replies import Answer, md_escape
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from shared.store import Store
     from shared.store.models import Channel, Subscription
 
-__all__ = ["CommandError", "Commands", "Context", "Listener", "registry"]
+__all__ = ["CommandError", "Commands", "Context", "Listener", "channel_name_for", "registry"]
 
 
 class CommandError(Exception):
@@ -222,7 +223,9 @@ def unknown_reply(commands: Commands, word: str) -> Answer:
 )
 def cmd_help(ctx: Context) -> Answer:
     if not ctx.command.args:
-        return help_reply(registry)
+        reply = help_reply(registry)
+        _configure_button(ctx, reply)
+        return reply
     entry = registry.get(ctx.command.args[0])
     if entry is None:
         return unknown_reply(registry, ctx.command.args[0])
@@ -239,39 +242,32 @@ def cmd_help(ctx: Context) -> Answer:
 # --- connect ---------------------------------------------------------------------------------------
 
 
-def channel_name_for(team: str, teams_channel_id: str) -> str:
-    """Our channel name for a Teams channel: readable team key plus a short, stable hash."""
-    digest = hashlib.sha256(teams_channel_id.encode("utf-8")).hexdigest()[:8]
-    return f"{team}-{digest}"
+def actor(ctx: Context) -> Actor:
+    """Who sent the command, for the change card and the change log."""
+    sender = ctx.activity.sender
+    return Actor(name=ctx.activity.sender_name, aad_object_id=sender.aad_object_id if sender else None)
+
+
+#: what the bot adds to an action's error, by its code
+_HINTS = {
+    "foreign": "An admin can give it to this team with **python -m shared.admin channel add NAME "
+    "--replace --team KEY**.",
+    "locked": "Ask an admin (**python -m shared.admin channel unlock NAME**).",
+    "connected": "To link it to another Workflows webhook, send **connect --replace WORKFLOWS-URL**; "
+    "the channel is told who replaced it.",
+    "cap": "Remove one first: **subscriptions** lists them, **unsubscribe ID** removes one.",
+    "no_route": "**routes** lists them.",
+    "not_found": "**subscriptions** lists them.",
+}
+
+
+def _failed(exc: ActionError) -> CommandError:
+    """An action's plain-text error as the bot's warning (Markdown-escaped, with a hint)."""
+    return CommandError(md_escape(exc), hint=_HINTS.get(exc.code))
 
 
 #: the words that mean `--replace` (Teams may turn a typed `--` into a dash)
 _REPLACE_FLAGS = frozenset({"--replace", "\u2014replace", "\u2013replace", "-replace", "replace"})
-
-
-def _notify_replaced(ctx: Context, name: str) -> None:
-    """Tell the channel, through the link that is being replaced (the one known to reach it),
-    who replaced it; a new URL may post anywhere. Best effort: the reply says it too."""
-    from shared.cards.builders import CardBuilder, Status
-    from shared.delivery import deliver
-
-    who = md_escape(ctx.activity.sender_name)
-    card = (
-        CardBuilder("Workflows link replaced", status=Status.WARNING)
-        .text(f"{who} replaced this channel's Workflows link with the bot's **connect --replace**.")
-        .text("If that was not meant, an admin can restore it and lock it: **admin channel lock**.")
-        .build()
-    )
-    try:
-        deliver(ctx.store, name, card, budget_seconds=1.5, origin="bot")
-    except Exception as exc:  # the store is down: the replacement goes on, the reply says who
-        import logging
-
-        from shared.web import log_failure
-
-        log_failure(
-            logging.getLogger(__name__), f"outgoing: could not tell channel {name} of its new link", exc
-        )
 
 
 @registry.command(
@@ -286,56 +282,31 @@ def _notify_replaced(ctx: Context, name: str) -> None:
     ),
 )
 def cmd_connect(ctx: Context) -> Answer:
-    from shared.delivery.allowlist import DestinationNotAllowed, check_destination, mask
+    from shared.actions.link import connect
+    from shared.delivery.allowlist import mask
 
     args = [a for a in ctx.command.args if a.casefold() not in _REPLACE_FLAGS]
     replace = len(args) < len(ctx.command.args)
     if len(args) != 1:
         raise CommandError("give exactly one Workflows URL")
     url = args[0].strip("<>")
-    try:
-        check_destination(url)
-    except DestinationNotAllowed as exc:
-        raise CommandError(f"this URL cannot be used: {exc}") from None
-    from shared.store.models import Channel
-
     teams_channel_id = ctx.teams_channel_id
     existing = ctx.channel()
-    if ctx.foreign_link:
-        raise CommandError(
-            "this channel belongs to another team's webhook registration, or to none",
-            hint="An admin can give it to this team with **python -m shared.admin channel add NAME "
-            "--replace --team KEY**.",
+    try:
+        saved, replaced = connect(
+            ctx.store,
+            team=ctx.team,
+            registration=ctx.registration,
+            teams_channel_id=teams_channel_id,
+            existing=existing,
+            foreign=ctx.foreign_link,
+            url=url,
+            replace=replace,
+            actor=actor(ctx),
         )
-    if existing is not None and existing.locked:
-        raise CommandError(
-            "an admin has locked this channel's link, so it cannot be changed from here",
-            hint="Ask an admin (**python -m shared.admin channel unlock NAME**).",
-        )
-    if existing is not None and existing.url and existing.url != url and not replace:
-        raise CommandError(
-            f"this channel is connected already (webhook {mask(existing.url)})",
-            hint="To link it to another Workflows webhook, send **connect --replace WORKFLOWS-URL**; "
-            "the channel is told who replaced it.",
-        )
-    name = existing.name if existing is not None else channel_name_for(ctx.team, teams_channel_id)
-    replaced = existing is not None and bool(existing.url) and existing.url != url
-    if replaced:
-        _notify_replaced(ctx, name)
-    record = Channel(
-        name=name,
-        url=url,
-        teams_channel_id=teams_channel_id,
-        team_key=ctx.team,
-        team_registration=ctx.registration or None,
-    )
-    if existing is not None:
-        # The connection (flow owner) is the operator's to assign (`admin channel set --connection`):
-        # a chat member could otherwise move the channel onto another team's budget.
-        record.connection = existing.connection
-    if existing is not None and getattr(existing, "created", None) is not None:
-        record.created = existing.created
-    ctx.store.channels.save(record)
+    except ActionError as exc:
+        raise _failed(exc) from None
+    name = saved.name
     ctx.on_channel(name)
     reply = Answer("Channel connected", status="good")
     reply.facts.append(("Channel", f"**{name}**"))
@@ -398,49 +369,6 @@ def _parse_subscribe(args: list[str]) -> tuple[str, str, dict[str, str]]:
     return source, target, options
 
 
-def _check_target(ctx: Context, source: str, target: str, channel_name: str) -> tuple[str, str | None]:
-    """The target to store, and a note for the reply when the subscription will stay quiet."""
-    from shared.digest import feeds
-
-    wants = feeds.REGISTRY.row(source).target
-    if wants == "url":
-        from shared.digest.fetch import feed_url
-
-        url = feed_url(target)
-        if url is None:
-            raise CommandError("the feed must be an http(s) URL")
-        return url, None
-    if wants == "place":
-        if len(target) > 100:
-            raise CommandError("the place name is too long")
-        return target, None
-    from shared.store.errors import NotFound
-
-    try:
-        route = ctx.store.routes.get(target)
-    except NotFound:
-        route = None
-    # Only routes that feed this channel: another channel's (or team's) alerts are not ours to
-    # read, and the answer does not tell those apart from routes that do not exist.
-    if route is None or channel_name not in route.channels:
-        raise CommandError(
-            f'there is no incoming route "{md_escape(target[:60])}" for this channel',
-            hint="**routes** lists them.",
-        )
-    note = None
-    if route.mode != "digest":
-        note = (
-            f"Route **{md_escape(route.name)}** posts at once, so this digest stays empty until an "
-            "operator switches the route to digest mode."
-        )
-    return str(route.name), note
-
-
-def _new_subscription_id() -> str:
-    """48 random bits (ids made before had 24: they still work, ids are looked up as given)."""
-    return "s" + secrets.token_hex(6)
-
-
 @registry.command(
     "subscribe",
     usage=f"subscribe {' | '.join(_offered())} [at 08:00[,17:00]] [on mon-fri] [tz Europe/Berlin]",
@@ -451,36 +379,22 @@ def _new_subscription_id() -> str:
     ),
 )
 def cmd_subscribe(ctx: Context) -> Answer:
+    from shared.actions import subscriptions as actions
     from shared.digest import schedule as sched
 
     source, target, options = _parse_subscribe(ctx.command.args)
     try:
-        times = sched.parse_times(options.get("at", "08:00"))
-        days = sched.parse_days(options.get("on", "daily"))
-        tz = sched.check_tz(options.get("tz") or _client_tz(ctx) or "UTC")
-    except ValueError as exc:
+        zone = options.get("tz") or _client_tz(ctx) or "UTC"
+        when = actions.plan(options.get("at", "08:00"), options.get("on", "daily"), zone)
+    except ActionError as exc:
         raise CommandError(md_escape(exc)) from None
     channel = ctx.linked_channel()
-    from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Schedule, Subscription
-
-    if len(ctx.store.subscriptions.list(channel=channel.name)) >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
-        raise CommandError(
-            f"this channel has {MAX_SUBSCRIPTIONS_PER_CHANNEL} subscriptions, the most it may have",
-            hint="Remove one first: **subscriptions** lists them, **unsubscribe ID** removes one.",
-        )
-    target, note = _check_target(ctx, source, target, channel.name)
-
-    schedule = Schedule(times=times, days=days, tz=tz, cron=None)
-    sub = Subscription(
-        id=_new_subscription_id(),
-        channel=channel.name,
-        source=source,
-        target=target,
-        schedule=schedule,
-        next_run=sched.next_run(schedule, ctx.now),
-        created_by=ctx.activity.sender_name,
-    )
-    ctx.store.subscriptions.add(sub)
+    try:
+        sub, note = actions.add(ctx.store, channel.name, actor(ctx), source, target, when, ctx.now)
+    except ActionError as exc:
+        raise _failed(exc) from None
+    tz = sub.schedule.tz
+    schedule = sub.schedule
     reply = Answer("Subscribed", status="good")
     reply.facts.extend(
         [
@@ -491,7 +405,7 @@ def cmd_subscribe(ctx: Context) -> Answer:
         ]
     )
     if note:
-        reply.add(note)
+        reply.add(md_escape(note))
     reply.add(f"**digest {sub.id} now** sends one right away; **unsubscribe {sub.id}** stops it.")
     return reply
 
@@ -522,22 +436,15 @@ def _when(value: datetime | None, tz: str = "UTC") -> str:
 
 def _own_subscription(ctx: Context, word: str) -> Subscription:
     """The subscription `id` of this channel; "not found" for ids of other channels too."""
+    from shared.actions.subscriptions import own
+
     if len(ctx.command.args) < 1:
         raise CommandError("give the subscription id (**subscriptions** lists them)")
-    sub_id = ctx.command.args[0]
     channel = ctx.linked_channel()
-    from shared.store.errors import NotFound
-
     try:
-        sub = ctx.store.subscriptions.get(sub_id)
-    except NotFound:
-        sub = None
-    if sub is None or sub.channel != channel.name:
-        raise CommandError(
-            f"no subscription **{md_escape(sub_id[:40])}** in this channel",
-            hint="**subscriptions** lists them.",
-        )
-    return sub
+        return own(ctx.store, channel.name, ctx.command.args[0])
+    except ActionError as exc:
+        raise _failed(exc) from None
 
 
 #: a target is shown this long in lists (a URL may be thousands of characters)
@@ -598,32 +505,27 @@ def cmd_subscriptions(ctx: Context) -> Answer:
 
 @registry.command("unsubscribe", usage="unsubscribe ID", summary="stop and delete a digest")
 def cmd_unsubscribe(ctx: Context) -> Answer:
-    from shared.store.purge import remove_subscription
+    from shared.actions.subscriptions import remove
 
     sub = _own_subscription(ctx, "unsubscribe")
-    remove_subscription(ctx.store, sub.id)  # its buffered events go with it
+    try:
+        remove(ctx.store, sub.channel, actor(ctx), sub.id)  # its buffered events go with it
+    except ActionError as exc:
+        raise _failed(exc) from None
     return Answer("Unsubscribed", status="good").add(f"Removed {_describe_sub(sub)}.")
 
 
 def _set_paused(ctx: Context, paused: bool) -> Answer:
-    from shared.store.errors import Conflict
+    from shared.actions.subscriptions import set_paused
 
-    for _attempt in range(3):
-        sub = _own_subscription(ctx, "pause" if paused else "resume")
-        if sub.paused == paused:
-            return Answer(f"Already {'paused' if paused else 'running'}").add(_describe_sub(sub))
-        sub.paused = paused
-        if not paused:
-            from shared.digest.schedule import next_run
-
-            sub.next_run = next_run(sub.schedule, ctx.now)
-        try:
-            ctx.store.subscriptions.save(sub)
-        except Conflict:
-            continue  # the digest timer touched it meanwhile: read again
-        title = "Paused" if paused else "Resumed"
-        return Answer(title, status="good").add(_describe_sub(sub))
-    raise CommandError("the subscription kept changing while I tried; try again")
+    sub = _own_subscription(ctx, "pause" if paused else "resume")
+    try:
+        sub, changed = set_paused(ctx.store, sub.channel, actor(ctx), sub.id, paused, ctx.now)
+    except ActionError as exc:
+        raise _failed(exc) from None
+    if not changed:
+        return Answer(f"Already {'paused' if paused else 'running'}").add(_describe_sub(sub))
+    return Answer("Paused" if paused else "Resumed", status="good").add(_describe_sub(sub))
 
 
 @registry.command("pause", usage="pause ID", summary="stop sending a digest for now")
@@ -844,4 +746,95 @@ def cmd_status(ctx: Context) -> Answer:
         deliveries.lines.append(" ".join(part for part in (when, ok, detail, repeated) if part))
     if not deliveries.lines:
         deliveries.lines.append("none yet")
+    _changes_block(ctx, reply, channel.name)
+    return reply
+
+
+# --- configure (issue 15) --------------------------------------------------------------------------
+
+
+def configure_url(token: str | None = None) -> str:
+    """The page's address; with a token, the link that opens it for one channel and person."""
+    from urllib.parse import quote
+
+    base = settings.configure().base_url + "/api/configure/"
+    return base + ("open?t=" + quote(token, safe="") if token else "")
+
+
+def _changes_block(ctx: Context, reply: Answer, channel: str) -> None:
+    """`status`: the last changes (who, what, when) and the page's button."""
+    from shared.actions.changes import recent
+
+    section = reply.section("Last changes")
+    try:
+        found = recent(ctx.store, channel)
+    except Exception as exc:  # a status without its change list is still a status
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(logging.getLogger(__name__), "outgoing: could not read the change log", exc)
+        found = []
+    for change in found:
+        section.lines.append(f"{_when(change.at)}: {md_escape(change.who)} {md_escape(change.what)}")
+    if not section.lines:
+        section.lines.append("none yet")
+    _configure_button(ctx, reply)
+
+
+def _link(ctx: Context) -> str:
+    """A signed link to the page for this channel and the sender (see `shared.configure.tokens`)."""
+    from shared.configure.tokens import make_link, signing_key
+
+    sender = ctx.activity.sender
+    token = make_link(
+        signing_key(ctx.store),
+        team=ctx.team,
+        channel=ctx.teams_channel_id,
+        person=(sender.aad_object_id if sender else None) or "",
+        name=ctx.activity.sender_name,
+        now=ctx.now,
+    )
+    return configure_url(token)
+
+
+def _configure_button(ctx: Context, reply: Answer) -> None:
+    """The page's button on `help` and `status`: in a channel only, and never at the cost of the answer."""
+    if not ctx.activity.channel_id:
+        return
+    try:
+        reply.buttons.append(("Configure this channel", _link(ctx)))
+    except Exception as exc:  # the store is down: the answer goes without its button
+        import logging
+
+        from shared.web import log_failure
+
+        log_failure(logging.getLogger(__name__), "outgoing: no configuration link", exc)
+
+
+@registry.command(
+    "configure",
+    usage="configure",
+    summary="a link to this channel's configuration page (for you, once, within 15 minutes)",
+    details=(
+        "The page shows this channel's link, routes and digests, and adds, changes, pauses and removes "
+        "digests with a form. Every change is posted in the channel with the name of who made it."
+    ),
+)
+def cmd_configure(ctx: Context) -> Answer:
+    from shared.configure.tokens import LINK_SECONDS
+
+    ctx.channel()
+    if ctx.foreign_link:
+        raise CommandError(
+            "this channel belongs to another team's webhook registration, or to none",
+            hint=_HINTS["foreign"],
+        )
+    url = _link(ctx)
+    reply = Answer("Configure this channel", status="accent")
+    reply.add(
+        f"A link for {md_escape(ctx.activity.sender_name)}: it opens this channel's configuration page once, "
+        f"within {LINK_SECONDS // 60} minutes. Ask again for a new one."
+    )
+    reply.buttons.append(("Open the configuration page", url))
     return reply

@@ -14,7 +14,7 @@ pycep = pytest.importorskip("pycep", reason="pycep-parser is installed by requir
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-CODE_DIRS = ("shared", "outgoing_handler", "incoming_proxy", "scheduled_connector", "outbox_sweep")
+CODE_DIRS = ("shared", "outgoing_handler", "incoming_proxy", "scheduled_connector", "outbox_sweep", "configure")
 SETTING_READERS = {"get", "require", "get_int", "get_float", "get_bool", "get_list"}
 # Connection settings: named by the Functions conventions, set differently locally (connection string)
 # and in Azure (identity-based `__tableServiceUri`), so they are checked on their own below.

@@ -26,6 +26,7 @@ COMMANDS = (
     "digest",
     "routes",
     "status",
+    "configure",
 )
 
 
