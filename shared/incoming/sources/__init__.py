@@ -36,6 +36,7 @@ REGISTRY: Registry[Source, Row] = Registry(
     "SOURCES",
     {
         "github": Row(_HERE + "github"),  # the X-GitHub-Event header
+        "jira": Row(_HERE + "jira"),  # X-Atlassian-Webhook-Identifier, or a body with webhookEvent
         "azure_devops": Row(_HERE + "azure_devops"),
         "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
         "alertmanager": Row(_HERE + "alertmanager"),

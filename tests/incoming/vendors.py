@@ -1,0 +1,49 @@
+"""The vendor sources of issue 16 (Jira, GitLab, Sentry, Datadog) on their own payloads.
+
+One table for the HTTP tests, the render test and the gallery (tests/support/emitted.py): each
+payload file under tests/incoming/payloads/<vendor>/ with the headers its sender sends beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.incoming.helpers import PAYLOADS
+
+
+@dataclass(frozen=True)
+class VendorPost:
+    vendor: str  # the route source
+    name: str  # the payload file's stem
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return PAYLOADS / self.vendor / f"{self.name}.json"
+
+    @property
+    def body(self) -> bytes:
+        return self.path.read_bytes()
+
+
+JIRA = [
+    VendorPost("jira", name, {"X-Atlassian-Webhook-Identifier": f"{1000 + i}", "X-Atlassian-Webhook-Flow": "Primary"})
+    for i, name in enumerate(
+        (
+            "issue_created",
+            "issue_updated",
+            "issue_resolved",
+            "issue_deleted",
+            "comment_created",
+            "comment_updated",
+            "sprint_started",
+            "sprint_closed",
+            "version_released",
+            "worklog_created",  # no card of its own: the generic one
+        )
+    )
+]
+
+#: every vendor's posts, in the order the gallery shows them
+ALL: list[VendorPost] = [*JIRA]
