@@ -46,7 +46,9 @@ def test_every_jira_event_reaches_the_channel(
         assert "https://acme.atlassian.net/browse/SHOP-42" in text
 
 
-def test_changelog_and_state_for_filters_and_digests(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+def test_changelog_and_state_for_filters_and_digests(
+    devhost: str, app_store: Any, sink: Any, env: None
+) -> None:
     """The changelog reads "field: old → new"; a resolution makes the issue closed (good)."""
     route, (channel,) = make_route(app_store, sink, "jira", filters={"state": ["closed"]})
     updated, resolved = JIRA[1], JIRA[2]

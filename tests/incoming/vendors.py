@@ -28,7 +28,9 @@ class VendorPost:
 
 
 JIRA = [
-    VendorPost("jira", name, {"X-Atlassian-Webhook-Identifier": f"{1000 + i}", "X-Atlassian-Webhook-Flow": "Primary"})
+    VendorPost(
+        "jira", name, {"X-Atlassian-Webhook-Identifier": f"{1000 + i}", "X-Atlassian-Webhook-Flow": "Primary"}
+    )
     for i, name in enumerate(
         (
             "issue_created",

@@ -345,8 +345,10 @@ class JiraSource:
         if req.header("x-atlassian-webhook-identifier"):
             return True
         data = req.data
-        return isinstance(data, dict) and isinstance(data.get("webhookEvent"), str) and bool(
-            {"issue", "sprint", "version", "comment", "issue_event_type_name"} & data.keys()
+        return (
+            isinstance(data, dict)
+            and isinstance(data.get("webhookEvent"), str)
+            and bool({"issue", "sprint", "version", "comment", "issue_event_type_name"} & data.keys())
         )
 
     def parse(self, req: Incoming) -> Base:
