@@ -47,5 +47,35 @@ JIRA = [
     )
 ]
 
+GITLAB_HOOKS = {
+    "push": "Push Hook",
+    "tag_push": "Tag Push Hook",
+    "merge_request_opened": "Merge Request Hook",
+    "merge_request_approved": "Merge Request Hook",
+    "merge_request_merged": "Merge Request Hook",
+    "pipeline_failed": "Pipeline Hook",
+    "pipeline_succeeded": "Pipeline Hook",
+    "job_failed": "Job Hook",
+    "job_succeeded": "Job Hook",
+    "issue_opened": "Issue Hook",
+    "note_on_merge_request": "Note Hook",
+    "release": "Release Hook",
+    "deployment": "Deployment Hook",
+    "wiki_page": "Wiki Page Hook",  # no card of its own: the generic one
+}
+GITLAB = [
+    VendorPost(
+        "gitlab",
+        name,
+        {
+            "X-Gitlab-Event": hook,
+            "X-Gitlab-Event-UUID": f"9cd1e2f0-2a4b-4c5d-8e6f-{i:012d}",
+            "X-Gitlab-Instance": "https://gitlab.example.com",
+            "User-Agent": "GitLab/17.9.0",
+        },
+    )
+    for i, (name, hook) in enumerate(GITLAB_HOOKS.items())
+]
+
 #: every vendor's posts, in the order the gallery shows them
-ALL: list[VendorPost] = [*JIRA]
+ALL: list[VendorPost] = [*JIRA, *GITLAB]
