@@ -23,6 +23,11 @@ class VendorPost:
         return PAYLOADS / self.vendor / f"{self.name}.json"
 
     @property
+    def lower_headers(self) -> dict[str, str]:
+        """As the pipeline sees them (pipeline.prepare takes lower-case names)."""
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    @property
     def body(self) -> bytes:
         return self.path.read_bytes()
 
@@ -77,5 +82,28 @@ GITLAB = [
     for i, (name, hook) in enumerate(GITLAB_HOOKS.items())
 ]
 
+SENTRY_RESOURCES = {
+    "issue_created": "issue",
+    "issue_resolved": "issue",
+    "issue_assigned": "issue",
+    "event_alert": "event_alert",
+    "metric_alert_critical": "metric_alert",
+    "metric_alert_warning": "metric_alert",
+    "metric_alert_resolved": "metric_alert",
+    "comment_created": "comment",  # no card of its own: the generic one
+}
+SENTRY = [
+    VendorPost(
+        "sentry",
+        name,
+        {
+            "Sentry-Hook-Resource": resource,
+            "Request-ID": f"5e3a8c1f-0b7d-4e2a-9c6b-{i:012d}",
+            "Sentry-Hook-Timestamp": "1743321481",
+        },
+    )
+    for i, (name, resource) in enumerate(SENTRY_RESOURCES.items())
+]
+
 #: every vendor's posts, in the order the gallery shows them
-ALL: list[VendorPost] = [*JIRA, *GITLAB]
+ALL: list[VendorPost] = [*JIRA, *GITLAB, *SENTRY]

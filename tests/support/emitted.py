@@ -136,7 +136,7 @@ def own_cases() -> list[Case]:
     ]
     for name, card in EDGE_CARDS.items():
         cases.append(Case(f"adaptivecard/sample {name}", "adaptivecard", envelope(card), may_refuse=True))
-    cases += [Case(f"{p.vendor}/{p.name}", p.vendor, p.body, p.headers) for p in vendors.ALL]  # issue 16
+    cases += [Case(f"{p.vendor}/{p.name}", p.vendor, p.body, p.lower_headers) for p in vendors.ALL]  # issue 16
     return cases
 
 

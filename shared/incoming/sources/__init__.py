@@ -38,6 +38,7 @@ REGISTRY: Registry[Source, Row] = Registry(
         "github": Row(_HERE + "github"),  # the X-GitHub-Event header
         "jira": Row(_HERE + "jira"),  # X-Atlassian-Webhook-Identifier, or a body with webhookEvent
         "gitlab": Row(_HERE + "gitlab"),  # the X-Gitlab-Event header
+        "sentry": Row(_HERE + "sentry"),  # the Sentry-Hook-Resource header
         "azure_devops": Row(_HERE + "azure_devops"),
         "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
         "alertmanager": Row(_HERE + "alertmanager"),
