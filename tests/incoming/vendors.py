@@ -105,5 +105,18 @@ SENTRY = [
     for i, (name, resource) in enumerate(SENTRY_RESOURCES.items())
 ]
 
+DATADOG = [
+    VendorPost("datadog", name, {"User-Agent": "Datadog Webhook"})
+    for name in (
+        "default_triggered",
+        "default_recovered",
+        "default_no_data",
+        "custom_warn",
+        "custom_recovered",
+        "custom_triggered_own_names",
+        "event_info",  # not a monitor: the plain card
+    )
+]
+
 #: every vendor's posts, in the order the gallery shows them
-ALL: list[VendorPost] = [*JIRA, *GITLAB, *SENTRY]
+ALL: list[VendorPost] = [*JIRA, *GITLAB, *SENTRY, *DATADOG]
