@@ -114,6 +114,11 @@ def _text(data: Mapping[str, Any], part: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _spaced(value: str | None) -> str | None:
+    """``a:1,b:2`` as ``a:1, b:2``: a fact wraps only at spaces, and scopes and queries are long."""
+    return re.sub(r",\s*", ", ", value) if value else None
+
+
 def kind_of(data: Mapping[str, Any], title: str) -> str:
     """alert, warn, recovery, no_data or info: what the monitor did."""
     said = (_text(data, "transition") or "").strip().lower()
@@ -193,17 +198,16 @@ class DatadogSource:
         message = clean_message(raw)
         if message:
             card.text(sender_markdown(short(message, 1500)))
-        tags = _text(parsed, "tags")
         facts = [
             (label, short(value, 300))
             for label, value in (
                 ("Priority", _text(parsed, "priority")),
-                ("Scope", _text(parsed, "scope")),
+                ("Scope", _spaced(_text(parsed, "scope"))),
                 ("Host", _text(parsed, "host")),
                 ("Metric", _text(parsed, "metric")),
-                ("Query", _text(parsed, "query")),
-                ("Condition", _text(parsed, "status")),
-                ("Tags", tags.replace(",", ", ").replace(",  ", ", ") if tags else None),
+                ("Query", _spaced(_text(parsed, "query"))),
+                ("Condition", None if _text(parsed, "query") else _spaced(_text(parsed, "status"))),
+                ("Tags", _spaced(_text(parsed, "tags"))),
                 ("Organisation", _text(parsed, "org")),
             )
             if value
