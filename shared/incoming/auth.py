@@ -10,8 +10,9 @@ Modes (``Route.auth``):
 - ``hmac``: the same HMAC for generic senders, in the header named by
   ``settings["hmac_header"]`` (default ``X-Signature-256``); ``sha256=`` prefix optional.
 - ``jira``: ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`` where Jira sends one (Cloud
-  admin webhooks with a secret, Data Center 10+); else, for a Jira that cannot sign (Automation's
-  "Send web request", older Data Center), ``Authorization: Bearer <secret>`` or the ``key`` forms.
+  admin webhooks with a secret, Data Center releases that offer one); else, for a Jira that cannot
+  sign (Automation's "Send web request", an older Data Center), ``Authorization: Bearer <secret>``
+  or the ``key`` forms. A signature that does not match is final: no fallback is tried.
 - ``gitlab``: ``X-Gitlab-Token`` equal to the secret; a secret of the form ``whsec_<base64>`` is a
   GitLab *signing* token instead, and then only the signed form is accepted (Standard Webhooks:
   ``webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">``,
@@ -250,6 +251,10 @@ def decoy(headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | No
         headers.get("authorization")
         or headers.get("x-hub-signature-256")
         or headers.get(DEFAULT_HMAC_HEADER.lower())
+        or headers.get("x-hub-signature")
+        or headers.get("x-gitlab-token")
+        or headers.get("webhook-signature")
+        or headers.get("sentry-hook-signature")
         or headers.get("x-functions-key")
         or (query or {}).get("code")
         or ""
