@@ -9,6 +9,16 @@ Modes (``Route.auth``):
 - ``github``: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``.
 - ``hmac``: the same HMAC for generic senders, in the header named by
   ``settings["hmac_header"]`` (default ``X-Signature-256``); ``sha256=`` prefix optional.
+- ``jira``: ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`` where Jira sends one (Cloud
+  admin webhooks with a secret, Data Center releases that offer one); else, for a Jira that cannot
+  sign (Automation's "Send web request", an older Data Center), ``Authorization: Bearer <secret>``
+  or the ``key`` forms. A signature that does not match is final: no fallback is tried.
+- ``gitlab``: ``X-Gitlab-Token`` equal to the secret; a secret of the form ``whsec_<base64>`` is a
+  GitLab *signing* token instead, and then only the signed form is accepted (Standard Webhooks:
+  ``webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">``,
+  the timestamp within 5 minutes).
+- ``sentry``: ``Sentry-Hook-Signature: <hex HMAC-SHA256 of the body>``, keyed with the
+  integration's client secret.
 - ``key``: ``x-functions-key`` header or ``code`` query parameter equal to the route's secret.
   The trigger is anonymous so that the other modes work; ``key`` gives the function-key
   experience per route instead of per app.
@@ -24,10 +34,21 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
-MODES = ("none", "bearer", "basic", "github", "hmac", "key")
+MODES = (
+    "none",
+    "bearer",
+    "basic",
+    "github",
+    "hmac",
+    "key",
+    "jira",  # the vendors' own schemes: VENDOR_MODES
+    "gitlab",
+    "sentry",
+)
 DEFAULT_HMAC_HEADER = "X-Signature-256"
 
 
@@ -132,12 +153,88 @@ def authenticate(
             raise AuthError(f"{header} does not match the body")
         return
 
+    if mode in VENDOR_MODES:
+        VENDOR_MODES[mode](secret, headers, body, query or {})
+        return
+
     # key
     presented = headers.get("x-functions-key") or (query or {}).get("code")
     if not presented:
         raise AuthError("missing key (x-functions-key header or code query parameter)")
     if not _same(presented, secret):
         raise AuthError("wrong key")
+
+
+def _jira(secret: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
+    presented = headers.get("x-hub-signature")
+    if presented:
+        if not presented.strip().lower().startswith("sha256=") or not _signature_ok(secret, body, presented):
+            raise AuthError("X-Hub-Signature does not match the body")
+        return
+    token = _authorization(headers, "Bearer")
+    if token is None:
+        token = headers.get("x-functions-key") or query.get("code")
+    if not token:
+        raise AuthError("missing X-Hub-Signature (or Authorization: Bearer, or code query parameter)")
+    if not _same(token, secret):
+        raise AuthError("wrong Jira secret")
+
+
+#: how far a GitLab ``webhook-timestamp`` may be from our clock (Standard Webhooks' tolerance)
+GITLAB_TOLERANCE_SECONDS = 300
+GITLAB_SIGNING_PREFIX = "whsec_"
+
+
+def _gitlab_signature_ok(key: bytes, headers: Mapping[str, str], body: bytes) -> str | None:
+    """None when the signed form checks out, else what is wrong (for our log)."""
+    webhook_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    presented = headers.get("webhook-signature")
+    if not (webhook_id and stamp and presented):
+        return "missing webhook-signature, webhook-id or webhook-timestamp header"
+    try:
+        sent = int(stamp.strip())
+    except ValueError:
+        return "malformed webhook-timestamp"
+    if abs(time.time() - sent) > GITLAB_TOLERANCE_SECONDS:
+        return "webhook-timestamp is too far from now"
+    signed = webhook_id.strip().encode("utf-8", "surrogatepass") + b"." + str(sent).encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+    ok = False
+    for entry in presented.split():
+        version, _, value = entry.partition(",")
+        ok = (version == "v1" and _same(value, expected)) or ok  # every entry compared: constant time
+    return None if ok else "webhook-signature does not match the body"
+
+
+def _gitlab(secret: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
+    if secret.startswith(GITLAB_SIGNING_PREFIX):
+        try:
+            key = base64.b64decode(secret[len(GITLAB_SIGNING_PREFIX) :], validate=True)
+        except ValueError:
+            raise AuthConfigError("the route's GitLab signing token is not whsec_<base64>") from None
+        problem = _gitlab_signature_ok(key, headers, body)
+        if problem:
+            raise AuthError(problem)
+        return
+    presented = headers.get("x-gitlab-token")
+    if not presented:
+        raise AuthError("missing X-Gitlab-Token header")
+    if not _same(presented, secret):
+        raise AuthError("wrong X-Gitlab-Token")
+
+
+def _sentry(secret: str, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
+    presented = headers.get("sentry-hook-signature")
+    if not presented:
+        raise AuthError("missing Sentry-Hook-Signature header")
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    if not _same(expected, presented.strip().lower()):
+        raise AuthError("Sentry-Hook-Signature does not match the body")
+
+
+#: the vendors' own schemes, each named after its sender
+VENDOR_MODES = {"jira": _jira, "gitlab": _gitlab, "sentry": _sentry}
 
 
 #: the key of `decoy`'s HMAC: random per process, never a route's
@@ -154,12 +251,23 @@ def decoy(headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | No
         headers.get("authorization")
         or headers.get("x-hub-signature-256")
         or headers.get(DEFAULT_HMAC_HEADER.lower())
+        or headers.get("x-hub-signature")
+        or headers.get("x-gitlab-token")
+        or headers.get("webhook-signature")
+        or headers.get("sentry-hook-signature")
         or headers.get("x-functions-key")
         or (query or {}).get("code")
         or ""
     )
     expected = hmac.new(_DECOY_KEY, body, hashlib.sha256).hexdigest()
     _same(expected, presented)
+
+
+def sign_gitlab(signing_token: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value GitLab sends with a signing token (tests, docs)."""
+    key = base64.b64decode(signing_token.removeprefix(GITLAB_SIGNING_PREFIX))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from shared.cards import limits
 from shared.digest.card import build_digest_card
 from shared.digest.feeds.base import Entry, Gathered
+from tests.incoming import vendors
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
     GRAFANA_LEGACY,
@@ -135,6 +136,7 @@ def own_cases() -> list[Case]:
     ]
     for name, card in EDGE_CARDS.items():
         cases.append(Case(f"adaptivecard/sample {name}", "adaptivecard", envelope(card), may_refuse=True))
+    cases += [Case(f"{p.vendor}/{p.name}", p.vendor, p.body, p.lower_headers) for p in vendors.ALL]  # issue 16
     return cases
 
 

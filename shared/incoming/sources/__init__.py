@@ -36,6 +36,10 @@ REGISTRY: Registry[Source, Row] = Registry(
     "SOURCES",
     {
         "github": Row(_HERE + "github"),  # the X-GitHub-Event header
+        "jira": Row(_HERE + "jira"),  # X-Atlassian-Webhook-Identifier, or a body with webhookEvent
+        "gitlab": Row(_HERE + "gitlab"),  # the X-Gitlab-Event header
+        "sentry": Row(_HERE + "sentry"),  # the Sentry-Hook-Resource header
+        "datadog": Row(_HERE + "datadog"),  # alert_transition, or the default payload's event_type+title+org
         "azure_devops": Row(_HERE + "azure_devops"),
         "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
         "alertmanager": Row(_HERE + "alertmanager"),
