@@ -12,6 +12,9 @@ Modes (``Route.auth``):
 - ``key``: ``x-functions-key`` header or ``code`` query parameter equal to the route's secret.
   The trigger is anonymous so that the other modes work; ``key`` gives the function-key
   experience per route instead of per app.
+- ``sharepoint``: SharePoint list webhooks sign nothing; each notification of the body carries the
+  ``clientState`` given when the subscription was created, which must equal the route's secret
+  (every one of a batch). The validation request carries none: the source answers it before auth.
 
 Every comparison is constant-time and no message ever contains the secret or the presented value.
 The messages are for our log: the sender gets one 401 for every failure, and for a route that
@@ -27,7 +30,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-MODES = ("none", "bearer", "basic", "github", "hmac", "key")
+MODES = ("none", "bearer", "basic", "github", "hmac", "key", "sharepoint")
 DEFAULT_HMAC_HEADER = "X-Signature-256"
 
 
@@ -132,12 +135,35 @@ def authenticate(
             raise AuthError(f"{header} does not match the body")
         return
 
+    if mode == "sharepoint":
+        states = _client_states(body)
+        if not states:
+            raise AuthError("missing clientState in the notifications")
+        if not all([_same(state, secret) for state in states]):  # each compared: timing tells nothing
+            raise AuthError("wrong clientState")
+        return
+
     # key
     presented = headers.get("x-functions-key") or (query or {}).get("code")
     if not presented:
         raise AuthError("missing key (x-functions-key header or code query parameter)")
     if not _same(presented, secret):
         raise AuthError("wrong key")
+
+
+def _client_states(body: bytes) -> list[str]:
+    """Every ``value[].clientState`` of a SharePoint notification body; [] when one lacks it."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return []
+    values = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(values, list) or not values:
+        return []
+    states = [item.get("clientState") if isinstance(item, dict) else None for item in values]
+    return [s for s in states if isinstance(s, str)] if all(isinstance(s, str) and s for s in states) else []
 
 
 #: the key of `decoy`'s HMAC: random per process, never a route's

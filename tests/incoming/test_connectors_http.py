@@ -133,3 +133,65 @@ def test_jenkins_office365_plugin_cards_on_messagecard_route(
     text = card_text(delivered(sink, channel)[0])
     assert shown in text and "Latest status of build" in text
     assert "display/redirect" in text  # the ViewAction became an Action.OpenUrl
+
+
+# --- SharePoint ------------------------------------------------------------------------------------
+
+LIST_ID = "0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c"
+SHAREPOINT_SETTINGS = {"site_host": "https://contoso.sharepoint.com", "lists": {LIST_ID: "Contracts"}}
+
+
+def sharepoint(name: str, state: str = SECRET) -> bytes:
+    return vendor(f"sharepoint/{name}").replace(b"CLIENT_STATE", state.encode())
+
+
+def test_sharepoint_validation_is_echoed_as_text(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    import time
+
+    route, channel = make_route(app_store, sink, "sharepoint", auth="sharepoint", secret=SECRET)
+    token = "d8f1f2a0-9b3c-4e5f-8a7b-6c5d4e3f2a1b:637000000000000000"
+    started = time.monotonic()
+    reply = requests.post(f"{devhost}/api/incoming/{route}", params={"validationtoken": token}, timeout=5)
+    assert time.monotonic() - started < 5
+    assert (reply.status_code, reply.text) == (200, token)
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    bad = requests.post(f"{devhost}/api/incoming/{route}", params={"validationtoken": "<script>"}, timeout=5)
+    assert bad.status_code == 400 and "<script>" not in bad.text
+    assert "validationtoken" in bad.json()["detail"][0]
+    # a route that does not exist, or of another source, does not echo: the usual 401
+    other, _ = make_route(app_store, sink, "jenkins", auth="key", secret=SECRET)
+    for name in (unique("missing"), other):
+        reply = requests.post(f"{devhost}/api/incoming/{name}", params={"validationtoken": token}, timeout=5)
+        assert reply.status_code == 401 and token not in reply.text
+    assert sink.messages(channel) == []
+
+
+def test_sharepoint_notifications(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, channel = make_route(
+        app_store, sink, "sharepoint", auth="sharepoint", secret=SECRET, settings=SHAREPOINT_SETTINGS
+    )
+    for body in (sharepoint("notification.json", "BadValue1"), vendor("sharepoint/notification.json").replace(
+        b'"clientState": "CLIENT_STATE",', b""
+    )):
+        reply = post(devhost, route, body)
+        assert reply.status_code == 401 and "BadValue1" not in reply.text
+    reply = post(devhost, route, sharepoint("notification.json"))
+    assert reply.status_code == 202, reply.text
+    text = card_text(delivered(sink, channel)[0])
+    assert "Items changed in Contracts" in text and "not what changed" in text
+    assert "https://contoso.sharepoint.com/sites/legal/_layouts/15/listedit.aspx?List=%7B" + LIST_ID in text
+    # SharePoint's retry of the same notification (and another change of the list soon after): one card
+    again = post(devhost, route, sharepoint("notification.json"))
+    assert again.status_code == 202 and again.json() == {"status": "duplicate"}
+    # a batch of two lists, one subscription about to expire: a card each, the second says renew
+    batch, batch_channel = make_route(app_store, sink, "sharepoint", auth="sharepoint", secret=SECRET)
+    reply = post(devhost, batch, sharepoint("notification_batch_expiring.json"))
+    assert reply.status_code == 202 and reply.json()["cards"] == 2
+    cards = [card_text(m) for m in delivered(sink, batch_channel, 2)]
+    assert sum("has expired: create it again" in card for card in cards) == 1
+    # unreadable: 400 naming the field (the credential is right, the list id missing)
+    body = json.loads(sharepoint("notification.json"))
+    del body["value"][0]["resource"]
+    bad = post(devhost, route, json.dumps(body).encode())
+    assert bad.status_code == 400 and bad.json()["detail"] == ["value[0].resource: field required"]
+    assert len(sink.messages(channel)) == 1

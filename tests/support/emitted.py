@@ -146,6 +146,10 @@ def connector_cases() -> list[Case]:
     for path in sorted((PAYLOADS / "jenkins").glob("*.json")):
         source = "messagecard" if path.name.startswith("o365_") else "jenkins"
         cases.append(Case(f"{source}/jenkins {path.stem}", source, path.read_bytes()))
+    lists = {"0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c": "Contracts"}
+    for path in sorted((PAYLOADS / "sharepoint").glob("*.json")):
+        settings = {"site_host": "https://contoso.sharepoint.com", "lists": lists}
+        cases.append(Case(f"sharepoint/{path.stem}", "sharepoint", path.read_bytes(), settings=settings))
     return cases
 
 

@@ -40,6 +40,7 @@ REGISTRY: Registry[Source, Row] = Registry(
         "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
         "alertmanager": Row(_HERE + "alertmanager"),
         "jenkins": Row(_HERE + "jenkins"),  # {name, build: {number, phase}}
+        "sharepoint": Row(_HERE + "sharepoint"),  # {value: [{subscriptionId, resource}]}
         "messagecard": Row(_HERE + "messagecard"),
         "adaptivecard": Row(_HERE + "adaptivecard"),
         "text": Row(_HERE + "generic"),  # any text/plain body
