@@ -15,6 +15,10 @@ Modes (``Route.auth``):
 - ``sharepoint``: SharePoint list webhooks sign nothing; each notification of the body carries the
   ``clientState`` given when the subscription was created, which must equal the route's secret
   (every one of a batch). The validation request carries none: the source answers it before auth.
+- ``trello``: ``X-Trello-Webhook: <base64 HMAC-SHA1 of the raw body followed by the callback URL>``,
+  keyed with the Trello app's secret (the route's secret). The callback URL is the route setting
+  ``callback_url``, exactly as given to Trello when creating the webhook (scheme, host, path and
+  query): reconstructing it from the request would depend on proxies and the host's rewriting.
 
 Every comparison is constant-time and no message ever contains the secret or the presented value.
 The messages are for our log: the sender gets one 401 for every failure, and for a route that
@@ -30,7 +34,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-MODES = ("none", "bearer", "basic", "github", "hmac", "key", "sharepoint")
+MODES = ("none", "bearer", "basic", "github", "hmac", "key", "sharepoint", "trello")
 DEFAULT_HMAC_HEADER = "X-Signature-256"
 
 
@@ -135,6 +139,18 @@ def authenticate(
             raise AuthError(f"{header} does not match the body")
         return
 
+    if mode == "trello":
+        callback = str((settings or {}).get("callback_url") or "")
+        if not callback:
+            raise AuthConfigError("auth mode 'trello' needs the route setting callback_url")
+        presented = headers.get("x-trello-webhook")
+        if not presented:
+            raise AuthError("missing X-Trello-Webhook header")
+        digest = hmac.new(secret.encode("utf-8"), body + callback.encode("utf-8"), hashlib.sha1).digest()
+        if not _same(base64.b64encode(digest), presented.strip()):
+            raise AuthError("X-Trello-Webhook does not match the body and callback URL")
+        return
+
     if mode == "sharepoint":
         states = _client_states(body)
         if not states:
@@ -186,6 +202,12 @@ def decoy(headers: Mapping[str, str], body: bytes, query: Mapping[str, str] | No
     )
     expected = hmac.new(_DECOY_KEY, body, hashlib.sha256).hexdigest()
     _same(expected, presented)
+
+
+def trello_sign(secret: str, body: bytes, callback_url: str) -> str:
+    """The X-Trello-Webhook value Trello sends for ``body`` to ``callback_url`` (tests, docs)."""
+    digest = hmac.new(secret.encode("utf-8"), body + callback_url.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 def sign(secret: str, body: bytes) -> str:

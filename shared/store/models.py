@@ -29,11 +29,12 @@ ROUTE_SOURCES = (
     "text",
     "jenkins",
     "sharepoint",
+    "trello",
     "auto",  # the first source that recognises the payload
 )
 #: a route name (or team key): a path segment of its URL, so the pipeline and the admin CLI agree on it
 ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ROUTE_AUTH = ("none", "bearer", "basic", "github", "hmac", "key", "sharepoint")
+ROUTE_AUTH = ("none", "bearer", "basic", "github", "hmac", "key", "sharepoint", "trello")
 
 
 def _utc(value: datetime) -> datetime:

@@ -195,3 +195,74 @@ def test_sharepoint_notifications(devhost: str, app_store: Any, sink: Any, env: 
     bad = post(devhost, route, json.dumps(body).encode())
     assert bad.status_code == 400 and bad.json()["detail"] == ["value[0].resource: field required"]
     assert len(sink.messages(channel)) == 1
+
+
+# --- Trello ----------------------------------------------------------------------------------------
+
+TRELLO = [
+    ("create_card.json", "Card created in To do: Write the press release"),
+    ("move_card.json", "Write the press release moved from To do to Doing"),
+    ("comment_card.json", "Comment on Write the press release"),
+    ("due_date.json", "due date set to 2026-12-09 17:00 UTC"),
+    ("add_member.json", "Jake Peralta added to Write the press release"),
+    ("check_item.json", "“Legal review” checked"),
+    ("archive_card.json", "Write the press release archived"),
+    ("create_list.json", "added list to board: Done"),  # no card of its own: the generic one
+]
+
+
+def trello_route(app_store: Any, sink: Any, devhost: str) -> tuple[str, str, str]:
+    from shared.store.models import Route
+
+    route, channel = make_route(app_store, sink, "trello", auth="trello", secret=SECRET)
+    callback = f"https://proxy.example.org/api/incoming/{route}"
+    saved = app_store.routes.get(route)
+    app_store.routes.save(Route(**{**saved.model_dump(), "settings": {"callback_url": callback}}))
+    return route, channel, callback
+
+
+@pytest.mark.parametrize(("name", "title"), TRELLO)
+def test_trello_actions(devhost: str, app_store: Any, sink: Any, env: None, name: str, title: str) -> None:
+    from shared.incoming.auth import trello_sign
+
+    route, channel, callback = trello_route(app_store, sink, devhost)
+    body = vendor(f"trello/{name}")
+    reply = post(devhost, route, body, {"X-Trello-Webhook": trello_sign(SECRET, body, callback)})
+    assert reply.status_code == 202, reply.text
+    text = card_text(delivered(sink, channel)[0])
+    assert title in text and "board Launch plan" in text and "Rosa Díaz" in text
+    assert "https://trello.com/" in text
+
+
+def test_trello_head_auth_and_retries(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    from shared.incoming.auth import trello_sign
+
+    route, channel, callback = trello_route(app_store, sink, devhost)
+    # Trello's check of the callback URL before it creates the webhook
+    head = requests.head(f"{devhost}/api/incoming/{route}", timeout=5)
+    assert (head.status_code, head.content) == (200, b"")
+    assert requests.head(f"{devhost}/api/incoming/{unique('missing')}", timeout=5).status_code == 200  # alike
+    body = vendor("trello/comment_card.json")
+    for headers in (
+        {},
+        {"X-Trello-Webhook": trello_sign("Bad" + "Value1", body, callback)},
+        {"X-Trello-Webhook": trello_sign(SECRET, body, callback + "?x=1")},  # another callback URL
+        {"X-Trello-Webhook": trello_sign(SECRET, body + b" ", callback)},
+    ):
+        reply = post(devhost, route, body, headers)
+        assert reply.status_code == 401 and reply.json()["error"] == "unauthorized", reply.text
+    good = {"X-Trello-Webhook": trello_sign(SECRET, body, callback)}
+    assert post(devhost, route, body, good).status_code == 202
+    again = post(devhost, route, body, good)  # Trello's retry: the same action id
+    assert again.status_code == 202 and again.json() == {"status": "duplicate"}
+    text = card_text(delivered(sink, channel)[0])
+    assert "Draft is in the \\\\*shared\\\\* folder" in text  # the comment, literally
+    bad = json.loads(body)
+    del bad["action"]["id"]
+    raw = json.dumps(bad).encode()
+    reply = post(devhost, route, raw, {"X-Trello-Webhook": trello_sign(SECRET, raw, callback)})
+    assert reply.status_code == 400 and reply.json()["detail"] == ["action.id: field required"]
+    # a route without its callback_url cannot check a signature: refused, as misconfigured
+    bare, _ = make_route(app_store, sink, "trello", auth="trello", secret=SECRET)
+    assert post(devhost, bare, body, good).status_code == 401
+    assert len(sink.messages(channel)) == 1

@@ -150,6 +150,8 @@ def connector_cases() -> list[Case]:
     for path in sorted((PAYLOADS / "sharepoint").glob("*.json")):
         settings = {"site_host": "https://contoso.sharepoint.com", "lists": lists}
         cases.append(Case(f"sharepoint/{path.stem}", "sharepoint", path.read_bytes(), settings=settings))
+    for path in sorted((PAYLOADS / "trello").glob("*.json")):
+        cases.append(Case(f"trello/{path.stem}", "trello", path.read_bytes()))
     return cases
 
 

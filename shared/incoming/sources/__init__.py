@@ -41,6 +41,7 @@ REGISTRY: Registry[Source, Row] = Registry(
         "alertmanager": Row(_HERE + "alertmanager"),
         "jenkins": Row(_HERE + "jenkins"),  # {name, build: {number, phase}}
         "sharepoint": Row(_HERE + "sharepoint"),  # {value: [{subscriptionId, resource}]}
+        "trello": Row(_HERE + "trello"),  # {action: {type, data}, model}
         "messagecard": Row(_HERE + "messagecard"),
         "adaptivecard": Row(_HERE + "adaptivecard"),
         "text": Row(_HERE + "generic"),  # any text/plain body
