@@ -70,6 +70,8 @@ IN_PROGRESS_RETRY_SECONDS = 10
 CLAIM_LEASE_SECONDS = 120
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
+#: bodies decoded by their source, not as JSON (a source accepts them in ``extra_content_types``)
+RAW_TYPES = ("text/plain", "text/xml", "application/xml", "application/soap+xml")
 
 
 class Refusal(Exception):
@@ -130,8 +132,8 @@ def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 def decode_body(ctype: str, body: bytes) -> Any:
-    """The JSON document of the request (None for plain text)."""
-    if ctype == "text/plain":
+    """The JSON document of the request (None for plain text and XML, which their sources read)."""
+    if ctype in RAW_TYPES:
         return None
     raw: bytes | str = body
     if ctype == FORM and body.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):

@@ -30,6 +30,7 @@ ROUTE_SOURCES = (
     "jenkins",
     "sharepoint",
     "trello",
+    "salesforce",
     "auto",  # the first source that recognises the payload
 )
 #: a route name (or team key): a path segment of its URL, so the pipeline and the admin CLI agree on it

@@ -266,3 +266,77 @@ def test_trello_head_auth_and_retries(devhost: str, app_store: Any, sink: Any, e
     bare, _ = make_route(app_store, sink, "trello", auth="trello", secret=SECRET)
     assert post(devhost, bare, body, good).status_code == 401
     assert len(sink.messages(channel)) == 1
+
+
+# --- Salesforce ------------------------------------------------------------------------------------
+
+XML = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+ORG = "00D5g000004AbCdEAK"
+ACKED = "<Ack>true</Ack>"
+
+
+def salesforce_route(app_store: Any, sink: Any, org: str | None = ORG) -> tuple[str, str]:
+    settings = {"organization_id": org} if org else {}
+    return make_route(app_store, sink, "salesforce", auth="key", secret=SECRET, settings=settings)
+
+
+def soap(base: str, route: str, body: bytes, **params: str) -> requests.Response:
+    return requests.post(f"{base}/api/incoming/{route}", data=body, headers=XML, params=params, timeout=30)
+
+
+def assert_fault(reply: requests.Response, status: int, code: str, said: str) -> None:
+    from shared.incoming.sources.salesforce import parse_xml
+
+    assert reply.status_code == status, reply.text
+    assert reply.headers["Content-Type"].startswith("text/xml")
+    envelope = "{http://schemas.xmlsoap.org/soap/envelope/}"
+    fault = parse_xml(reply.content).find(f"{envelope}Body/{envelope}Fault")
+    assert fault is not None and fault.findtext("faultcode") == code
+    assert said in (fault.findtext("faultstring") or "")
+    assert ACKED not in reply.text and SECRET not in reply.text
+
+
+def test_salesforce_outbound_messages(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, channel = salesforce_route(app_store, sink)
+    reply = soap(devhost, route, vendor("salesforce/opportunity.xml"), code=SECRET)
+    assert reply.status_code == 200 and ACKED in reply.text and "notificationsResponse" in reply.text
+    assert reply.headers["Content-Type"].startswith("text/xml")
+    text = card_text(delivered(sink, channel)[0])
+    assert "Opportunity: Globex & Co - 300 seats" in text and "Negotiation/Review" in text
+    assert "https://acme.my.salesforce.com/0065g00000QrStUAAZ" in text
+    assert "Description" not in text  # nil fields are left out
+    # Salesforce's retry of an unacknowledged message: acknowledged again, not shown twice
+    again = soap(devhost, route, vendor("salesforce/opportunity.xml"), code=SECRET)
+    assert again.status_code == 200 and ACKED in again.text
+    # two records in one message: a card each, linked on the instance (na139-api -> na139)
+    batch, batch_channel = salesforce_route(app_store, sink)
+    reply = soap(devhost, batch, vendor("salesforce/cases_batch.xml"), code=SECRET)
+    assert reply.status_code == 200 and ACKED in reply.text
+    cards = [card_text(m) for m in delivered(sink, batch_channel, 2)]
+    assert any("Case: Checkout fails for \\\\*all\\\\* EU cards" in c for c in cards)
+    assert all("https://na139.salesforce.com/500" in c for c in cards)
+    assert len(sink.messages(channel)) == 1
+
+
+def test_salesforce_refusals_are_soap_faults(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    route, channel = salesforce_route(app_store, sink)
+    body = vendor("salesforce/opportunity.xml")
+    assert_fault(soap(devhost, route, body), 401, "soapenv:Client", "unauthorized")
+    assert_fault(soap(devhost, route, body, code="BadValue1"), 401, "soapenv:Client", "unauthorized")
+    other_org = body.replace(ORG.encode(), b"00D000000000001EAA")
+    assert_fault(soap(devhost, route, other_org, code=SECRET), 401, "soapenv:Client", "unauthorized")
+    unset, _ = salesforce_route(app_store, sink, org=None)  # no organization_id: nothing is let in
+    assert_fault(soap(devhost, unset, body, code=SECRET), 401, "soapenv:Client", "unauthorized")
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+        b"]><soapenv:Envelope>&b;</soapenv:Envelope>"
+    )
+    assert_fault(soap(devhost, route, laughs, code=SECRET), 400, "soapenv:Client", "document type declaration")
+    assert_fault(soap(devhost, route, b"<soapenv:Envelope", code=SECRET), 400, "soapenv:Client", "not valid XML")
+    no_id = body.replace(b"<Id>04l5g00000AbCdE1AK</Id>", b"")
+    assert_fault(soap(devhost, route, no_id, code=SECRET), 400, "soapenv:Client", "Notification[0].Id: field required")
+    json_body = requests.post(
+        f"{devhost}/api/incoming/{route}", data=b"{}", headers=JSON, params={"code": SECRET}, timeout=30
+    )
+    assert_fault(json_body, 400, "soapenv:Client", "Content-Type: text/xml expected")
+    assert sink.messages(channel) == []

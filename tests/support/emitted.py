@@ -152,6 +152,10 @@ def connector_cases() -> list[Case]:
         cases.append(Case(f"sharepoint/{path.stem}", "sharepoint", path.read_bytes(), settings=settings))
     for path in sorted((PAYLOADS / "trello").glob("*.json")):
         cases.append(Case(f"trello/{path.stem}", "trello", path.read_bytes()))
+    org = {"organization_id": "00D5g000004AbCdEAK"}
+    xml = {"content-type": "text/xml; charset=utf-8"}
+    for path in sorted((PAYLOADS / "salesforce").glob("*.xml")):
+        cases.append(Case(f"salesforce/{path.stem}", "salesforce", path.read_bytes(), xml, settings=org))
     return cases
 
 

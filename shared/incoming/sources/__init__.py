@@ -42,6 +42,7 @@ REGISTRY: Registry[Source, Row] = Registry(
         "jenkins": Row(_HERE + "jenkins"),  # {name, build: {number, phase}}
         "sharepoint": Row(_HERE + "sharepoint"),  # {value: [{subscriptionId, resource}]}
         "trello": Row(_HERE + "trello"),  # {action: {type, data}, model}
+        "salesforce": Row(_HERE + "salesforce"),  # text/xml, the outbound-message namespace
         "messagecard": Row(_HERE + "messagecard"),
         "adaptivecard": Row(_HERE + "adaptivecard"),
         "text": Row(_HERE + "generic"),  # any text/plain body

@@ -142,8 +142,9 @@ class Answers(Protocol):
     """Optional: a source whose sender reads the answer's body (Salesforce's SOAP acknowledgement).
 
     Every answer of the pipeline on a route of this source, success or refusal, passes through
-    ``answer``; it keeps the status (a sender retries on anything but its own success) and may
-    change the body and content type. Sources without it answer the pipeline's JSON.
+    ``answer``; it may change the body and content type, and a 2xx into the success its sender
+    expects, but a refusal must stay a refusal of the same status (the sender retries on it).
+    Sources without it answer the pipeline's JSON.
     """
 
     def answer(self, reply: Reply) -> Reply: ...
