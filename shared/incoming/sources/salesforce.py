@@ -202,8 +202,10 @@ class SalesforceSource:
         if 200 <= reply.status < 300:  # the pipeline's 2xx is always a post it kept (or had already)
             return Reply(200, ACK, "text/xml")
         if isinstance(payload, dict):
-            return fault(reply.status, str(payload.get("error") or "refused"), payload.get("detail"))
-        return fault(reply.status, "refused")
+            shaped = fault(reply.status, str(payload.get("error") or "refused"), payload.get("detail"))
+        else:
+            shaped = fault(reply.status, "refused")
+        return Reply(shaped.status, shaped.body, shaped.mimetype, reply.headers)  # Retry-After stays
 
     def detect(self, req: Incoming) -> bool:
         return req.content_type in XML_TYPES and OUTBOUND.encode() in req.body[:4096]
