@@ -135,7 +135,6 @@ def test_jenkins_office365_plugin_cards_on_messagecard_route(
     assert "display/redirect" in text  # the ViewAction became an Action.OpenUrl
 
 
-
 # --- SharePoint ------------------------------------------------------------------------------------
 
 LIST_ID = "0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c"
