@@ -1,4 +1,4 @@
-"""POST /api/incoming/{route}: other apps post here; cards go to Teams (see shared.incoming.pipeline).
+"""POST (and HEAD) /api/incoming/{route}: other apps post here; cards go to Teams (shared.incoming.pipeline).
 
 Anonymous at the host level because sender authentication is chosen per route.
 """
@@ -18,7 +18,7 @@ log = logging.getLogger("incoming_proxy")
 def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     invocation.enter(context)  # our worker threads' log lines carry this invocation's id
     route = req.route_params.get("route", "")
-    reply = pipeline.handle(route, dict(req.headers), req.get_body(), dict(req.params))
+    reply = pipeline.handle(route, dict(req.headers), req.get_body(), dict(req.params), method=req.method)
     # One line per invocation with its id, so a sender's request can be found in the logs.
     log.info(
         "incoming_proxy invocation=%s route=%r status=%d", context.invocation_id, route[:64], reply.status

@@ -557,7 +557,7 @@ def split_names(text: str) -> list[str]:
 
 
 def route_add(args: argparse.Namespace) -> None:
-    from shared.store.models import ROUTE_NAME, Route
+    from shared.store.models import ROUTE_AUTH, ROUTE_NAME, Route
 
     if not ROUTE_NAME.match(args.name):
         raise UsageError(f"a route name is {NAME_RULE} (it becomes part of a URL)")
@@ -568,7 +568,8 @@ def route_add(args: argparse.Namespace) -> None:
     secret: str | None = None
     if args.auth == "none":
         if args.secret_file or args.generate_secret:
-            raise UsageError("a secret needs --auth bearer|basic|github|hmac|key")
+            modes = "|".join(mode for mode in ROUTE_AUTH if mode != "none")
+            raise UsageError(f"a secret needs --auth {modes}")
     elif args.generate_secret:
         if args.secret_file:
             raise UsageError("give --secret-file or --generate-secret, not both")

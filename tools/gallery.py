@@ -8,6 +8,7 @@ when ../shared/fixtures is there, the third-party ones. Regenerate after changin
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 
@@ -63,7 +64,33 @@ def index(rows: Sequence[tuple[str, str, str, list[str]]], note: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+#: a row of an existing docs/cards/README.md: its picture and what the renderer said
+ROW = re.compile(r"^\| \*\*.*\*\*<br><sub>(?P<said>.*)</sub> \| !\[.*\]\((?P<picture>[^)]+)\) \|$")
+
+
+def earlier_rows() -> dict[str, list[str]]:
+    """picture -> problems, from the index written last (``--only`` keeps the other cards' rows)."""
+    path = OUT / "README.md"
+    found: dict[str, list[str]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = ROW.match(line)
+            if match:
+                said = match.group("said")
+                found[match.group("picture")] = [] if said == "shown as built" else said.split("<br>")
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``--only PREFIX[,PREFIX...]``: draw just the cards whose names start so (``incoming/trello/``),
+    keeping every other picture and its row in the index as they were."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    only: tuple[str, ...] = ()
+    if args[:1] == ["--only"] and len(args) == 2:
+        only = tuple(p for p in args[1].split(",") if p)
+    elif args:
+        print("usage: python -m tools.gallery [--only PREFIX[,PREFIX...]]", file=sys.stderr)
+        return 2
     reason = render.missing()
     if reason:
         print(f"gallery: the card renderer cannot run: {reason}", file=sys.stderr)
@@ -72,12 +99,18 @@ def main() -> int:
         print(f"gallery: Teams' host config is absent ({render.HOSTCONFIG_DIR})", file=sys.stderr)
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.png"):
+    earlier = earlier_rows() if only else {}
+    for old in [] if only else OUT.glob("*.png"):
         old.unlink()
     rows: list[tuple[str, str, str, list[str]]] = []
     total = 0
     with render.Renderer() as renderer:
         for each in picked():
+            if only and not each.name.startswith(only):
+                picture = file_name(each.name)
+                if picture in earlier and (OUT / picture).is_file():
+                    rows.append((each.group, each.name, picture, earlier[picture]))
+                continue
             shown = renderer.render(each.card)
             assert shown.png is not None
             picture = file_name(each.name)

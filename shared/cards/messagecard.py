@@ -140,7 +140,8 @@ def _uri_of(action: MessageCardAction) -> str | None:
     if targets:
         return str(targets[0]["uri"])
     uri = getattr(action, "uri", None) or action.target
-    return str(uri) if uri else None
+    # The legacy ViewAction's `target` is a list of URLs (joined by _to_text): the first opens.
+    return str(uri).split("\n\n", 1)[0].strip() if uri else None
 
 
 def _convert_actions(actions: list[MessageCardAction], notes: list[str]) -> list[dict[str, Any]]:
@@ -149,7 +150,8 @@ def _convert_actions(actions: list[MessageCardAction], notes: list[str]) -> list
     for action in actions:
         kind = (action.type or "").lower()
         name = action.name or "Action"
-        uri = _uri_of(action) if kind == "openuri" else None
+        # ViewAction: OpenUri's legacy name, still posted by e.g. Jenkins' Office 365 Connector plugin
+        uri = _uri_of(action) if kind in ("openuri", "viewaction") else None
         link = http_url(uri)
         if link:
             result.append({"type": "Action.OpenUrl", "title": name, "url": link})

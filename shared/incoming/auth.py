@@ -22,6 +22,13 @@ Modes (``Route.auth``):
 - ``key``: ``x-functions-key`` header or ``code`` query parameter equal to the route's secret.
   The trigger is anonymous so that the other modes work; ``key`` gives the function-key
   experience per route instead of per app.
+- ``sharepoint``: SharePoint list webhooks sign nothing; each notification of the body carries the
+  ``clientState`` given when the subscription was created, which must equal the route's secret
+  (every one of a batch). The validation request carries none: the source answers it before auth.
+- ``trello``: ``X-Trello-Webhook: <base64 HMAC-SHA1 of the raw body followed by the callback URL>``,
+  keyed with the Trello app's secret (the route's secret). The callback URL is the route setting
+  ``callback_url``, exactly as given to Trello when creating the webhook (scheme, host, path and
+  query): reconstructing it from the request would depend on proxies and the host's rewriting.
 
 Every comparison is constant-time and no message ever contains the secret or the presented value.
 The messages are for our log: the sender gets one 401 for every failure, and for a route that
@@ -48,6 +55,8 @@ MODES = (
     "jira",  # the vendors' own schemes: VENDOR_MODES
     "gitlab",
     "sentry",
+    "sharepoint",
+    "trello",
 )
 DEFAULT_HMAC_HEADER = "X-Signature-256"
 
@@ -157,6 +166,26 @@ def authenticate(
         VENDOR_MODES[mode](secret, headers, body, query or {})
         return
 
+    if mode == "trello":
+        callback = str((settings or {}).get("callback_url") or "")
+        if not callback:
+            raise AuthConfigError("auth mode 'trello' needs the route setting callback_url")
+        presented = headers.get("x-trello-webhook")
+        if not presented:
+            raise AuthError("missing X-Trello-Webhook header")
+        digest = hmac.new(secret.encode("utf-8"), body + callback.encode("utf-8"), hashlib.sha1).digest()
+        if not _same(base64.b64encode(digest), presented.strip()):
+            raise AuthError("X-Trello-Webhook does not match the body and callback URL")
+        return
+
+    if mode == "sharepoint":
+        states = _client_states(body)
+        if not states:
+            raise AuthError("missing clientState in the notifications")
+        if not all([_same(state, secret) for state in states]):  # each compared: timing tells nothing
+            raise AuthError("wrong clientState")
+        return
+
     # key
     presented = headers.get("x-functions-key") or (query or {}).get("code")
     if not presented:
@@ -237,6 +266,21 @@ def _sentry(secret: str, headers: Mapping[str, str], body: bytes, query: Mapping
 VENDOR_MODES = {"jira": _jira, "gitlab": _gitlab, "sentry": _sentry}
 
 
+def _client_states(body: bytes) -> list[str]:
+    """Every ``value[].clientState`` of a SharePoint notification body; [] when one lacks it."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return []
+    values = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(values, list) or not values:
+        return []
+    states = [item.get("clientState") if isinstance(item, dict) else None for item in values]
+    return [s for s in states if isinstance(s, str)] if all(isinstance(s, str) and s for s in states) else []
+
+
 #: the key of `decoy`'s HMAC: random per process, never a route's
 _DECOY_KEY = secrets.token_bytes(32)
 
@@ -268,6 +312,12 @@ def sign_gitlab(signing_token: str, webhook_id: str, timestamp: int, body: bytes
     key = base64.b64decode(signing_token.removeprefix(GITLAB_SIGNING_PREFIX))
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+
+
+def trello_sign(secret: str, body: bytes, callback_url: str) -> str:
+    """The X-Trello-Webhook value Trello sends for ``body`` to ``callback_url`` (tests, docs)."""
+    digest = hmac.new(secret.encode("utf-8"), body + callback_url.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -36,8 +36,10 @@ from urllib.parse import parse_qs
 
 from shared.incoming.filters import matches
 from shared.incoming.sources.base import (
+    Answers,
     BuildContext,
     Card,
+    Handshakes,
     Incoming,
     Notice,
     SourceError,
@@ -68,6 +70,8 @@ IN_PROGRESS_RETRY_SECONDS = 10
 CLAIM_LEASE_SECONDS = 120
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 FORM = "application/x-www-form-urlencoded"
+#: bodies decoded by their source, not as JSON (a source accepts them in ``extra_content_types``)
+RAW_TYPES = ("text/plain", "text/xml", "application/xml", "application/soap+xml")
 
 
 class Refusal(Exception):
@@ -128,8 +132,8 @@ def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 def decode_body(ctype: str, body: bytes) -> Any:
-    """The JSON document of the request (None for plain text)."""
-    if ctype == "text/plain":
+    """The JSON document of the request (None for plain text and XML, which their sources read)."""
+    if ctype in RAW_TYPES:
         return None
     raw: bytes | str = body
     if ctype == FORM and body.lstrip().removeprefix(b"\xef\xbb\xbf")[:1] in (b"{", b"["):
@@ -341,6 +345,8 @@ def prepare(
         notice = source.build(parsed, incoming, ctx)
     except SourceError as exc:
         raise Refusal(error(400, exc.error, exc.detail)) from None
+    except auth.AuthError as exc:  # a credential inside the payload (Salesforce's organisation id)
+        raise Refusal(UNAUTHORIZED, exc.message) from None
     notice.cards = [card if id(card) in finished else mention_card(card, settings) for card in notice.cards]
     check_sendable(notice.cards)
     return Prepared(source, notice)
@@ -389,11 +395,16 @@ def handle(
     query: Mapping[str, str] | None = None,
     *,
     store: Store | None = None,
+    method: str = "POST",
 ) -> Reply:
-    """Answer one POST to ``/api/incoming/{route_name}``."""
+    """Answer one POST (or HEAD) to ``/api/incoming/{route_name}``."""
     from shared.store.errors import StoreUnavailable
 
     started = time.perf_counter()
+    if method.upper() == "HEAD":
+        # Trello checks a callback URL with a HEAD before it creates a webhook. Answered alike for
+        # every name, with nothing read or done: it tells a stranger nothing about the routes.
+        return Reply(200, b"", "text/plain")
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         reply = _handle(route_name, lowered, body, query or {}, store)
@@ -435,7 +446,49 @@ def _handle(
         from shared.store import open_store
 
         store = open_store()
+    from shared.store.errors import StoreUnavailable
+
     route = _lookup(store, route_name, headers, body, query)
+    hooks = _hooks(route)
+    if hooks is None:
+        return _accept(store, route, headers, body, query)
+    try:
+        if isinstance(hooks, Handshakes):
+            incoming = Incoming(headers=headers, body=body, content_type=media_type(headers), query=query)
+            answered = hooks.handshake(incoming)
+            if answered is not None:
+                return answered
+        reply = _accept(store, route, headers, body, query)
+    except StoreUnavailable:
+        log.warning("incoming %r: store unavailable, answering 503", route.name)
+        reply = unavailable()
+        return hooks.answer(reply) if isinstance(hooks, Answers) else reply
+    except Refusal as refusal:
+        shaped = hooks.answer(refusal.reply) if isinstance(hooks, Answers) else refusal.reply
+        raise Refusal(shaped, refusal.reason) from None
+    return hooks.answer(reply) if isinstance(hooks, Answers) else reply
+
+
+def _hooks(route: Route) -> Source | None:
+    """The route's source when it answers some requests itself (``base.Handshakes``/``Answers``).
+
+    ``auto`` routes never do: a handshake comes before the body that would name the sender.
+    """
+    from shared.incoming import sources
+
+    if (route.source or "").lower() == "auto":
+        return None
+    try:
+        source = sources.get(route.source)
+    except sources.UnknownSource:
+        return None  # prepare answers the 400
+    return source if isinstance(source, (Handshakes, Answers)) else None
+
+
+def _accept(
+    store: Store, route: Route, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+) -> Reply:
+    """Prepare, filter, de-duplicate, then deliver or buffer: the walk of every post."""
     prepared = prepare(route, headers, body, query)
     notice = prepared.notice
     legacy = prepared.source.legacy_reply

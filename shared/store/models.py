@@ -31,6 +31,10 @@ ROUTE_SOURCES = (
     "gitlab",
     "sentry",
     "datadog",
+    "jenkins",
+    "sharepoint",
+    "trello",
+    "salesforce",
     "auto",  # the first source that recognises the payload
 )
 #: a route name (or team key): a path segment of its URL, so the pipeline and the admin CLI agree on it
@@ -45,6 +49,8 @@ ROUTE_AUTH = (
     "jira",
     "gitlab",
     "sentry",
+    "sharepoint",
+    "trello",
 )
 
 

@@ -25,6 +25,7 @@ from tests.incoming import vendors
 from tests.incoming.helpers import (
     GITHUB_EVENTS,
     GRAFANA_LEGACY,
+    PAYLOADS,
     SHARED_FIXTURES,
     alertmanager_notification,
     payload,
@@ -134,9 +135,29 @@ def own_cases() -> list[Case]:
         ),
         Case("adaptivecard/sample kitchen-sink", "adaptivecard", envelope(KITCHEN_SINK), may_refuse=True),
     ]
+    cases += connector_cases()
     for name, card in EDGE_CARDS.items():
         cases.append(Case(f"adaptivecard/sample {name}", "adaptivecard", envelope(card), may_refuse=True))
     cases += [Case(f"{p.vendor}/{p.name}", p.vendor, p.body, p.lower_headers) for p in vendors.ALL]  # issue 16
+    return cases
+
+
+def connector_cases() -> list[Case]:
+    """Issue 16's Jenkins, SharePoint, Trello and Salesforce payloads (tests/incoming/payloads/<vendor>)."""
+    cases: list[Case] = []
+    for path in sorted((PAYLOADS / "jenkins").glob("*.json")):
+        source = "messagecard" if path.name.startswith("o365_") else "jenkins"
+        cases.append(Case(f"{source}/jenkins {path.stem}", source, path.read_bytes()))
+    lists = {"0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c": "Contracts"}
+    for path in sorted((PAYLOADS / "sharepoint").glob("*.json")):
+        settings = {"site_host": "https://contoso.sharepoint.com", "lists": lists}
+        cases.append(Case(f"sharepoint/{path.stem}", "sharepoint", path.read_bytes(), settings=settings))
+    for path in sorted((PAYLOADS / "trello").glob("*.json")):
+        cases.append(Case(f"trello/{path.stem}", "trello", path.read_bytes()))
+    org = {"organization_id": "00D5g000004AbCdEAK"}
+    xml = {"content-type": "text/xml; charset=utf-8"}
+    for path in sorted((PAYLOADS / "salesforce").glob("*.xml")):
+        cases.append(Case(f"salesforce/{path.stem}", "salesforce", path.read_bytes(), xml, settings=org))
     return cases
 
 

@@ -43,6 +43,10 @@ REGISTRY: Registry[Source, Row] = Registry(
         "azure_devops": Row(_HERE + "azure_devops"),
         "grafana": Row(_HERE + "grafana"),  # before alertmanager: Grafana's alerts look alike
         "alertmanager": Row(_HERE + "alertmanager"),
+        "jenkins": Row(_HERE + "jenkins"),  # {name, build: {number, phase}}
+        "sharepoint": Row(_HERE + "sharepoint"),  # {value: [{subscriptionId, resource}]}
+        "trello": Row(_HERE + "trello"),  # {action: {type, data}, model}
+        "salesforce": Row(_HERE + "salesforce"),  # text/xml, the outbound-message namespace
         "messagecard": Row(_HERE + "messagecard"),
         "adaptivecard": Row(_HERE + "adaptivecard"),
         "text": Row(_HERE + "generic"),  # any text/plain body

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.cards.links import http_url as http_url  # the sources' import of the one link rule
 from shared.incoming.vocabulary import Severity, State
+from shared.web import Reply
 
 if TYPE_CHECKING:
     from shared.cards.builders import CardBuilder, Status
@@ -46,9 +47,15 @@ class Incoming:
     data: Any = None
     content_type: str = ""
     query: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def param(self, name: str) -> str | None:
+        """A query parameter whatever its case (SharePoint writes ``validationtoken``)."""
+        wanted = name.lower()
+        return next((v for k, v in self.query.items() if k.lower() == wanted), None)
 
 
 @dataclass
@@ -117,6 +124,30 @@ class Source(Protocol):
     def parse(self, req: Incoming) -> Any: ...
 
     def build(self, parsed: Any, req: Incoming, ctx: BuildContext) -> Notice: ...
+
+
+@runtime_checkable
+class Handshakes(Protocol):
+    """Optional: a source whose sender checks the URL before posting (SharePoint's validation).
+
+    Called after the route is found and before authentication (the vendor sends the check without
+    its credential) and before the body is decoded. Return the answer, or None for a normal post.
+    """
+
+    def handshake(self, req: Incoming) -> Reply | None: ...
+
+
+@runtime_checkable
+class Answers(Protocol):
+    """Optional: a source whose sender reads the answer's body (Salesforce's SOAP acknowledgement).
+
+    Every answer of the pipeline on a route of this source, success or refusal, passes through
+    ``answer``; it may change the body and content type, and a 2xx into the success its sender
+    expects, but a refusal must stay a refusal of the same status (the sender retries on it).
+    Sources without it answer the pipeline's JSON.
+    """
+
+    def answer(self, reply: Reply) -> Reply: ...
 
 
 class Payload(BaseModel):
