@@ -116,6 +116,17 @@ def undisplayed_report(sink: Any, mark: int) -> str:
     return f"\nDemo finished, but Teams would not display {missed} post(s):\n" + "\n".join(lines) + more
 
 
+def lost_report(sink: Any, mark: int) -> str:
+    """What the Flow bot's budget would have dropped after its 202 (the sink's record), or ''."""
+    count = sink.lost_mark() - mark
+    if not count:
+        return ""
+    lost = sink.lost_since(mark)
+    lines = [f"   #{post['channel']}: {post.get('reason', 'lost')}" for post in lost[:10]]
+    head = f"\nDemo finished, but {count} post(s) were lost after their 202:\n"
+    return head + "\n".join(lines)
+
+
 def run_steps(ctx: DemoContext) -> list[str]:
     failed: list[str] = []
     for name in STEPS:
@@ -182,7 +193,8 @@ def main() -> int:
         return 2
     print("== Starting the local stack (Azurite in memory, Teams sink, dev host, feed and weather stand-ins)")
     with stack.Azurite() as azurite, FeedStub() as feeds:
-        sink = TeamsSink(windows=[]).start()
+        # The sink keeps the Flow bot's budget the app keeps (DELIVERY_BUDGET_WORKFLOWS, else 25/300).
+        sink = TeamsSink(windows=[], budget=values.get("DELIVERY_BUDGET_WORKFLOWS") or None).start()
         port = stack.free_port()
         settings = {
             **values,
@@ -214,11 +226,11 @@ def main() -> int:
             print(f"   Azurite tables  {azurite.table_port}")
             print(f"   Teams sink      {sink.url}")
             print(f"   Function app    {ctx.devhost_url}")
-            mark = sink.mark()
+            mark, lost_mark = sink.mark(), sink.lost_mark()
             failed = run_steps(ctx)
             print_channels(sink)
             failed += write_pictures(sink)
-            undisplayed = undisplayed_report(sink, mark)
+            undisplayed = undisplayed_report(sink, mark) + lost_report(sink, lost_mark)
         finally:
             host.stop()
             sink.stop()
