@@ -222,9 +222,6 @@ def deliver(
 
     # From memory when read in the last seconds: a relinked URL takes effect within RECENT_SECONDS.
     channel = store.channels.find_recent(channel_name)
-    if channel is None:
-        return _finish(store, channel_name, Result("dead", 0, f"no channel named {channel_name!r}"))
-    url: str = channel.url
 
     try:
         parts = make_parts(card, cfg.max_bytes)
@@ -234,6 +231,14 @@ def deliver(
         # Kept as a dead letter all the same (`admin dead-letters list`), never dropped unseen.
         kept = dead_letter_parts(store, channel_name, key, [unsendable_part(card)], reason)
         return _finish(store, channel_name, Result("dead", kept, reason))
+
+    if channel is None:
+        # A route still naming a removed channel: kept as a dead letter, so that adding the channel
+        # again and `admin dead-letters requeue` delivers it; never accepted and dropped unseen.
+        reason = f"no channel named {channel_name!r} (add it, then requeue the dead letters)"
+        dead_letter_parts(store, channel_name, key, parts, reason)
+        return _finish(store, channel_name, Result("dead", len(parts), reason))
+    url: str = channel.url
 
     try:
         allowlist.check_destination(url)

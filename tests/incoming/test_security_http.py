@@ -179,3 +179,28 @@ def test_digest_route_nobody_follows_says_so(devhost: str, app_store: Any, sink:
     reply = post(devhost, route, body)  # the same post again: not a duplicate, it was never kept
     assert reply.status_code == 202 and reply.json()["status"] == "buffered", reply.text
     assert len(app_store.events.pending(sub.id)) == 1
+
+
+def test_post_to_a_removed_channel_is_kept_as_a_dead_letter(
+    devhost: str, app_store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A route still naming a removed channel: the other channel gets it, and the removed one's copy
+    is a dead letter that is delivered once the channel is back and the letter requeued."""
+    from shared.delivery.sweep import sweep
+    from shared.store.models import Channel
+
+    route, (kept, removed) = make_route(app_store, sink, "alertmanager", channels=2)
+    app_store.channels.remove(removed)
+    reply = post(devhost, route, payload("alertmanager_firing.json"))
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["channels"] == ["accepted", "dead"]
+    delivered(sink, kept)
+    [dead] = [item for item in app_store.outbox.list(dead=True) if item.channel == removed]
+    assert dead.reason.startswith(f"no channel named {removed!r}")
+
+    app_store.channels.save(Channel(name=removed, url=sink.workflow_url(removed)))
+    app_store.outbox.requeue(dead.id)
+    monkeypatch.setenv("DELIVERY_EXTRA_ALLOWED_URLS", sink.url + "/")  # the sweep runs here, not in the host
+    sweep(app_store)
+    [message] = delivered(sink, removed)
+    assert "HighErrorRate" in json.dumps(message)
