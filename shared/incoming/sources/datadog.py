@@ -87,8 +87,13 @@ KIND_WORDS = {
 }
 TITLE_PREFIX = re.compile(r"^\s*((?:\[[^\]]{1,80}\]\s*)+)")
 PLACEHOLDER = re.compile(r"^\$[A-Z][A-Z0-9_.]*$")
-MONITOR_LINK = re.compile(r"\((https://[A-Za-z0-9.-]*datadoghq\.[A-Za-z.]+/monitors[^)\s]*)\)")
-WEBHOOK_MENTION = re.compile(r"^\s*@webhook-\S+\s*$", re.MULTILINE)
+# Linear in the text: every repeat is bounded, and no repeat can run across a line end.
+MONITOR_LINK = re.compile(
+    r"\((https://(?:[A-Za-z0-9-]{1,63}\.){0,5}datadoghq\.[a-z]{2,6}(?:\.[a-z]{2,6})?/monitors[^)\s]{0,500})\)"
+)
+WEBHOOK_MENTION = re.compile(r"^[ \t]*@webhook-\S+[ \t]*$", re.MULTILINE)
+#: the most of a monitor message the patterns read (the card shows 1,500 characters)
+MESSAGE_READ_LIMIT = 20_000
 
 
 def _value(data: Mapping[str, Any], part: str) -> Any:
@@ -193,7 +198,7 @@ class DatadogSource:
             shown = f"[{KIND_WORDS[kind]}] {title}"  # a custom title without Datadog's own prefix
         subtitle = f"monitor {monitor}" if monitor and monitor not in title else None
         card = new_card(shown, status, short(subtitle, 200) if subtitle else None)
-        raw = _text(parsed, "text") or ""
+        raw = (_text(parsed, "text") or "")[:MESSAGE_READ_LIMIT]  # bounded before any pattern runs
         links = MONITOR_LINK.findall(raw)
         message = clean_message(raw)
         if message:
