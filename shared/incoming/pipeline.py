@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -150,7 +151,7 @@ def decode_body(ctype: str, body: bytes) -> Any:
         raise Refusal(error(400, "empty body", ["body: a JSON document is required"]))
     try:
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise Refusal(error(400, "body is not UTF-8", ["body: invalid UTF-8"])) from None
     except json.JSONDecodeError as exc:
@@ -161,6 +162,8 @@ def decode_body(ctype: str, body: bytes) -> Any:
         raise Refusal(
             error(400, "JSON nested too deeply", [f"body: more than {MAX_JSON_DEPTH} levels"])
         ) from None
+    except NonFinite as exc:
+        raise Refusal(error(400, "body has a number JSON does not allow", [f"body: {exc}"])) from None
     except ValueError:  # int() refuses literals of more than sys.get_int_max_str_digits() digits
         raise Refusal(error(400, "body has a number too long", [_long_number(text)])) from None
     if not json_depth_ok(data):
@@ -171,6 +174,22 @@ def decode_body(ctype: str, body: bytes) -> Any:
             problem = f"{where}: a lone surrogate escape is not a character"
             raise Refusal(error(400, "text is not valid Unicode", [problem]))
     return data
+
+
+class NonFinite(ValueError):
+    """`NaN`, `Infinity` or a literal such as `1e999`: Python's json reads them as floats that are
+    not numbers (`int(inf)` raises, comparisons lie); JSON itself has no such values."""
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise NonFinite(f"the number {literal[:40]!r} is too large for a float")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise NonFinite(f"{name} is not a JSON number")
 
 
 #: JSON escapes of UTF-16 surrogates: a pair is one character, a lone one cannot be sent anywhere

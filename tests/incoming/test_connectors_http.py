@@ -333,6 +333,8 @@ def test_salesforce_refusals_are_soap_faults(devhost: str, app_store: Any, sink:
     )
     assert_fault(soap(devhost, route, laughs, code=SECRET), 400, "soapenv:Client", "document type declaration")
     assert_fault(soap(devhost, route, b"<soapenv:Envelope", code=SECRET), 400, "soapenv:Client", "not valid XML")
+    bogus = b'<?xml version="1.0" encoding="x-bogus"?><soapenv:Envelope/>'  # a 500 before (LookupError)
+    assert_fault(soap(devhost, route, bogus, code=SECRET), 400, "soapenv:Client", "not valid XML")
     no_id = body.replace(b"<Id>04l5g00000AbCdE1AK</Id>", b"")
     assert_fault(soap(devhost, route, no_id, code=SECRET), 400, "soapenv:Client", "Notification[0].Id: field required")
     json_body = requests.post(

@@ -117,6 +117,18 @@ def test_long_number_non_ascii_basic_and_lone_surrogates_are_4xx(
     assert sink.messages(channel) == [] and sink.messages(am_channel) == []
 
 
+def test_non_finite_numbers_are_4xx(devhost: str, app_store: Any, sink: Any, env: None) -> None:
+    """`1e999`, `NaN` and `Infinity`: Python's json reads them, JSON has no such numbers, and a
+    source's `int(duration)` raised on them (GitLab's pipeline duration: a 500 before)."""
+    route, (channel,) = make_route(app_store, sink, "generic")
+    for literal, said in ((b"1e999", "'1e999' is too large"), (b"NaN", "NaN is not"), (b"-Infinity", "-Infinity is not")):
+        reply = post(devhost, route, b'{"title": "x", "duration": ' + literal + b"}")
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"] == "body has a number JSON does not allow"
+        assert said in reply.json()["detail"][0], reply.text
+    assert sink.messages(channel) == []
+
+
 # --- item 16: never accepted, then lost ----------------------------------------------------------
 
 SURROGATE_CASES = [

@@ -105,6 +105,8 @@ def parse_xml(body: bytes) -> Element:
         said = xml.parsers.expat.ErrorString(exc.code)
         problem = f"body: {said} at line {exc.lineno} column {exc.offset}"
         raise SourceError("body is not valid XML", [problem]) from None
+    except (LookupError, ValueError):  # an encoding expat does not know (`encoding="x-bogus"`)
+        raise SourceError("body is not valid XML", ["body: unknown or invalid character encoding"]) from None
     return builder.close()
 
 
