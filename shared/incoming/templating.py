@@ -248,10 +248,24 @@ def _is_jinja_internal(value: Any) -> bool:
     return isinstance(value, (Environment, EvalContext, Context))
 
 
+#: filters whose output grows with an argument, not with their input: (argument, its bound),
+#: checked before they run (`[1]|batch(300000000)` made a list of that many items first)
+_COUNT_ARGS = {
+    "batch": ("linecount", MAX_RANGE),
+    "slice": ("slices", MAX_RANGE),
+    "tojson": ("indent", 999),
+    "pprint": ("indent", 999),
+}
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _charge()
         values = [a for a in args if not _is_jinja_internal(a)]
+        if name in _COUNT_ARGS:
+            argument, bound = _COUNT_ARGS[name]
+            if _int_arg(tuple(values[1:]), kwargs, 0, argument, 0) > bound:
+                raise TemplateLimit(f"the {name} filter's {argument} over {bound}")
         if name in _HEAVY_FILTERS and values:
             first = values[0]
             # a text filter on a container works on its text, several characters an item

@@ -45,6 +45,10 @@ BOMBS = [
     "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}",
     "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% else %}x{% endif %}{% endmacro %}{{ f(30) }}",
     "{{ data.s * 9 }}",
+    # filters whose output grows with an argument (review: each allocated before it was counted)
+    "{{ [1]|batch(300000000, 0)|list }}",
+    "{{ [1, 2]|slice(100000000)|list }}",
+    "{{ {'a': {'b': 1}}|tojson(300000000) }}",
 ]
 
 

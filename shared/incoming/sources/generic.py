@@ -139,6 +139,8 @@ def render(source: Any, context: Mapping[str, Any], where: str, *, markdown: boo
         raise SourceError("route template is not allowed", [f"template.{where}: unsafe operation"]) from None
     except TemplateError as exc:
         raise SourceError("route template failed", [f"template.{where}: {short(exc, 200)}"]) from None
+    except MemoryError:  # not the sender's 400: the worker is in trouble (the bounds missed a case)
+        raise
     except Exception as exc:  # anything a filter raises on this data is the sender's 400
         raise SourceError(
             "route template failed on this payload", [f"template.{where}: {type(exc).__name__}"]
@@ -188,6 +190,8 @@ def _dry_run(source: Any, where: str) -> list[str]:
         return [f"template.{where}: unsafe operation"]
     except RecursionError:
         return [f"template.{where}: calls itself without end"]
+    except MemoryError:
+        return [f"template.{where}: needs more memory than there is"]
     except Exception:
         return []
     return []
