@@ -34,6 +34,31 @@ class Change:
     via: str
 
 
+#: changes one channel may make, per process: (count, seconds) windows. A member with a page
+#: session or the bot could otherwise toggle a subscription in a loop, each toggle a card; the
+#: cards are ordinary posts of the channel (origin "changes": its fair share of the connection's
+#: Flow bot budget when that runs short, combined like the rest), and this bounds them besides.
+CHANGE_WINDOWS = ((20, 60.0), (200, 3600.0))
+#: "Send a test card" (two posts each), per channel and process
+TEST_WINDOWS = ((2, 60.0), (10, 3600.0))
+
+
+def admit(channel: str, kind: str = "change") -> None:
+    """Take one of the channel's change (or test-card) slots, or say when the next one is free."""
+    import math
+
+    from shared.actions import ActionError
+    from shared.delivery.ratelimit import LIMITER
+
+    windows = TEST_WINDOWS if kind == "test" else CHANGE_WINDOWS
+    wait = LIMITER.acquire(f"{kind}s:{channel}", windows)
+    if wait > 0:
+        what = "test cards" if kind == "test" else "changes"
+        raise ActionError(
+            f"too many {what} in this channel just now: try again in {math.ceil(wait)} s", code="busy"
+        )
+
+
 def scope_of(channel: str) -> str:
     return f"changes:{channel}"
 
@@ -74,7 +99,7 @@ def announce(store: Store, channel: str, actor: Actor, what: str) -> None:
         f"{escape(actor.name)} {escape(what)}{where}."
     )
     try:
-        deliver(store, channel, card.build(), budget_seconds=1.5, origin="bot")
+        deliver(store, channel, card.build(), budget_seconds=1.5, origin="changes")
     except Exception as exc:
         from shared.web import log_failure
 

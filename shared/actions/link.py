@@ -81,6 +81,7 @@ def connect(
             f"this channel is connected already (webhook {mask(existing.url)})", field="url", code="connected"
         )
     name = existing.name if existing is not None else channel_name_for(team, teams_channel_id)
+    changes.admit(name)
     replaced = existing is not None and bool(existing.url) and existing.url != url
     if replaced:
         _notify_replaced(store, name, actor)

@@ -135,6 +135,7 @@ def add(
     options: dict[str, Any] | None = None,
 ) -> tuple[Subscription, str | None]:
     """A new subscription (the cap first, then the target); the channel is told."""
+    changes.admit(channel)
     from shared.digest.schedule import next_run
     from shared.store.models import MAX_SUBSCRIPTIONS_PER_CHANNEL, Subscription
 
@@ -184,6 +185,7 @@ def edit(
     options: dict[str, Any] | None = None,
 ) -> tuple[Subscription, str | None]:
     """New target and schedule for a subscription (its kind stays); the channel is told."""
+    changes.admit(channel)
     from shared.digest.schedule import next_run
     from shared.store.errors import Conflict
 
@@ -208,6 +210,7 @@ def set_paused(
     store: Store, channel: str, actor: Actor, sub_id: str, paused: bool, now: datetime
 ) -> tuple[Subscription, bool]:
     """Pause or resume; (the subscription, whether it changed)."""
+    changes.admit(channel)
     from shared.digest.schedule import next_run
     from shared.store.errors import Conflict
 
@@ -229,6 +232,7 @@ def set_paused(
 
 def remove(store: Store, channel: str, actor: Actor, sub_id: str) -> Subscription:
     """Delete the subscription and its buffered events; the channel is told."""
+    changes.admit(channel)
     from shared.store.purge import remove_subscription
 
     sub = own(store, channel, sub_id)

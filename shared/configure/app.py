@@ -604,6 +604,12 @@ def _test(sess: Session, form: dict[str, list[str]]) -> web.Reply:
         card = _draft_card(sess, form)
     except ActionError as exc:
         return _refused_form(sess, draft, exc, forms.one(form, "id", 40) or None)
+    from shared.actions import changes
+
+    try:
+        changes.admit(sess.channel_name, "test")
+    except ActionError as exc:
+        return _refused_form(sess, draft, exc, forms.one(form, "id", 40) or None)
     note = CardBuilder(f"Test card from the configuration page, sent by {sess.actor.name[:60]}").build()
     result = deliver(sess.store, sess.channel_name, note, budget_seconds=3)
     if result.ok:
