@@ -45,9 +45,14 @@ from shared.delivery.ratelimit import Windows, padded, parse_windows
 from shared.store.errors import Conflict, NotFound
 from shared.store.models import DEFAULT_CONNECTION, ConnectionState
 
-__all__ = ["TAKEN", "Budget", "ConnectionState", "Persistence", "Slot", "Usage", "for_store", "gate"]
+__all__ = [
+    "TAKEN", "Budget", "ConnectionState", "Counting", "Persistence", "Slot", "Usage", "for_store", "gate",
+    "unanswered",
+]
 
 if TYPE_CHECKING:
+    from shared.delivery.classify import Answer
+    from shared.delivery.transport import Transport
     from shared.store import Store
 
 log = logging.getLogger("shared.delivery")
@@ -261,6 +266,27 @@ class Budget:
                 return TAKEN
             return Slot(CONTENTION_WAIT, "budget")
 
+    def late(self, name: str | None, at: float) -> None:
+        """Count one more post at `at` (epoch seconds), room or not: a post whose answer never came
+        may still reach Teams after we gave up on it, so its slot is counted again where it may land
+        (`unanswered`). A fact, not a request: it is written even over the budget (later takes wait)."""
+        name = name or DEFAULT_CONNECTION
+        with self._lock(name):
+            state, _ = self._cached(name)
+            for _ in range(TRIES):
+                span = padded(_windows(state)[-1][1])
+                kept = [t for t in state.sent if t > (self._clock() - span) * 1000.0]
+                try:
+                    saved = self._persistence.write(
+                        state.model_copy(update={"sent": sorted([*kept, int(at * 1000)])})
+                    )
+                except (Conflict, NotFound):
+                    state = self._read(name)
+                    continue
+                self._cache[name] = (saved, self._monotonic())
+                return
+            log.warning("connection %s: a post without an answer could not be counted again", name)
+
     def hold(self, name: str | None, until: float) -> None:
         """Keep posts other than the sweep's (and digests') off the connection until `until` (epoch
         seconds; 0 ends the hold): the sweep drains its backlog, combined, with every slot."""
@@ -378,3 +404,37 @@ def gate(store: Store, url: str, connection: str | None, *, hold_ok: bool = Fals
     if not slot.taken:
         LIMITER.give_back(url)
     return slot
+
+
+def unanswered(store: Store, url: str, connection: str | None, answer: Answer, waited: float) -> None:
+    """After a post to a Workflows URL whose answer never came (a timeout, a dropped connection: the
+    post may have arrived, at-least-once), count its slot again as of `waited` seconds from now: Teams
+    may still take it as late as it took us to give up. Without it the budget's log would date such a
+    post from before it was sent, and a later post could overfill Teams' window. One write, on this
+    failure path only; a store outage here only logs (the post's own outcome stands)."""
+    from shared.delivery import allowlist
+    from shared.delivery.classify import Kind
+    from shared.store.errors import StoreUnavailable
+
+    if answer.status is not None or answer.kind is not Kind.TRANSIENT or allowlist.is_legacy(url):
+        return
+    try:
+        for_store(store).late(connection, time.time() + max(0.0, waited))
+    except StoreUnavailable:
+        log.warning("connection %s: a post without an answer could not be counted again (store unavailable)",
+                    connection or DEFAULT_CONNECTION)
+
+
+class Counting:
+    """A transport that counts unanswered posts again in their connection's budget (`unanswered`)."""
+
+    def __init__(self, inner: Transport, store: Store, connection: str | None) -> None:
+        self._inner = inner
+        self._store = store
+        self._connection = connection
+
+    def post(self, url: str, body: bytes, timeout: float, connect_timeout: float | None = None) -> Answer:
+        answer = self._inner.post(url, body, timeout, connect_timeout)
+        if answer.status is None:
+            unanswered(self._store, url, self._connection, answer, timeout)
+        return answer
