@@ -47,10 +47,12 @@ from shared.store.models import DEFAULT_CONNECTION, ConnectionState
 
 __all__ = [
     "TAKEN", "Budget", "ConnectionState", "Counting", "Persistence", "Slot", "Usage", "for_store", "gate",
-    "unanswered",
+    "prefetch", "unanswered",
 ]
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from shared.delivery.classify import Answer
     from shared.delivery.transport import Transport
     from shared.store import Store
@@ -64,6 +66,11 @@ CACHE_SECONDS = 10.0
 # Conditional writes lost to other writers before a take gives up and names a short wait.
 TRIES = 4
 CONTENTION_WAIT = 0.25
+# A slot taken ahead of its post (`reserve`, while the incoming claim's round trip runs) is used
+# within this long or not at all: its stamp must stay well inside the windows' padding (0.5 s).
+RESERVE_SECONDS = 0.25
+# ... and only when the connection has at least this much room now (a lost one costs little then).
+RESERVE_ROOM = 3
 # At most one "running short" log line per connection in this many seconds.
 LOG_EVERY_SECONDS = 60.0
 
@@ -197,6 +204,8 @@ class Budget:
         self._logged: dict[str, float] = {}
         # Originals accepted combined and not yet counted in the row: the next write carries them.
         self._combined: Counter[str] = Counter()
+        # Slots `reserve` took ahead of a post (monotonic time each), per connection.
+        self._reserved: dict[str, list[float]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -229,42 +238,76 @@ class Budget:
         """
         name = name or DEFAULT_CONNECTION
         with self._lock(name):
-            state, fresh = self._cached(name)
-            for _ in range(TRIES):
-                now = self._clock()
-                if not hold_ok and state.hold_until > now:
-                    if not fresh:
-                        state, fresh = self._read(name), True
-                        continue
-                    return Slot(state.hold_until - now, "held")
-                windows = _windows(state)
-                wait = wait_for(state.sent, windows, now, count)
-                if wait > 0 and not fresh:
-                    state, fresh = self._read(name), True
-                    continue
-                if wait > 0:
-                    self._short(name, windows, wait)
-                    return Slot(wait, "budget")
-                span = padded(windows[-1][1])
-                kept = [t for t in state.sent if t > (now - span) * 1000.0]
-                stamp = int(now * 1000)
-                pending = self._combined[name]
-                new = state.model_copy(
-                    update={
-                        "sent": sorted([*kept, *([stamp] * count)]),
-                        "posts": state.posts + count,
-                        "combined": state.combined + pending,
-                    }
-                )
-                try:
-                    saved = self._persistence.write(new)
-                except (Conflict, NotFound):
-                    state, fresh = self._read(name), True
-                    continue
-                self._combined[name] -= pending
-                self._cache[name] = (saved, self._monotonic())
+            if count == 1 and self._use_reserved(name):
                 return TAKEN
-            return Slot(CONTENTION_WAIT, "budget")
+            return self._take(name, count, hold_ok)
+
+    def reserve(self, name: str | None) -> bool:
+        """Take one slot now for a post about to come (`prefetch`), when the connection has room
+        to spare (RESERVE_ROOM): the next `take` within RESERVE_SECONDS uses it without a round
+        trip. One unused (the post was a duplicate) is a lost slot, counted as spent."""
+        name = name or DEFAULT_CONNECTION
+        with self._lock(name):
+            state, _ = self._cached(name)
+            now = self._clock()
+            if state.hold_until > now or room_in(state.sent, _windows(state), now) < RESERVE_ROOM:
+                return False
+            if not self._take(name, 1, False).taken:
+                return False
+            self._reserved.setdefault(name, []).append(self._monotonic())
+            return True
+
+    def _use_reserved(self, name: str) -> bool:
+        """Use a slot `reserve` took lately (lock held); stale ones are dropped (their stamp is too
+        early for the post now: counted as spent, never reused)."""
+        found = self._reserved.get(name)
+        if not found:
+            return False
+        now = self._monotonic()
+        found[:] = [t for t in found if now - t < RESERVE_SECONDS]
+        if not found:
+            return False
+        found.pop(0)
+        return True
+
+    def _take(self, name: str, count: int, hold_ok: bool) -> Slot:
+        """`take` with the connection's lock held."""
+        state, fresh = self._cached(name)
+        for _ in range(TRIES):
+            now = self._clock()
+            if not hold_ok and state.hold_until > now:
+                if not fresh:
+                    state, fresh = self._read(name), True
+                    continue
+                return Slot(state.hold_until - now, "held")
+            windows = _windows(state)
+            wait = wait_for(state.sent, windows, now, count)
+            if wait > 0 and not fresh:
+                state, fresh = self._read(name), True
+                continue
+            if wait > 0:
+                self._short(name, windows, wait)
+                return Slot(wait, "budget")
+            span = padded(windows[-1][1])
+            kept = [t for t in state.sent if t > (now - span) * 1000.0]
+            stamp = int(now * 1000)
+            pending = self._combined[name]
+            new = state.model_copy(
+                update={
+                    "sent": sorted([*kept, *([stamp] * count)]),
+                    "posts": state.posts + count,
+                    "combined": state.combined + pending,
+                }
+            )
+            try:
+                saved = self._persistence.write(new)
+            except (Conflict, NotFound):
+                state, fresh = self._read(name), True
+                continue
+            self._combined[name] -= pending
+            self._cache[name] = (saved, self._monotonic())
+            return TAKEN
+        return Slot(CONTENTION_WAIT, "budget")
 
     def late(self, name: str | None, at: float) -> None:
         """Count one more post at `at` (epoch seconds), room or not: a post whose answer never came
@@ -438,3 +481,39 @@ class Counting:
         if answer.status is None:
             unanswered(self._store, url, self._connection, answer, timeout)
         return answer
+
+
+_prefetcher: ThreadPoolExecutor | None = None
+_prefetcher_lock = threading.Lock()
+#: channels of one post whose slots are taken ahead (more are rare; they take theirs when posting)
+PREFETCH_CHANNELS = 4
+
+
+def prefetch(store: Store, channels: Sequence[str]) -> None:
+    """Take the slots a post to `channels` is about to need, in the background (`Budget.reserve`),
+    so that the incoming hot path waits on one store round trip (the dedupe claim, at the same
+    time), not two. Never raises: a reservation that fails leaves the post to take its own."""
+    global _prefetcher
+    if not channels:
+        return
+    with _prefetcher_lock:
+        if _prefetcher is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="budget-prefetch")
+        pool = _prefetcher
+    from shared import invocation
+
+    pool.submit(invocation.carry(_reserve_for), store, tuple(channels[:PREFETCH_CHANNELS]))
+
+
+def _reserve_for(store: Store, channels: Sequence[str]) -> None:
+    from shared.delivery import allowlist
+
+    try:
+        for name in channels:
+            channel = store.channels.find_recent(name)
+            if channel is not None and not allowlist.is_legacy(channel.url):
+                for_store(store).reserve(channel.connection)
+    except Exception as exc:  # the post takes its own slot then; the store's errors show there
+        log.debug("budget prefetch skipped (%s)", type(exc).__name__)
