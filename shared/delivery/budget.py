@@ -69,8 +69,10 @@ CONTENTION_WAIT = 0.25
 # A slot taken ahead of its post (`reserve`, while the incoming claim's round trip runs) is used
 # within this long or not at all: its stamp must stay well inside the windows' padding (0.5 s).
 RESERVE_SECONDS = 0.25
-# ... and only when the connection has at least this much room now (a lost one costs little then).
+# ... and only when the connection has at least this much room now (a lost one costs little then);
+# at most a RESERVE_ROOM-th of the room and MAX_AHEAD slots at once (a busy process's batch).
 RESERVE_ROOM = 3
+MAX_AHEAD = 8
 # At most one "running short" log line per connection in this many seconds.
 LOG_EVERY_SECONDS = 60.0
 
@@ -204,8 +206,10 @@ class Budget:
         self._logged: dict[str, float] = {}
         # Originals accepted combined and not yet counted in the row: the next write carries them.
         self._combined: Counter[str] = Counter()
-        # Slots `reserve` took ahead of a post (monotonic time each), per connection.
+        # Slots `reserve` took ahead of a post (monotonic time each), per connection, and when this
+        # process's recent takes were (how many to take ahead at once).
         self._reserved: dict[str, list[float]] = {}
+        self._used: dict[str, list[float]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -243,28 +247,44 @@ class Budget:
             return self._take(name, count, hold_ok)
 
     def reserve(self, name: str | None) -> bool:
-        """Take one slot now for a post about to come (`prefetch`), when the connection has room
-        to spare (RESERVE_ROOM): the next `take` within RESERVE_SECONDS uses it without a round
-        trip. One unused (the post was a duplicate) is a lost slot, counted as spent."""
+        """Have a slot ready for a post about to come (`prefetch`), when the connection has room to
+        spare (RESERVE_ROOM): the next `take` within RESERVE_SECONDS uses it without a round trip.
+        A busy process takes as many at once as it used in the last RESERVE_SECONDS (at most
+        MAX_AHEAD, and a RESERVE_ROOM-th of the room), so a sustained flow of posts costs one
+        write per batch. One unused (a duplicate, the flow stopped) is a lost slot, counted as spent."""
         name = name or DEFAULT_CONNECTION
         with self._lock(name):
+            mono = self._monotonic()
+            ready = self._fresh_reserved(name, mono)
+            if ready:
+                return True
             state, _ = self._cached(name)
             now = self._clock()
-            if state.hold_until > now or room_in(state.sent, _windows(state), now) < RESERVE_ROOM:
+            room = room_in(state.sent, _windows(state), now)
+            if state.hold_until > now or room < RESERVE_ROOM:
                 return False
-            if not self._take(name, 1, False).taken:
+            used = self._used.setdefault(name, [])
+            used[:] = [t for t in used if mono - t < RESERVE_SECONDS]
+            count = max(1, min(len(used), MAX_AHEAD, room // RESERVE_ROOM))
+            if not self._take(name, count, False).taken:
                 return False
-            self._reserved.setdefault(name, []).append(self._monotonic())
+            ready.extend([self._monotonic()] * count)
             return True
 
+    def _fresh_reserved(self, name: str, mono: float) -> list[float]:
+        """The connection's slots taken ahead that are still usable (lock held); stale ones are
+        dropped: their stamp is too early for a post now (counted as spent, never reused)."""
+        found = self._reserved.setdefault(name, [])
+        found[:] = [t for t in found if mono - t < RESERVE_SECONDS]
+        return found
+
     def _use_reserved(self, name: str) -> bool:
-        """Use a slot `reserve` took lately (lock held); stale ones are dropped (their stamp is too
-        early for the post now: counted as spent, never reused)."""
-        found = self._reserved.get(name)
-        if not found:
-            return False
-        now = self._monotonic()
-        found[:] = [t for t in found if now - t < RESERVE_SECONDS]
+        """Use a slot `reserve` took lately (lock held)."""
+        mono = self._monotonic()
+        used = self._used.setdefault(name, [])
+        used[:] = [t for t in used if mono - t < RESERVE_SECONDS]
+        used.append(mono)
+        found = self._fresh_reserved(name, mono)
         if not found:
             return False
         found.pop(0)

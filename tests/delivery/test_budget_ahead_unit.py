@@ -89,3 +89,28 @@ def test_only_an_answer_that_never_came_is_counted_again(
     assert bool(gauge.late) is counted
     if counted:
         assert gauge.late[0][0] == "owner"
+
+
+def test_a_busy_process_takes_a_batch_ahead_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "1000/10")
+    clock = Clock()
+    gauge, rows = make(clock)
+    for _ in range(budget.MAX_AHEAD):  # a flow of posts, each with its slot ready
+        assert gauge.reserve("a") and gauge.take("a").taken
+        clock.now += 0.001
+    writes = rows.writes
+    assert gauge.reserve("a")  # takes as many as were used lately, in one write
+    assert rows.writes == writes + 1
+    for _ in range(budget.MAX_AHEAD):
+        assert gauge.reserve("a") and gauge.take("a").taken
+    assert rows.writes == writes + 1
+    assert rows.rows["a"].posts == 2 * budget.MAX_AHEAD
+
+
+def test_a_quiet_process_takes_one_at_a_time(tight: None) -> None:
+    clock = Clock()
+    gauge, rows = make(clock)
+    for _ in range(3):
+        assert gauge.reserve("a") and gauge.take("a").taken
+        clock.now += 1.0  # far apart: nothing taken ahead is ever wasted
+    assert rows.rows["a"].posts == 3
