@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -198,6 +199,7 @@ def main() -> int:
         finally:
             for process in processes:
                 process.stop()
+            shutil.rmtree(folder, ignore_errors=True)
         posts = sorted(float(p["ts"]) for ch in channels for r in sink.records(ch) for p in r["posts"])
         lost = len(sink.lost())
         lost_http = len(requests.get(f"{sink.url}/lost", timeout=10).json())

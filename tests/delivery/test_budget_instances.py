@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -74,7 +75,10 @@ def _start(settings: dict[str, str], port: int, state_dir: Path) -> stack.Manage
     env.update(settings)
     env["DEVHOST_SETTINGS_FILE"] = str(settings_file)
     args = ["--state-dir", str(state_dir)]
-    return stack.devhost_process(port, env, settings_file=settings_file, extra_args=args).start()
+    try:
+        return stack.devhost_process(port, env, settings_file=settings_file, extra_args=args).start()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # read once at start-up, before the port opens
 
 
 @pytest.fixture
@@ -100,12 +104,18 @@ def instances(azurite: str, sink: Any, devhost_settings: dict[str, str]) -> Iter
         try:
             with ThreadPoolExecutor(INSTANCES) as pool:
                 started = [pool.submit(_start, settings, port, state / str(port)) for port in ports]
-                found.processes = [f.result() for f in started]
+            # every one that started is stopped below, even when another did not
+            found.processes = [f.result() for f in started if f.exception() is None]
+            for f in started:
+                error = f.exception()
+                if error is not None:
+                    raise error
             found.urls = [f"http://127.0.0.1:{port}" for port in ports]
             yield found
         finally:
             for process in found.processes:
                 process.stop()
+            shutil.rmtree(state, ignore_errors=True)
             sink.reset()
 
 
