@@ -45,9 +45,16 @@ from shared.delivery.ratelimit import Windows, padded, parse_windows
 from shared.store.errors import Conflict, NotFound
 from shared.store.models import DEFAULT_CONNECTION, ConnectionState
 
-__all__ = ["TAKEN", "Budget", "ConnectionState", "Persistence", "Slot", "Usage", "for_store", "gate"]
+__all__ = [
+    "TAKEN", "Budget", "ConnectionState", "Counting", "Persistence", "Slot", "Usage", "for_store", "gate",
+    "prefetch", "unanswered",
+]
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.delivery.classify import Answer
+    from shared.delivery.transport import Transport
     from shared.store import Store
 
 log = logging.getLogger("shared.delivery")
@@ -59,6 +66,13 @@ CACHE_SECONDS = 10.0
 # Conditional writes lost to other writers before a take gives up and names a short wait.
 TRIES = 4
 CONTENTION_WAIT = 0.25
+# A slot taken ahead of its post (`reserve`, while the incoming claim's round trip runs) is used
+# within this long or not at all: its stamp must stay well inside the windows' padding (0.5 s).
+RESERVE_SECONDS = 0.25
+# ... and only when the connection has at least this much room now (a lost one costs little then);
+# at most a RESERVE_ROOM-th of the room and MAX_AHEAD slots at once (a busy process's batch).
+RESERVE_ROOM = 3
+MAX_AHEAD = 8
 # At most one "running short" log line per connection in this many seconds.
 LOG_EVERY_SECONDS = 60.0
 
@@ -192,6 +206,10 @@ class Budget:
         self._logged: dict[str, float] = {}
         # Originals accepted combined and not yet counted in the row: the next write carries them.
         self._combined: Counter[str] = Counter()
+        # Slots `reserve` took ahead of a post (monotonic time each), per connection, and when this
+        # process's recent takes were (how many to take ahead at once).
+        self._reserved: dict[str, list[float]] = {}
+        self._used: dict[str, list[float]] = {}
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
@@ -224,42 +242,113 @@ class Budget:
         """
         name = name or DEFAULT_CONNECTION
         with self._lock(name):
-            state, fresh = self._cached(name)
-            for _ in range(TRIES):
-                now = self._clock()
-                if not hold_ok and state.hold_until > now:
-                    if not fresh:
-                        state, fresh = self._read(name), True
-                        continue
-                    return Slot(state.hold_until - now, "held")
-                windows = _windows(state)
-                wait = wait_for(state.sent, windows, now, count)
-                if wait > 0 and not fresh:
-                    state, fresh = self._read(name), True
-                    continue
-                if wait > 0:
-                    self._short(name, windows, wait)
-                    return Slot(wait, "budget")
-                span = padded(windows[-1][1])
-                kept = [t for t in state.sent if t > (now - span) * 1000.0]
-                stamp = int(now * 1000)
-                pending = self._combined[name]
-                new = state.model_copy(
-                    update={
-                        "sent": sorted([*kept, *([stamp] * count)]),
-                        "posts": state.posts + count,
-                        "combined": state.combined + pending,
-                    }
-                )
-                try:
-                    saved = self._persistence.write(new)
-                except (Conflict, NotFound):
-                    state, fresh = self._read(name), True
-                    continue
-                self._combined[name] -= pending
-                self._cache[name] = (saved, self._monotonic())
+            if count == 1 and self._use_reserved(name):
                 return TAKEN
-            return Slot(CONTENTION_WAIT, "budget")
+            return self._take(name, count, hold_ok)
+
+    def reserve(self, name: str | None) -> bool:
+        """Have a slot ready for a post about to come (`prefetch`), when the connection has room to
+        spare (RESERVE_ROOM): the next `take` within RESERVE_SECONDS uses it without a round trip.
+        A busy process takes as many at once as it used in the last RESERVE_SECONDS (at most
+        MAX_AHEAD, and a RESERVE_ROOM-th of the room), so a sustained flow of posts costs one
+        write per batch. One unused (a duplicate, the flow stopped) is a lost slot, counted as spent."""
+        name = name or DEFAULT_CONNECTION
+        with self._lock(name):
+            mono = self._monotonic()
+            ready = self._fresh_reserved(name, mono)
+            if ready:
+                return True
+            state, _ = self._cached(name)
+            now = self._clock()
+            room = room_in(state.sent, _windows(state), now)
+            if state.hold_until > now or room < RESERVE_ROOM:
+                return False
+            used = self._used.setdefault(name, [])
+            used[:] = [t for t in used if mono - t < RESERVE_SECONDS]
+            count = max(1, min(len(used), MAX_AHEAD, room // RESERVE_ROOM))
+            if not self._take(name, count, False).taken:
+                return False
+            ready.extend([self._monotonic()] * count)
+            return True
+
+    def _fresh_reserved(self, name: str, mono: float) -> list[float]:
+        """The connection's slots taken ahead that are still usable (lock held); stale ones are
+        dropped: their stamp is too early for a post now (counted as spent, never reused)."""
+        found = self._reserved.setdefault(name, [])
+        found[:] = [t for t in found if mono - t < RESERVE_SECONDS]
+        return found
+
+    def _use_reserved(self, name: str) -> bool:
+        """Use a slot `reserve` took lately (lock held)."""
+        mono = self._monotonic()
+        used = self._used.setdefault(name, [])
+        used[:] = [t for t in used if mono - t < RESERVE_SECONDS]
+        used.append(mono)
+        found = self._fresh_reserved(name, mono)
+        if not found:
+            return False
+        found.pop(0)
+        return True
+
+    def _take(self, name: str, count: int, hold_ok: bool) -> Slot:
+        """`take` with the connection's lock held."""
+        state, fresh = self._cached(name)
+        for _ in range(TRIES):
+            now = self._clock()
+            if not hold_ok and state.hold_until > now:
+                if not fresh:
+                    state, fresh = self._read(name), True
+                    continue
+                return Slot(state.hold_until - now, "held")
+            windows = _windows(state)
+            wait = wait_for(state.sent, windows, now, count)
+            if wait > 0 and not fresh:
+                state, fresh = self._read(name), True
+                continue
+            if wait > 0:
+                self._short(name, windows, wait)
+                return Slot(wait, "budget")
+            span = padded(windows[-1][1])
+            kept = [t for t in state.sent if t > (now - span) * 1000.0]
+            stamp = int(now * 1000)
+            pending = self._combined[name]
+            new = state.model_copy(
+                update={
+                    "sent": sorted([*kept, *([stamp] * count)]),
+                    "posts": state.posts + count,
+                    "combined": state.combined + pending,
+                }
+            )
+            try:
+                saved = self._persistence.write(new)
+            except (Conflict, NotFound):
+                state, fresh = self._read(name), True
+                continue
+            self._combined[name] -= pending
+            self._cache[name] = (saved, self._monotonic())
+            return TAKEN
+        return Slot(CONTENTION_WAIT, "budget")
+
+    def late(self, name: str | None, at: float) -> None:
+        """Count one more post at `at` (epoch seconds), room or not: a post whose answer never came
+        may still reach Teams after we gave up on it, so its slot is counted again where it may land
+        (`unanswered`). A fact, not a request: it is written even over the budget (later takes wait)."""
+        name = name or DEFAULT_CONNECTION
+        with self._lock(name):
+            state, _ = self._cached(name)
+            for _ in range(TRIES):
+                span = padded(_windows(state)[-1][1])
+                kept = [t for t in state.sent if t > (self._clock() - span) * 1000.0]
+                try:
+                    saved = self._persistence.write(
+                        state.model_copy(update={"sent": sorted([*kept, int(at * 1000)])})
+                    )
+                except (Conflict, NotFound):
+                    state = self._read(name)
+                    continue
+                self._cache[name] = (saved, self._monotonic())
+                return
+            log.warning("connection %s: a post without an answer could not be counted again", name)
 
     def hold(self, name: str | None, until: float) -> None:
         """Keep posts other than the sweep's (and digests') off the connection until `until` (epoch
@@ -378,3 +467,73 @@ def gate(store: Store, url: str, connection: str | None, *, hold_ok: bool = Fals
     if not slot.taken:
         LIMITER.give_back(url)
     return slot
+
+
+def unanswered(store: Store, url: str, connection: str | None, answer: Answer, waited: float) -> None:
+    """After a post to a Workflows URL whose answer never came (a timeout, a dropped connection: the
+    post may have arrived, at-least-once), count its slot again as of `waited` seconds from now: Teams
+    may still take it as late as it took us to give up. Without it the budget's log would date such a
+    post from before it was sent, and a later post could overfill Teams' window. One write, on this
+    failure path only; a store outage here only logs (the post's own outcome stands)."""
+    from shared.delivery import allowlist
+    from shared.delivery.classify import Kind
+    from shared.store.errors import StoreUnavailable
+
+    if answer.status is not None or answer.kind is not Kind.TRANSIENT or allowlist.is_legacy(url):
+        return
+    try:
+        for_store(store).late(connection, time.time() + max(0.0, waited))
+    except StoreUnavailable:
+        log.warning("connection %s: a post without an answer could not be counted again (store unavailable)",
+                    connection or DEFAULT_CONNECTION)
+
+
+class Counting:
+    """A transport that counts unanswered posts again in their connection's budget (`unanswered`)."""
+
+    def __init__(self, inner: Transport, store: Store, connection: str | None) -> None:
+        self._inner = inner
+        self._store = store
+        self._connection = connection
+
+    def post(self, url: str, body: bytes, timeout: float, connect_timeout: float | None = None) -> Answer:
+        answer = self._inner.post(url, body, timeout, connect_timeout)
+        if answer.status is None:
+            unanswered(self._store, url, self._connection, answer, timeout)
+        return answer
+
+
+_prefetcher: ThreadPoolExecutor | None = None
+_prefetcher_lock = threading.Lock()
+#: channels of one post whose slots are taken ahead (more are rare; they take theirs when posting)
+PREFETCH_CHANNELS = 4
+
+
+def prefetch(store: Store, channels: Sequence[str]) -> None:
+    """Take the slots a post to `channels` is about to need, in the background (`Budget.reserve`),
+    so that the incoming hot path waits on one store round trip (the dedupe claim, at the same
+    time), not two. Never raises: a reservation that fails leaves the post to take its own."""
+    global _prefetcher
+    if not channels:
+        return
+    with _prefetcher_lock:
+        if _prefetcher is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="budget-prefetch")
+        pool = _prefetcher
+    from shared import invocation
+
+    pool.submit(invocation.carry(_reserve_for), store, tuple(channels[:PREFETCH_CHANNELS]))
+
+
+def _reserve_for(store: Store, channels: Sequence[str]) -> None:
+    from shared.delivery import allowlist
+
+    try:
+        for name in channels:
+            channel = store.channels.find_recent(name)
+            if channel is not None and not allowlist.is_legacy(channel.url):
+                for_store(store).reserve(channel.connection)
+    except Exception as exc:  # the post takes its own slot then; the store's errors show there
+        log.debug("budget prefetch skipped (%s)", type(exc).__name__)

@@ -248,9 +248,9 @@ def deliver(
 
     records = PartRecords(store, channel_name, key)
     take: Take = partial(budgets.gate, store, url, channel.connection, hold_ok=origin in PRIORITY_ORIGINS)
-    result = _deliver_parts(
-        store, records, url, parts, cfg, deadline, transport or transports.default(), take, ledger, origin
-    )
+    # An unanswered post is counted again in the connection's budget (`budget.unanswered`).
+    counted = budgets.Counting(transport or transports.default(), store, channel.connection)
+    result = _deliver_parts(store, records, url, parts, cfg, deadline, counted, take, ledger, origin)
     return _finish(store, channel_name, result)
 
 

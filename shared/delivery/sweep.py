@@ -478,6 +478,8 @@ def _send_combined(
         return
     try:
         answer = run.transport.post(channel.url, body, cfg.timeout, cfg.connect_timeout)
+        if answer.status is None:  # it may still arrive: its slot is counted again
+            budget.unanswered(store, channel.url, connection, answer, cfg.timeout)
     except BaseException:
         _release_combined(run, claimed)
         raise
@@ -607,6 +609,8 @@ def _sweep_one(
         stats.skipped += 1
         return False
     answer = transport.post(url, body, cfg.timeout, cfg.connect_timeout)
+    if answer.status is None:  # it may still arrive: its slot is counted again
+        budget.unanswered(store, url, channel.connection, answer, cfg.timeout)
     if answer.kind is Kind.ACCEPTED:
         records.accepted(number, answer)  # before removing the item: a crash in between is healed above
         store.outbox.complete(item)

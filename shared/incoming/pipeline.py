@@ -548,6 +548,12 @@ def _accept(
         message_key = f"{key}@{int(time.time() // window)}"
         # The lease must outlast the delivery: the ledger below relies on nobody else sending.
         lease = max(CLAIM_LEASE_SECONDS, inline_seconds(len(notice.cards), len(route.channels)) + 30)
+        if route.mode != "digest":
+            # The channels' budget slots are taken while the claim's round trip runs (a duplicate
+            # leaves its slot to the next post, or loses it): one round trip of wait, not two.
+            from shared.delivery import budget
+
+            budget.prefetch(store, route.channels)
         # The record holding the key comes back with the failed claim: no second read to classify it.
         claim = keys.acquire(key, lease, {"message": message_key})
         if not claim.held:
