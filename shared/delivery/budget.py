@@ -92,11 +92,31 @@ _parsed: dict[str, Windows] = {}
 
 
 def windows_of(raw: str | None, name: str = SETTING) -> Windows:
-    """The windows of a budget text (None or "": the setting's, else the default)."""
-    text = raw or settings.delivery().budget_workflows or DEFAULT
+    """The windows of a budget text (None or "": the setting's, else the default).
+
+    A text that names no window (`","`) is a SettingError like a malformed one. The setting itself
+    falls back to the default with a warning: every post would fail otherwise, and 25/300 is the
+    Flow bot's real budget.
+    """
+    if raw:
+        return _parse(raw, name)
+    text = settings.delivery().budget_workflows or DEFAULT
+    try:
+        return _parse(text, name)
+    except settings.SettingError as exc:
+        if text not in _warned:  # once per process and text
+            _warned.add(text)
+            log.warning("%s; using the default %s", exc, DEFAULT)
+        return _parse(DEFAULT, name)
+
+
+def _parse(text: str, name: str) -> Windows:
     found = _parsed.get(text)
     if found is None:
-        found = _parsed[text] = parse_windows(text, name)
+        found = parse_windows(text, name)
+        if not found:
+            raise settings.SettingError(f"{name} must name at least one COUNT/SECONDS window, got {text!r}")
+        _parsed[text] = found
     return found
 
 

@@ -75,10 +75,21 @@ def test_default_budget_is_the_flow_bots(monkeypatch: pytest.MonkeyPatch) -> Non
     assert budget.windows_of("50/300,4/1") == ((4, 1.0), (50, 300.0))
 
 
-def test_a_bad_budget_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "lots")
-    with pytest.raises(ValueError, match="DELIVERY_BUDGET_WORKFLOWS"):
-        budget.windows_of(None)
+@pytest.mark.parametrize("bad", ["lots", ",", " , "])
+def test_a_bad_budget_setting_falls_back_to_the_flow_bots_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, bad: str
+) -> None:
+    """Every post would fail on an unusable setting (`","` named no window: an IndexError, a 500)."""
+    monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", bad)
+    budget._warned.clear()
+    assert budget.windows_of(None) == ((25, 300.0),)
+    assert "DELIVERY_BUDGET_WORKFLOWS" in caplog.text
+
+
+@pytest.mark.parametrize("bad", ["lots", ","])
+def test_a_bad_connection_budget_names_itself(bad: str) -> None:
+    with pytest.raises(ValueError, match="the budget of connection x"):
+        budget.windows_of(bad, "the budget of connection x")
 
 
 def test_wait_and_room_count_padded_windows() -> None:
