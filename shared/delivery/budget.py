@@ -226,6 +226,9 @@ class Budget:
         self._logged: dict[str, float] = {}
         # Originals accepted combined and not yet counted in the row: the next write carries them.
         self._combined: Counter[str] = Counter()
+        # The hold this process last set per connection: it ends only its own (another sweep's, or
+        # a longer one, stands).
+        self._holds: dict[str, float] = {}
         # Slots `reserve` took ahead of a post (monotonic time each), per connection, and when this
         # process's recent takes were (how many to take ahead at once).
         self._reserved: dict[str, list[float]] = {}
@@ -380,6 +383,10 @@ class Budget:
             for _ in range(TRIES):
                 if state.hold_until == stamp:
                     return
+                if stamp > 0 and state.hold_until > stamp:
+                    return  # another sweep holds it longer: only ever raised
+                if stamp == 0 and state.hold_until != self._holds.get(name):
+                    return  # not this process's hold (another sweep's, raised or renewed since)
                 pending = self._combined[name]
                 update: dict[str, float | int] = {"hold_until": stamp, "combined": state.combined + pending}
                 if stamp > 0:  # counted where every instance sees it (`admin connection list`)
@@ -391,6 +398,10 @@ class Budget:
                     continue
                 self._combined[name] -= pending
                 self._cache[name] = (saved, self._monotonic())
+                if stamp > 0:
+                    self._holds[name] = stamp
+                else:
+                    self._holds.pop(name, None)
                 return
 
     def combined(self, name: str | None, originals: int) -> None:

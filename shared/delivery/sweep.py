@@ -73,6 +73,8 @@ SWEEP_BASE_SECONDS = 30.0
 SWEEP_CAP_SECONDS = 3600.0
 #: due items read per round (rounds repeat within the run: a backlog is not capped per run)
 PAGE = 1000
+# Pages read past a page that waits entirely for connections with no room (`_due`).
+MAX_PAGES = 10
 #: the hold on a short connection lasts past the run's end by this much (the next run renews it)
 HOLD_MARGIN_SECONDS = 5.0
 #: a round with nothing to send waits at most this long before reading the outbox again
@@ -226,6 +228,9 @@ class _Run:
         self.base = _utc(now)
         self.stats = SweepStats()
         self.held: set[str] = set()  # connections this run holds for their backlog
+        # Waits for slots within its time (the outbox timer); an impatient run (the digest run's few
+        # seconds) never holds a connection: its hold would end before any backlog drained.
+        self.patient = True
         # Messages (channel, key) with a part that waits, and until when (monotonic; inf: this run):
         # their later parts wait for it.
         self.blocked: dict[tuple[str, str], float] = {}
@@ -259,11 +264,12 @@ def sweep(
     are due at their minute).
     """
     run = _Run(store, now, budget_seconds, transport or transports.default())
+    run.patient = patient
     while run.left() > 0:
-        items = [i for i in store.outbox.due(run.now(), PAGE) if not getattr(i, "dead", False)]
+        channels = {c.name: c for c in store.channels.list()}
+        items = _due(run, channels)
         if not items:
             break
-        channels = {c.name: c for c in store.channels.list()}
         lanes: dict[str | None, list[OutboxItem]] = defaultdict(list)
         for item in items:
             lanes[_lane(channels.get(item.channel))].append(item)
@@ -297,6 +303,24 @@ def sweep(
             f"; short: {', '.join(stats.short)}" if stats.short else "",
         )
     return stats
+
+
+def _due(run: _Run, channels: dict[str, Channel]) -> list[OutboxItem]:
+    """The due items, a page at a time: past a page whose every item waits for a connection with no
+    room now (a long backlog of one connection), so the items behind it are not starved."""
+    gauge = budget.for_store(run.store)
+    items: list[OutboxItem] = []
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        page = run.store.outbox.due(run.now(), PAGE, after=after)
+        items.extend(i for i in page if not getattr(i, "dead", False))
+        if len(page) < PAGE:
+            break
+        after = page[-1].id
+        lanes = {_lane(channels.get(i.channel)) for i in page}
+        if None in lanes or any(gauge.room(lane)[0] > 0 for lane in lanes):
+            break
+    return items
 
 
 def _lane(channel: Channel | None) -> str | None:
@@ -338,7 +362,7 @@ def _drain_connection(
         _send_each(run, [i for m in _interleave(messages) for i in m.items], channels, stats, sort=False)
         return bool(stats.sent or stats.dead or stats.requeued), next_free if stats.budget_waits else None
     # Short: keep the slots for what waits, and share them.
-    if name not in run.held:
+    if name not in run.held and run.patient:
         run.held.add(name)
         gauge.hold(name, run.epoch_deadline + HOLD_MARGIN_SECONDS)
     if name not in stats.short:

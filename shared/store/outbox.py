@@ -61,12 +61,21 @@ class OutboxRepository:
             raise NotFound(f"no {'dead letter' if dead else 'outbox item'} with id {item_id!r}")
         return self._record(entity)
 
-    def due(self, now: datetime | None = None, limit: int = 50) -> list[OutboxItem]:
-        """Pending items whose next_attempt has come, oldest first."""
+    def due(
+        self, now: datetime | None = None, limit: int = 50, *, after: str | None = None
+    ) -> list[OutboxItem]:
+        """Pending items whose next_attempt has come, oldest first (`after`: past that item's id)."""
         when = (now or utcnow()).astimezone(UTC)
-        rows = self.table.query(
-            "PartitionKey eq @pk and next_attempt le @now", {"pk": PENDING, "now": when}, limit=limit
-        )
+        if after is None:
+            rows = self.table.query(
+                "PartitionKey eq @pk and next_attempt le @now", {"pk": PENDING, "now": when}, limit=limit
+            )
+        else:
+            rows = self.table.query(
+                "PartitionKey eq @pk and RowKey gt @after and next_attempt le @now",
+                {"pk": PENDING, "after": escape(after), "now": when},
+                limit=limit,
+            )
         return [self._record(e) for e in rows]
 
     def claim(self, item: OutboxItem, lease_until: datetime) -> OutboxItem | None:

@@ -187,6 +187,21 @@ def test_hold_keeps_others_off_but_not_the_sweep(tight: None) -> None:
     assert gauge.take("a").taken
 
 
+def test_a_hold_is_only_raised_and_ended_by_its_own_sweep(tight: None) -> None:
+    """Review: the digest run's short sweep overwrote the outbox sweep's hold, then ended it."""
+    clock = Clock()
+    rows = FakeRows()
+    outbox_sweep, _ = make(clock, rows)
+    other_sweep, _ = make(clock, rows)  # another process, same rows
+    outbox_sweep.hold("a", clock.now + 30)
+    other_sweep.hold("a", clock.now + 5)  # shorter: the longer hold stands
+    other_sweep.hold("a", 0)  # not its hold to end
+    assert other_sweep.take("a").why == "held"
+    outbox_sweep.hold("a", 0)
+    clock.now += budget.CACHE_SECONDS + 1  # what the other process cached of the hold ages out
+    assert other_sweep.take("a").taken
+
+
 def test_connections_are_independent_and_combined_posts_are_counted(tight: None) -> None:
     clock = Clock()
     gauge, _ = make(clock)

@@ -235,3 +235,28 @@ def test_sweeps_racing_post_each_original_once_within_budget(store: Any, sink: A
         got = text_of(sink, ch)
         assert all(got.count(title) == 1 for title in titles[ch]), got  # and shown once
     assert over_budget(arrivals(sink, *channels), 4, 3.0) == 0
+
+
+def test_a_full_page_of_one_connections_backlog_does_not_starve_the_items_behind_it(
+    store: Any, sink: Any, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: the sweep read only the oldest page of due items; when every one waited for a
+    connection with no room, items of other connections behind them were never read."""
+    from shared.delivery import sweep as sweeping
+    from shared.delivery.handoff import queue_parts
+    from shared.delivery.parts import make_parts
+
+    monkeypatch.setenv("DELIVERY_BUDGET_WORKFLOWS", "4/300")
+    budget.reset()
+    monkeypatch.setattr(sweeping, "PAGE", 3)
+    busy = add_channel(store, sink, "owner-a")
+    for i in range(4):  # owner-a's budget spent for the next five minutes
+        assert delivery.deliver(store, busy, card(f"fill {i}"), budget_seconds=0.2).ok
+    for i in range(6):  # two full pages of owner-a's backlog, oldest first
+        assert delivery.deliver(store, busy, card(f"backlog {i}"), budget_seconds=0.2).state == "queued"
+    quiet = add_channel(store, sink, "owner-b")
+    queue_parts(store, quiet, "quiet-1", make_parts(card("behind the backlog"), 20_000), 0.0, "test")
+    stats = sweep(store, budget_seconds=3)
+    assert "behind the backlog" in text_of(sink, quiet), stats
+    assert len(sink.messages(busy)) == 4  # nothing over owner-a's budget
+    budget.reset()
