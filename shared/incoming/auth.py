@@ -45,19 +45,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-MODES = (
-    "none",
-    "bearer",
-    "basic",
-    "github",
-    "hmac",
-    "key",
-    "jira",  # the vendors' own schemes: VENDOR_MODES
-    "gitlab",
-    "sentry",
-    "sharepoint",
-    "trello",
-)
+from shared.store.models import ROUTE_AUTH
+
+# The modes a route may name: the store's list, which the admin CLI offers too (one list).
+MODES = ROUTE_AUTH
 DEFAULT_HMAC_HEADER = "X-Signature-256"
 
 

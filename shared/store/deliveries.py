@@ -45,16 +45,8 @@ class DeliveryLog:
 
     def channels_after(self, after: str, limit: int) -> list[str]:
         """Up to `limit` stored channel keys after `after` ("" from the start), also of channels
-        removed since: one one-row read each (a skip scan), whatever the rows per channel."""
-        found: list[str] = []
-        key = after
-        for _ in range(limit):
-            rows = self.table.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
-            if not rows:
-                break
-            key = str(rows[0]["PartitionKey"])
-            found.append(key)
-        return found
+        removed since (`Table.partitions_after`: whatever the rows per channel)."""
+        return self.table.partitions_after(after, limit)
 
     def purge_before(self, channel_key: str, before: datetime, limit: int) -> int:
         """Delete up to `limit` rows of one stored channel key written before `before` (one range

@@ -60,19 +60,11 @@ class EventRepository:
 
     def subscriptions_after(self, after: str, limit: int) -> list[str]:
         """Up to `limit` subscription ids that have buffered events, in key order after the
-        escaped key `after` ("" from the start): one one-row read per id (a skip scan), so the
-        cost does not grow with the number of events."""
+        escaped key `after` ("" from the start); the cost does not grow with the number of events
+        (`Table.partitions_after`)."""
         from shared.store.keys import unescape
 
-        found: list[str] = []
-        key = after
-        for _ in range(limit):
-            rows = self.table.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
-            if not rows:
-                break
-            key = str(rows[0]["PartitionKey"])
-            found.append(unescape(key))
-        return found
+        return [unescape(key) for key in self.table.partitions_after(after, limit)]
 
     def remove(self, subscription_id: str, ids: list[str]) -> int:
         """Delete events by id (batched); ids already gone are skipped. Returns how many were asked."""

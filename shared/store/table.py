@@ -170,6 +170,19 @@ class Table:
 
         return self._read(f"query {self.logical}", call, [])
 
+
+    def partitions_after(self, after: str, limit: int) -> list[str]:
+        """Up to `limit` PartitionKeys after `after` ("" from the start), in key order: one one-row
+        read each (a skip scan), so the cost does not grow with the rows in each partition."""
+        found: list[str] = []
+        key = after
+        for _ in range(limit):
+            rows = self.query("PartitionKey gt @pk", {"pk": key}, limit=1, select=["PartitionKey"])
+            if not rows:
+                break
+            key = str(rows[0]["PartitionKey"])
+            found.append(key)
+        return found
     def partition(self, partition_key: str, *, limit: int | None = None) -> list[Mapping[str, Any]]:
         return self.query("PartitionKey eq @pk", {"pk": partition_key}, limit=limit)
 
